@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 /// The shared crate and the verifier never read the system clock: terminals run offline and
 /// their clocks drift, so `now` is always an argument and the policy decides how much skew
 /// to forgive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct UnixTime(u64);
 

@@ -1,0 +1,194 @@
+//! Why a code is refused, precisely, with stable codes and words for a cashier.
+
+use thiserror::Error;
+use yibao_shared::{BundleError, DecodeError, KeyError, KeyId, RegionCode, TokenId, UnixTime};
+
+/// Why a code (or the trust bundle needed to check it) was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The text is not a well-formed yibao code (including: not ours at all, a version or
+    /// kind this verifier does not know).
+    #[error("malformed code: {0}")]
+    Malformed(#[from] DecodeError),
+    /// No trust bundle has been installed.
+    #[error("no trust bundle installed")]
+    NoBundle,
+    /// The trust bundle is past its expiry: sync before accepting codes.
+    #[error("trust bundle expired at {expired_at} (now {now}): sync the bundle")]
+    StaleBundle {
+        /// The verifier's time.
+        now: UnixTime,
+        /// When the bundle expired.
+        expired_at: UnixTime,
+    },
+    /// A bundle older than the one held was offered.
+    #[error("trust bundle sequence {offered} is older than the held {held}")]
+    BundleRollback {
+        /// Sequence held.
+        held: u64,
+        /// Sequence offered.
+        offered: u64,
+    },
+    /// The offered trust bundle is invalid.
+    #[error("trust bundle refused: {0}")]
+    BundleInvalid(#[from] BundleError),
+    /// The key id is not in the trust bundle.
+    #[error("unknown key id {key_id}")]
+    UnknownKey {
+        /// Key id from the code.
+        key_id: KeyId,
+    },
+    /// The key was revoked.
+    #[error("key {key_id} is revoked")]
+    KeyRevoked {
+        /// Key id from the code.
+        key_id: KeyId,
+    },
+    /// The signature does not verify under the named key: forged or altered.
+    #[error("bad signature under key {key_id}")]
+    BadSignature {
+        /// Key id from the code.
+        key_id: KeyId,
+    },
+    /// The token was issued outside the key's validity window.
+    #[error("key {key_id} is not valid at {issued_at} (valid {not_before}..={not_after})")]
+    KeyNotValid {
+        /// Key id from the code.
+        key_id: KeyId,
+        /// Issued-at from the code.
+        issued_at: UnixTime,
+        /// Key valid from.
+        not_before: UnixTime,
+        /// Key valid until.
+        not_after: UnixTime,
+    },
+    /// The key may not sign for the code's insured region.
+    #[error("key {key_id} may not sign for region {region}")]
+    KeyOutOfScope {
+        /// Key id from the code.
+        key_id: KeyId,
+        /// Insured region from the code.
+        region: RegionCode,
+    },
+    /// The code claims a longer life than the policy accepts.
+    #[error("lifetime {lifetime_secs}s exceeds the accepted {max_secs}s")]
+    LifetimeTooLong {
+        /// Claimed lifetime.
+        lifetime_secs: u64,
+        /// Policy maximum.
+        max_secs: u64,
+    },
+    /// Issued in the future, beyond the clock-skew leeway.
+    #[error("not valid until {issued_at} (now {now})")]
+    NotYetValid {
+        /// The verifier's time.
+        now: UnixTime,
+        /// Issued-at from the code.
+        issued_at: UnixTime,
+    },
+    /// Expired, beyond the clock-skew leeway.
+    #[error("expired at {expired_at} (now {now})")]
+    Expired {
+        /// The verifier's time.
+        now: UnixTime,
+        /// Issued-at plus lifetime.
+        expired_at: UnixTime,
+    },
+    /// This terminal already accepted this code.
+    #[error("code {token_id} was already used at this terminal")]
+    Replayed {
+        /// Token id from the code.
+        token_id: TokenId,
+    },
+}
+
+impl Rejection {
+    /// Stable kebab-case code for logs, JSON and tests. Never changes meaning.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(DecodeError::WrongPrefix) => "wrong-prefix",
+            Self::Malformed(DecodeError::UnsupportedVersion(_)) => "unsupported-version",
+            Self::Malformed(DecodeError::UnsupportedKind(_)) => "unsupported-kind",
+            Self::Malformed(_) => "malformed",
+            Self::NoBundle => "no-bundle",
+            Self::StaleBundle { .. } => "stale-bundle",
+            Self::BundleRollback { .. } => "bundle-rollback",
+            Self::BundleInvalid(BundleError::BadSignature) => "bundle-bad-signature",
+            Self::BundleInvalid(BundleError::BadKey {
+                reason: KeyError::Weak,
+                ..
+            }) => "bundle-weak-key",
+            Self::BundleInvalid(_) => "bundle-invalid",
+            Self::UnknownKey { .. } => "unknown-key",
+            Self::KeyRevoked { .. } => "key-revoked",
+            Self::BadSignature { .. } => "bad-signature",
+            Self::KeyNotValid { .. } => "key-not-valid",
+            Self::KeyOutOfScope { .. } => "key-out-of-scope",
+            Self::LifetimeTooLong { .. } => "lifetime-too-long",
+            Self::NotYetValid { .. } => "not-yet-valid",
+            Self::Expired { .. } => "expired",
+            Self::Replayed { .. } => "replayed",
+        }
+    }
+
+    /// What the cashier reads, in Chinese.
+    pub fn reason_zh(&self) -> &'static str {
+        match self {
+            Self::Malformed(DecodeError::WrongPrefix) => "不是医保码（可能是支付码）",
+            Self::Malformed(DecodeError::UnsupportedVersion(_) | DecodeError::UnsupportedKind(_)) => {
+                "医保码版本不受支持，请升级终端"
+            }
+            Self::Malformed(_) => "医保码无法识别，请重新扫码",
+            Self::NoBundle => "终端未安装信任列表，请联网同步",
+            Self::StaleBundle { .. } => "信任列表已过期，请联网同步",
+            Self::BundleRollback { .. } => "信任列表版本回退，已拒绝",
+            Self::BundleInvalid(_) => "信任列表无效，已拒绝",
+            Self::UnknownKey { .. } => "签发密钥未知，请同步信任列表",
+            Self::KeyRevoked { .. } => "签发密钥已吊销",
+            Self::BadSignature { .. } => "签名无效，疑似伪造",
+            Self::KeyNotValid { .. } => "签发密钥不在有效期内",
+            Self::KeyOutOfScope { .. } => "签发密钥无权签发该参保地",
+            Self::LifetimeTooLong { .. } => "医保码有效期过长，已拒绝",
+            Self::NotYetValid { .. } => "医保码尚未生效，请检查终端时间",
+            Self::Expired { .. } => "医保码已过期，请刷新后重新出示",
+            Self::Replayed { .. } => "医保码已使用",
+        }
+    }
+
+    /// What the cashier reads, in English.
+    pub fn reason_en(&self) -> &'static str {
+        match self {
+            Self::Malformed(DecodeError::WrongPrefix) => "not a medical-insurance code (a payment code?)",
+            Self::Malformed(DecodeError::UnsupportedVersion(_) | DecodeError::UnsupportedKind(_)) => {
+                "code version not supported: update the terminal"
+            }
+            Self::Malformed(_) => "unreadable code: scan again",
+            Self::NoBundle => "no trust bundle: sync when online",
+            Self::StaleBundle { .. } => "trust bundle expired: sync when online",
+            Self::BundleRollback { .. } => "trust bundle rollback refused",
+            Self::BundleInvalid(_) => "trust bundle invalid",
+            Self::UnknownKey { .. } => "unknown issuer key: sync the trust bundle",
+            Self::KeyRevoked { .. } => "issuer key revoked",
+            Self::BadSignature { .. } => "invalid signature: possibly forged",
+            Self::KeyNotValid { .. } => "issuer key not valid at issue time",
+            Self::KeyOutOfScope { .. } => "issuer key not allowed for this region",
+            Self::LifetimeTooLong { .. } => "code lifetime too long",
+            Self::NotYetValid { .. } => "code not yet valid: check the terminal clock",
+            Self::Expired { .. } => "code expired: refresh and show again",
+            Self::Replayed { .. } => "code already used",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payment_code_gets_its_own_code_and_words() {
+        let r = Rejection::Malformed(DecodeError::WrongPrefix);
+        assert_eq!(r.code(), "wrong-prefix");
+        assert!(r.reason_zh().contains("支付码"));
+    }
+}

@@ -1,0 +1,257 @@
+//! The verifier: a pinned root key, the trust bundle it signed, a policy, and the checks.
+
+use yibao_shared::{
+    Claims, FamilyProxy, KeyId, KeyStatus, PublicKey, TokenBody, TokenId, TrustBundle, UnixTime,
+    UntrustedToken, VoucherId,
+};
+
+use crate::error::Rejection;
+use crate::policy::Policy;
+
+/// A code that passed every offline check. Only [`Verifier::verify`] constructs one, so code
+/// that takes `&VerifiedToken` cannot be handed an unchecked token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedToken {
+    body: TokenBody,
+    key_status: KeyStatus,
+    verified_at: UnixTime,
+    code: String,
+}
+
+impl VerifiedToken {
+    /// The person-related claims.
+    pub fn claims(&self) -> &Claims {
+        &self.body.claims
+    }
+
+    /// Whose voucher (settlement is against this one, also for family-proxy codes).
+    pub fn voucher_id(&self) -> VoucherId {
+        self.body.claims.voucher_id
+    }
+
+    /// Set when a family member shows the code.
+    pub fn proxy(&self) -> Option<&FamilyProxy> {
+        self.body.claims.proxy.as_ref()
+    }
+
+    /// The token's unique id.
+    pub fn token_id(&self) -> TokenId {
+        self.body.token_id
+    }
+
+    /// The signing key.
+    pub fn key_id(&self) -> KeyId {
+        self.body.key_id
+    }
+
+    /// Whether the signing key is active or retired (revoked keys never verify).
+    pub fn key_status(&self) -> KeyStatus {
+        self.key_status
+    }
+
+    /// When the issuer signed it.
+    pub fn issued_at(&self) -> UnixTime {
+        self.body.issued_at
+    }
+
+    /// Issued-at plus lifetime (before leeway).
+    pub fn expires_at(&self) -> UnixTime {
+        self.body.expires_at()
+    }
+
+    /// The `now` at which it was verified.
+    pub fn verified_at(&self) -> UnixTime {
+        self.verified_at
+    }
+
+    /// The canonical text of the code, for handing to settlement (which re-verifies it).
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The whole decoded body.
+    pub fn body(&self) -> &TokenBody {
+        &self.body
+    }
+}
+
+/// What [`Verifier::install_bundle`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BundleUpdate {
+    /// The offered bundle replaced the held one (or was the first).
+    Installed {
+        /// Its sequence number.
+        sequence: u64,
+    },
+    /// The offered bundle is the one already held.
+    Unchanged,
+}
+
+/// Verifies codes offline against a root-signed trust bundle.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    root: PublicKey,
+    policy: Policy,
+    bundle: Option<TrustBundle>,
+    min_sequence: u64,
+}
+
+impl Verifier {
+    /// A verifier that trusts bundles signed by `root` and holds none yet.
+    pub fn new(root: PublicKey, policy: Policy) -> Self {
+        Self {
+            root,
+            policy,
+            bundle: None,
+            min_sequence: 0,
+        }
+    }
+
+    /// Refuse bundles with a sequence below `sequence`: a terminal persists the highest
+    /// sequence it has seen and restores it here, so rollback is refused across restarts.
+    pub fn with_min_sequence(mut self, sequence: u64) -> Self {
+        self.min_sequence = sequence;
+        self
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The bundle held, if any.
+    pub fn bundle(&self) -> Option<&TrustBundle> {
+        self.bundle.as_ref()
+    }
+
+    /// Checks a bundle document against the root key and installs it.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::BundleInvalid`] (bad signature, weak key, malformed),
+    /// [`Rejection::BundleRollback`] for a lower sequence than held (or the same sequence
+    /// with different content), [`Rejection::StaleBundle`] for a bundle already expired at
+    /// `now`. On error the held bundle stays in place.
+    pub fn install_bundle(
+        &mut self,
+        document: &str,
+        now: UnixTime,
+    ) -> Result<BundleUpdate, Rejection> {
+        let offered = TrustBundle::open(document, &self.root)?;
+        let held = self
+            .bundle
+            .as_ref()
+            .map_or(self.min_sequence, |b| b.sequence.max(self.min_sequence));
+        if let Some(current) = &self.bundle {
+            if *current == offered {
+                return Ok(BundleUpdate::Unchanged);
+            }
+            // Same sequence, different content: two bundles claim one place in history.
+            if offered.sequence <= current.sequence {
+                return Err(Rejection::BundleRollback {
+                    held,
+                    offered: offered.sequence,
+                });
+            }
+        }
+        if offered.sequence < held {
+            return Err(Rejection::BundleRollback {
+                held,
+                offered: offered.sequence,
+            });
+        }
+        if now >= offered.expires_at {
+            return Err(Rejection::StaleBundle {
+                now,
+                expired_at: offered.expires_at,
+            });
+        }
+        let sequence = offered.sequence;
+        self.bundle = Some(offered);
+        self.min_sequence = sequence;
+        Ok(BundleUpdate::Installed { sequence })
+    }
+
+    /// Parses and verifies scanned text. See [`Self::verify`].
+    ///
+    /// # Errors
+    ///
+    /// A [`Rejection`] saying exactly why.
+    pub fn verify_text(&self, text: &str, now: UnixTime) -> Result<VerifiedToken, Rejection> {
+        self.verify(&UntrustedToken::parse(text)?, now)
+    }
+
+    /// Runs every offline check in the order of `docs/token-format.md` §5 and returns the
+    /// first failure. Replay is not checked here: see [`crate::ReplayGuard`].
+    ///
+    /// # Errors
+    ///
+    /// A [`Rejection`] saying exactly why.
+    pub fn verify(
+        &self,
+        token: &UntrustedToken,
+        now: UnixTime,
+    ) -> Result<VerifiedToken, Rejection> {
+        let bundle = self.bundle.as_ref().ok_or(Rejection::NoBundle)?;
+        if now >= bundle.expires_at {
+            return Err(Rejection::StaleBundle {
+                now,
+                expired_at: bundle.expires_at,
+            });
+        }
+        let key_id = token.key_id();
+        let key = bundle
+            .key(key_id)
+            .ok_or(Rejection::UnknownKey { key_id })?;
+        if key.status == KeyStatus::Revoked {
+            return Err(Rejection::KeyRevoked { key_id });
+        }
+        token
+            .verify_signature(&key.public_key)
+            .map_err(|_| Rejection::BadSignature { key_id })?;
+
+        // From here on the body is authentic; what is left is policy.
+        let body = token.unverified_body();
+        if body.issued_at < key.not_before || body.issued_at > key.not_after {
+            return Err(Rejection::KeyNotValid {
+                key_id,
+                issued_at: body.issued_at,
+                not_before: key.not_before,
+                not_after: key.not_after,
+            });
+        }
+        if !key.covers(body.claims.region) {
+            return Err(Rejection::KeyOutOfScope {
+                key_id,
+                region: body.claims.region,
+            });
+        }
+        let lifetime_secs = u64::from(body.lifetime_secs);
+        if lifetime_secs > self.policy.max_lifetime_secs {
+            return Err(Rejection::LifetimeTooLong {
+                lifetime_secs,
+                max_secs: self.policy.max_lifetime_secs,
+            });
+        }
+        if body.issued_at > now.saturating_add(self.policy.leeway_secs) {
+            return Err(Rejection::NotYetValid {
+                now,
+                issued_at: body.issued_at,
+            });
+        }
+        if now >= body.expires_at().saturating_add(self.policy.leeway_secs) {
+            return Err(Rejection::Expired {
+                now,
+                expired_at: body.expires_at(),
+            });
+        }
+        let mut raw = token.body_bytes().to_vec();
+        raw.extend_from_slice(token.signature());
+        Ok(VerifiedToken {
+            body: body.clone(),
+            key_status: key.status,
+            verified_at: now,
+            code: yibao_shared::to_text(&raw),
+        })
+    }
+}
