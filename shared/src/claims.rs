@@ -92,7 +92,9 @@ impl RegionCode {
 
     /// Accepts a number in `100000..=999999`.
     pub fn from_number(value: u32) -> Option<Self> {
-        (Self::MIN..=Self::MAX).contains(&value).then_some(Self(value))
+        (Self::MIN..=Self::MAX)
+            .contains(&value)
+            .then_some(Self(value))
     }
 
     /// The code as a number.

@@ -51,6 +51,7 @@ mod claims;
 pub mod codec;
 mod error;
 mod key;
+pub mod key_file;
 mod time;
 mod token;
 pub mod trust_list;
@@ -62,5 +63,7 @@ pub use claims::{
 pub use error::{BadSignature, DecodeError, EncodeError, KeyError};
 pub use key::{KeyId, PublicKey, SIGNATURE_LEN, SecretKey};
 pub use time::UnixTime;
-pub use token::{MAX_TEXT_LEN, TOKEN_DOMAIN, TokenBody, TokenKind, UntrustedToken, VERSION, to_text};
+pub use token::{
+    MAX_TEXT_LEN, TOKEN_DOMAIN, TokenBody, TokenKind, UntrustedToken, VERSION, to_text,
+};
 pub use trust_list::{BundleError, IssuerKey, KeyStatus, TrustBundle};

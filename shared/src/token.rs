@@ -2,6 +2,8 @@
 //!
 //! `docs/token-format.md` is the specification; this file implements it.
 
+use serde::{Deserialize, Serialize};
+
 use crate::claims::{
     Claims, FamilyProxy, Gender, InsuranceType, MaskedName, RegionCode, Relation, TokenId,
     VoucherId,
@@ -24,7 +26,8 @@ const FLAG_PROXY: u8 = 0x10;
 pub const MAX_TEXT_LEN: usize = 512;
 
 /// What kind of token this is (low nibble of byte 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum TokenKind {
     /// Wire value 1: signed by an issuer key listed in the trust bundle.
@@ -44,7 +47,7 @@ impl TokenKind {
 }
 
 /// Everything the signature covers, decoded.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TokenBody {
     /// Token kind.
     pub kind: TokenKind,
@@ -151,11 +154,10 @@ impl TokenBody {
             })?;
         let proxy = if kind_flags & FLAG_PROXY != 0 {
             let binder = VoucherId(r.array("proxy_binder")?);
-            let relation = Relation::from_wire(r.u8("proxy_relation")?).ok_or(
-                DecodeError::InvalidField {
+            let relation =
+                Relation::from_wire(r.u8("proxy_relation")?).ok_or(DecodeError::InvalidField {
                     field: "proxy_relation",
-                },
-            )?;
+                })?;
             Some(FamilyProxy { binder, relation })
         } else {
             None

@@ -136,9 +136,9 @@ impl Rejection {
     pub fn reason_zh(&self) -> &'static str {
         match self {
             Self::Malformed(DecodeError::WrongPrefix) => "不是医保码（可能是支付码）",
-            Self::Malformed(DecodeError::UnsupportedVersion(_) | DecodeError::UnsupportedKind(_)) => {
-                "医保码版本不受支持，请升级终端"
-            }
+            Self::Malformed(
+                DecodeError::UnsupportedVersion(_) | DecodeError::UnsupportedKind(_),
+            ) => "医保码版本不受支持，请升级终端",
             Self::Malformed(_) => "医保码无法识别，请重新扫码",
             Self::NoBundle => "终端未安装信任列表，请联网同步",
             Self::StaleBundle { .. } => "信任列表已过期，请联网同步",
@@ -159,10 +159,12 @@ impl Rejection {
     /// What the cashier reads, in English.
     pub fn reason_en(&self) -> &'static str {
         match self {
-            Self::Malformed(DecodeError::WrongPrefix) => "not a medical-insurance code (a payment code?)",
-            Self::Malformed(DecodeError::UnsupportedVersion(_) | DecodeError::UnsupportedKind(_)) => {
-                "code version not supported: update the terminal"
+            Self::Malformed(DecodeError::WrongPrefix) => {
+                "not a medical-insurance code (a payment code?)"
             }
+            Self::Malformed(
+                DecodeError::UnsupportedVersion(_) | DecodeError::UnsupportedKind(_),
+            ) => "code version not supported: update the terminal",
             Self::Malformed(_) => "unreadable code: scan again",
             Self::NoBundle => "no trust bundle: sync when online",
             Self::StaleBundle { .. } => "trust bundle expired: sync when online",

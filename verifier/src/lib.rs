@@ -111,10 +111,11 @@ impl Verifier {
         G::Error: std::error::Error + 'static,
     {
         let token = self.verify_text(text, now)?;
-        let forget_after = token
-            .expires_at()
-            .saturating_add(self.policy().leeway_secs);
-        match guard.admit(&token, forget_after, now).map_err(CheckError::Guard)? {
+        let forget_after = token.expires_at().saturating_add(self.policy().leeway_secs);
+        match guard
+            .admit(&token, forget_after, now)
+            .map_err(CheckError::Guard)?
+        {
             Admission::First => Ok(token),
             Admission::Replayed { .. } => Err(Rejection::Replayed {
                 token_id: token.token_id(),

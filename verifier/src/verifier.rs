@@ -200,9 +200,7 @@ impl Verifier {
             });
         }
         let key_id = token.key_id();
-        let key = bundle
-            .key(key_id)
-            .ok_or(Rejection::UnknownKey { key_id })?;
+        let key = bundle.key(key_id).ok_or(Rejection::UnknownKey { key_id })?;
         if key.status == KeyStatus::Revoked {
             return Err(Rejection::KeyRevoked { key_id });
         }

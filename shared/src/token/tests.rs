@@ -58,9 +58,17 @@ fn scanner_line_endings_are_ignored() {
 #[test]
 fn normal_token_fits_qr_version_6_and_proxy_token_version_7_at_level_m() {
     let normal = body(false).sign(&key()).expect("encodable");
-    assert!(qr_version(&normal) <= 6, "normal token needs QR v{}", qr_version(&normal));
+    assert!(
+        qr_version(&normal) <= 6,
+        "normal token needs QR v{}",
+        qr_version(&normal)
+    );
     let proxy = body(true).sign(&key()).expect("encodable");
-    assert!(qr_version(&proxy) <= 7, "proxy token needs QR v{}", qr_version(&proxy));
+    assert!(
+        qr_version(&proxy) <= 7,
+        "proxy token needs QR v{}",
+        qr_version(&proxy)
+    );
 }
 
 #[test]

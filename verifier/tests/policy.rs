@@ -1,0 +1,215 @@
+//! Trust-bundle installation and replay refusal, beyond the stateless vectors.
+
+use yibao_shared::*;
+use yibao_verifier::{BundleUpdate, CheckError, MemoryReplayGuard, Policy, Rejection, Verifier};
+
+const NOW: u64 = 1_767_225_600;
+
+fn root() -> SecretKey {
+    SecretKey::from_seed(&[0x52; 32])
+}
+
+fn issuer() -> SecretKey {
+    SecretKey::from_seed(&[0x11; 32])
+}
+
+fn bundle(sequence: u64, expires_at: u64, status: KeyStatus) -> String {
+    TrustBundle {
+        sequence,
+        issued_at: UnixTime::from_secs(NOW - 60),
+        expires_at: UnixTime::from_secs(expires_at),
+        keys: vec![IssuerKey {
+            key_id: KeyId(1),
+            public_key: issuer().public_key(),
+            regions: vec![],
+            not_before: UnixTime::from_secs(NOW - 86_400),
+            not_after: UnixTime::from_secs(NOW + 86_400),
+            status,
+        }],
+    }
+    .sign(&root())
+}
+
+fn code(token_byte: u8, issued_at: u64) -> String {
+    TokenBody {
+        kind: TokenKind::IssuerSigned,
+        key_id: KeyId(1),
+        token_id: TokenId([token_byte; 8]),
+        issued_at: UnixTime::from_secs(issued_at),
+        lifetime_secs: 60,
+        claims: Claims {
+            voucher_id: VoucherId([1; 8]),
+            region: RegionCode::parse("440305").expect("valid"),
+            insurance: InsuranceType::Employee,
+            masked_name: MaskedName::mask("测试丙").expect("valid"),
+            gender: Gender::Female,
+            birth_year: 1985,
+            proxy: None,
+        },
+    }
+    .sign(&issuer())
+    .expect("encodable")
+}
+
+fn verifier_with(sequence: u64) -> Verifier {
+    let mut v = Verifier::new(root().public_key(), Policy::default());
+    v.install_bundle(&bundle(sequence, NOW + 3_600, KeyStatus::Active), at(NOW))
+        .expect("installs");
+    v
+}
+
+fn at(secs: u64) -> UnixTime {
+    UnixTime::from_secs(secs)
+}
+
+#[test]
+fn no_bundle_means_no_verdict_but_a_clear_reason() {
+    let v = Verifier::new(root().public_key(), Policy::default());
+    assert_eq!(
+        v.verify_text(&code(1, NOW), at(NOW)),
+        Err(Rejection::NoBundle)
+    );
+}
+
+#[test]
+fn an_older_bundle_is_refused_and_the_newer_one_kept() {
+    let mut v = verifier_with(5);
+    let older = bundle(4, NOW + 7_200, KeyStatus::Revoked);
+    assert_eq!(
+        v.install_bundle(&older, at(NOW)),
+        Err(Rejection::BundleRollback {
+            held: 5,
+            offered: 4
+        })
+    );
+    assert_eq!(v.bundle().map(|b| b.sequence), Some(5));
+    assert!(v.verify_text(&code(1, NOW), at(NOW)).is_ok());
+}
+
+#[test]
+fn the_same_sequence_with_other_content_is_refused() {
+    let mut v = verifier_with(5);
+    let twin = bundle(5, NOW + 7_200, KeyStatus::Active);
+    assert_eq!(
+        v.install_bundle(&twin, at(NOW)),
+        Err(Rejection::BundleRollback {
+            held: 5,
+            offered: 5
+        })
+    );
+    let same = bundle(5, NOW + 3_600, KeyStatus::Active);
+    assert_eq!(
+        v.install_bundle(&same, at(NOW)),
+        Ok(BundleUpdate::Unchanged)
+    );
+}
+
+#[test]
+fn rollback_is_refused_across_a_restart_via_the_persisted_sequence() {
+    let mut v = Verifier::new(root().public_key(), Policy::default()).with_min_sequence(9);
+    assert_eq!(
+        v.install_bundle(&bundle(8, NOW + 3_600, KeyStatus::Active), at(NOW)),
+        Err(Rejection::BundleRollback {
+            held: 9,
+            offered: 8
+        })
+    );
+    assert_eq!(
+        v.install_bundle(&bundle(9, NOW + 3_600, KeyStatus::Active), at(NOW)),
+        Ok(BundleUpdate::Installed { sequence: 9 })
+    );
+}
+
+#[test]
+fn a_revocation_in_a_newer_bundle_takes_effect_at_once() {
+    let mut v = verifier_with(5);
+    let c = code(1, NOW);
+    assert!(v.verify_text(&c, at(NOW)).is_ok());
+    v.install_bundle(&bundle(6, NOW + 3_600, KeyStatus::Revoked), at(NOW))
+        .expect("installs");
+    assert_eq!(
+        v.verify_text(&c, at(NOW)),
+        Err(Rejection::KeyRevoked { key_id: KeyId(1) })
+    );
+}
+
+#[test]
+fn a_bundle_going_stale_stops_all_acceptance_with_a_clear_reason() {
+    let v = verifier_with(5);
+    let later = NOW + 3_600;
+    assert_eq!(
+        v.verify_text(&code(1, later), at(later)),
+        Err(Rejection::StaleBundle {
+            now: at(later),
+            expired_at: at(later)
+        })
+    );
+    let mut fresh = Verifier::new(root().public_key(), Policy::default());
+    assert!(matches!(
+        fresh.install_bundle(&bundle(5, NOW, KeyStatus::Active), at(NOW)),
+        Err(Rejection::StaleBundle { .. })
+    ));
+}
+
+#[test]
+fn leeway_boundaries_are_exact() {
+    let v = verifier_with(1);
+    // Lifetime 60 + leeway 30: valid while now < issued_at + 90.
+    assert!(v.verify_text(&code(1, NOW - 89), at(NOW)).is_ok());
+    assert!(matches!(
+        v.verify_text(&code(1, NOW - 90), at(NOW)),
+        Err(Rejection::Expired { .. })
+    ));
+    // Up to 30 s in the future is clock skew; 31 s is not.
+    assert!(v.verify_text(&code(1, NOW + 30), at(NOW)).is_ok());
+    assert!(matches!(
+        v.verify_text(&code(1, NOW + 31), at(NOW)),
+        Err(Rejection::NotYetValid { .. })
+    ));
+}
+
+#[test]
+fn the_same_code_is_accepted_once() {
+    let v = verifier_with(1);
+    let mut guard = MemoryReplayGuard::new();
+    let c = code(7, NOW);
+    assert!(v.check_once(&c, at(NOW), &mut guard).is_ok());
+    assert_eq!(
+        v.check_once(&c, at(NOW + 5), &mut guard),
+        Err(CheckError::Rejected(Rejection::Replayed {
+            token_id: TokenId([7; 8])
+        }))
+    );
+    // Another token of the same person is fine.
+    assert!(v.check_once(&code(8, NOW), at(NOW + 5), &mut guard).is_ok());
+}
+
+#[test]
+fn replay_memory_is_bounded_by_token_expiry() {
+    let v = verifier_with(1);
+    let mut guard = MemoryReplayGuard::new();
+    for i in 0..50u8 {
+        v.check_once(&code(i, NOW), at(NOW), &mut guard)
+            .expect("accepted");
+    }
+    assert_eq!(guard.len(), 50);
+    // Two minutes later every one of them has expired (60 s + 30 s leeway) and is forgotten.
+    let later = NOW + 120;
+    v.check_once(&code(200, later), at(later), &mut guard)
+        .expect("accepted");
+    assert_eq!(guard.len(), 1);
+    // A forgotten token is still refused, as expired.
+    assert!(matches!(
+        v.check_once(&code(3, NOW), at(later), &mut guard),
+        Err(CheckError::Rejected(Rejection::Expired { .. }))
+    ));
+}
+
+#[test]
+fn a_verified_token_carries_its_canonical_code() {
+    let v = verifier_with(1);
+    let c = code(1, NOW);
+    let token = v.verify_text(&format!("{c}\n"), at(NOW)).expect("accepted");
+    assert_eq!(token.code(), c);
+    assert_eq!(token.claims().masked_name.as_str(), "测*丙");
+}

@@ -1,0 +1,75 @@
+//! Every committed test vector gets exactly its expected verdict from the library.
+
+use serde_json::Value;
+use yibao_shared::{PublicKey, UnixTime};
+use yibao_verifier::{Policy, Verifier};
+
+fn vectors() -> Value {
+    serde_json::from_str(include_str!("../../shared/testdata/vectors.json")).expect("json")
+}
+
+fn verdict(doc: &Value, case: &Value) -> String {
+    let root = PublicKey::from_base64(doc["root_public_key"].as_str().expect("root")).expect("key");
+    let policy = Policy {
+        leeway_secs: doc["policy"]["leeway_secs"].as_u64().expect("leeway"),
+        max_lifetime_secs: doc["policy"]["max_lifetime_secs"].as_u64().expect("max"),
+    };
+    let now = UnixTime::from_secs(doc["now"].as_u64().expect("now"));
+    let bundle = case
+        .get("bundle")
+        .unwrap_or(&doc["bundle"])
+        .as_str()
+        .expect("bundle");
+    let mut verifier = Verifier::new(root, policy);
+    if let Err(rejection) = verifier.install_bundle(bundle, now) {
+        return rejection.code().to_owned();
+    }
+    match verifier.verify_text(case["code"].as_str().expect("code"), now) {
+        Ok(_) => "accept".to_owned(),
+        Err(rejection) => rejection.code().to_owned(),
+    }
+}
+
+#[test]
+fn every_vector_gets_its_expected_verdict() {
+    let doc = vectors();
+    let cases = doc["cases"].as_array().expect("cases");
+    let mut wrong = Vec::new();
+    for case in cases {
+        let expected = case["expect"].as_str().expect("expect");
+        let got = verdict(&doc, case);
+        if got != expected {
+            wrong.push(format!("{}: expected {expected}, got {got}", case["name"]));
+        }
+    }
+    assert!(wrong.is_empty(), "wrong verdicts:\n{}", wrong.join("\n"));
+    assert!(cases.len() >= 40, "only {} vectors", cases.len());
+}
+
+#[test]
+fn the_vectors_cover_every_required_failure() {
+    let doc = vectors();
+    let names: Vec<&str> = doc["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for required in [
+        "wrong-key",
+        "signature-s-plus-l",
+        "small-order-key-in-bundle",
+        "truncated-last-byte",
+        "trailing-byte",
+        "wrong-prefix",
+        "expired",
+        "not-yet-valid",
+        "revoked-key",
+        "valid-normal",
+        "valid-family-proxy",
+    ] {
+        assert!(names.contains(&required), "missing vector {required}");
+    }
+    let flipped = names.iter().filter(|n| n.starts_with("flipped-")).count();
+    assert!(flipped >= 14, "only {flipped} flipped-field vectors");
+}
