@@ -11,12 +11,16 @@ use yibao_keys::{
 };
 use yibao_shared::key_file::KeyRole;
 use yibao_shared::{
-    Claims, FamilyProxy, Gender, InsuranceType, KeyId, KeyStatus, MaskedName, RegionCode,
-    Relation, TrustBundle, UnixTime, VoucherId,
+    Claims, FamilyProxy, Gender, InsuranceType, KeyId, KeyStatus, MaskedName, RegionCode, Relation,
+    TrustBundle, UnixTime, VoucherId,
 };
 
 #[derive(Parser)]
-#[command(name = "yibao-keys", version, about = "yibao root key, issuer keys and trust bundles")]
+#[command(
+    name = "yibao-keys",
+    version,
+    about = "yibao root key, issuer keys and trust bundles"
+)]
 struct Cli {
     /// Key directory.
     #[arg(long, global = true, env = "YIBAO_KEYS_DIR", default_value = "keys")]
@@ -177,7 +181,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Root(RootCommand::Init) => {
             let public = keys.create_root().context("creating the root key")?;
             println!("root key created in {}", cli.dir.display());
-            println!("  public key: {} (pin this on terminals)", public.to_base64());
+            println!(
+                "  public key: {} (pin this on terminals)",
+                public.to_base64()
+            );
             println!("  {}  <- keep offline", keys.root_secret_path().display());
             println!("  {}", keys.root_public_path().display());
         }
@@ -242,7 +249,10 @@ fn issuer(keys: &KeyDir, cmd: IssuerCommand) -> anyhow::Result<()> {
                 show_time(key.not_before),
                 show_time(key.not_after)
             );
-            println!("  secret: {}", keys.issuer_secret_path(key.key_id).display());
+            println!(
+                "  secret: {}",
+                keys.issuer_secret_path(key.key_id).display()
+            );
             println!("  sign a new bundle so terminals learn it: yibao-keys bundle sign");
         }
         IssuerCommand::List => {

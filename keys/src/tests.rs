@@ -25,7 +25,10 @@ fn secret_files_are_0600_and_never_overwritten() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
-    let dir_mode = std::fs::metadata(keys.path()).expect("dir").permissions().mode();
+    let dir_mode = std::fs::metadata(keys.path())
+        .expect("dir")
+        .permissions()
+        .mode();
     assert_eq!(dir_mode & 0o777, 0o700);
     assert!(matches!(keys.create_root(), Err(KeysError::Exists(_))));
 }
@@ -38,16 +41,30 @@ fn bundles_carry_every_key_with_status_and_increasing_sequence() {
     let first = keys.create_issuer_key(&spec(&["11"])).expect("key");
     let second = keys.create_issuer_key(&spec(&[])).expect("key");
     assert_eq!((first.key_id, second.key_id), (KeyId(1), KeyId(2)));
-    keys.set_status(KeyId(1), KeyStatus::Revoked).expect("revoke");
+    keys.set_status(KeyId(1), KeyStatus::Revoked)
+        .expect("revoke");
 
-    let (b1, _) = keys.sign_bundle(UnixTime::from_secs(NOW), 3_600).expect("sign");
-    let (b2, doc2) = keys.sign_bundle(UnixTime::from_secs(NOW), 3_600).expect("sign");
+    let (b1, _) = keys
+        .sign_bundle(UnixTime::from_secs(NOW), 3_600)
+        .expect("sign");
+    let (b2, doc2) = keys
+        .sign_bundle(UnixTime::from_secs(NOW), 3_600)
+        .expect("sign");
     assert_eq!((b1.sequence, b2.sequence), (1, 2));
     let opened = TrustBundle::open(&doc2, &root).expect("root-signed");
     assert_eq!(opened, b2);
-    assert_eq!(opened.key(KeyId(1)).map(|k| k.status), Some(KeyStatus::Revoked));
-    assert_eq!(opened.key(KeyId(1)).map(|k| k.regions.clone()), Some(vec!["11".to_owned()]));
-    assert_eq!(opened.key(KeyId(2)).map(|k| k.status), Some(KeyStatus::Active));
+    assert_eq!(
+        opened.key(KeyId(1)).map(|k| k.status),
+        Some(KeyStatus::Revoked)
+    );
+    assert_eq!(
+        opened.key(KeyId(1)).map(|k| k.regions.clone()),
+        Some(vec!["11".to_owned()])
+    );
+    assert_eq!(
+        opened.key(KeyId(2)).map(|k| k.status),
+        Some(KeyStatus::Active)
+    );
 }
 
 #[test]
@@ -55,7 +72,8 @@ fn revocation_is_final() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let keys = KeyDir::new(tmp.path());
     keys.create_issuer_key(&spec(&[])).expect("key");
-    keys.set_status(KeyId(1), KeyStatus::Revoked).expect("revoke");
+    keys.set_status(KeyId(1), KeyStatus::Revoked)
+        .expect("revoke");
     assert!(matches!(
         keys.set_status(KeyId(1), KeyStatus::Active),
         Err(KeysError::AlreadyRevoked(KeyId(1)))
@@ -96,8 +114,14 @@ fn a_secret_key_file_given_as_the_root_public_key_is_refused_by_name() {
     )
     .expect_err("a secret file is not a public key");
     let shown = err.to_string();
-    assert!(shown.contains("secret key file, expected a public"), "{shown}");
-    let secret = read_secret_key(&keys.root_secret_path(), yibao_shared::key_file::KeyRole::Root)
-        .expect("reads");
+    assert!(
+        shown.contains("secret key file, expected a public"),
+        "{shown}"
+    );
+    let secret = read_secret_key(
+        &keys.root_secret_path(),
+        yibao_shared::key_file::KeyRole::Root,
+    )
+    .expect("reads");
     assert!(format!("{secret:?}").contains("SecretKey(<redacted>)"));
 }
