@@ -1,1 +1,115 @@
-fn main() {}
+//! Token sign/verify against the peers a user would pick instead, in one run:
+//! raw `ed25519-dalek` (the crypto ceiling), `pasetors` v4.public and `jsonwebtoken` EdDSA on
+//! the same claims; plus building the QR code and its SVG.
+//!
+//! ```text
+//! cargo bench -p yibao-tests --bench tokens
+//! python3 scripts/bench_report.py   # ratios for docs/PERFORMANCE.md
+//! ```
+
+use std::hint::black_box;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ed25519_dalek::{Signature, Signer, SigningKey};
+use qrcode::render::svg;
+use qrcode::{EcLevel, QrCode};
+use yibao_shared::{TOKEN_DOMAIN, UntrustedToken};
+use yibao_tests::peers::{JsonClaims, Jwt, Paseto};
+use yibao_tests::sample;
+use yibao_verifier::{Policy, Verifier};
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn tokens(c: &mut Criterion) {
+    let body = sample::body(false);
+    let key = sample::issuer_key();
+    let code = body.sign(&key).expect("signs");
+    let mut message = TOKEN_DOMAIN.to_vec();
+    body.encode(&mut message).expect("encodes");
+
+    let raw_key = SigningKey::from_bytes(&[0x11; 32]);
+    let raw_public = raw_key.verifying_key();
+    let raw_signature: Signature = raw_key.sign(&message);
+
+    let mut verifier = Verifier::new(sample::root_key().public_key(), Policy::default());
+    verifier
+        .install_bundle(&sample::bundle_document(), sample::NOW)
+        .expect("bundle");
+
+    let claims = JsonClaims::of(&body, now(), now() + 3_600);
+    let jwt = Jwt::new(&[0x11; 32]);
+    let jwt_token = jwt.sign(&claims).expect("jwt");
+    let paseto = Paseto::new().expect("paseto keys");
+    let paseto_token = paseto.sign(&claims).expect("paseto");
+
+    let mut sign = c.benchmark_group("sign");
+    sign.bench_function("ed25519-dalek raw sign", |b| {
+        b.iter(|| raw_key.sign(black_box(&message)))
+    });
+    sign.bench_function("yibao sign (encode + sign + digits)", |b| {
+        b.iter(|| black_box(&body).sign(&key).expect("signs"))
+    });
+    sign.bench_function("pasetors v4.public sign", |b| {
+        b.iter(|| paseto.sign(black_box(&claims)).expect("signs"))
+    });
+    sign.bench_function("jsonwebtoken EdDSA sign", |b| {
+        b.iter(|| jwt.sign(black_box(&claims)).expect("signs"))
+    });
+    sign.finish();
+
+    let mut verify = c.benchmark_group("verify");
+    verify.bench_function("ed25519-dalek raw verify_strict", |b| {
+        b.iter(|| {
+            raw_public
+                .verify_strict(black_box(&message), &raw_signature)
+                .expect("verifies")
+        })
+    });
+    verify.bench_function("yibao verify (parse + signature + policy)", |b| {
+        b.iter(|| {
+            verifier
+                .verify_text(black_box(&code), sample::NOW)
+                .expect("verifies")
+        })
+    });
+    verify.bench_function("pasetors v4.public verify", |b| {
+        b.iter(|| paseto.verify(black_box(&paseto_token)).expect("verifies"))
+    });
+    verify.bench_function("jsonwebtoken EdDSA verify", |b| {
+        b.iter(|| jwt.verify(black_box(&jwt_token)).expect("verifies"))
+    });
+    verify.finish();
+
+    let mut parse = c.benchmark_group("parse");
+    parse.bench_function("yibao parse only (digits + layout)", |b| {
+        b.iter(|| UntrustedToken::parse(black_box(&code)).expect("parses"))
+    });
+    parse.finish();
+
+    let mut qr = c.benchmark_group("qr");
+    qr.bench_function("QR build (level M) + SVG render", |b| {
+        b.iter(|| {
+            let symbol =
+                QrCode::with_error_correction_level(black_box(code.as_bytes()), EcLevel::M)
+                    .expect("fits");
+            symbol
+                .render::<svg::Color<'_>>()
+                .min_dimensions(256, 256)
+                .build()
+        })
+    });
+    qr.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(60).measurement_time(std::time::Duration::from_secs(4));
+    targets = tokens
+}
+criterion_main!(benches);

@@ -1,2 +1,12 @@
-//! Harness for end-to-end tests across the yibao crates.
+//! Shared pieces for yibao's end-to-end tests, peer comparisons and benchmarks.
+//!
+//! [`sample`] builds the reference token used everywhere a "normal" token is needed;
+//! [`peers`] encodes the same claims as a JWT (EdDSA) and a PASETO v4.public token, the two
+//! formats a team would otherwise pick.
+
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod peers;
+pub mod qr;
+pub mod sample;

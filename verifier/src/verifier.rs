@@ -15,7 +15,9 @@ pub struct VerifiedToken {
     body: TokenBody,
     key_status: KeyStatus,
     verified_at: UnixTime,
-    code: String,
+    /// Body and signature as scanned; the text form is rebuilt only when asked for, since
+    /// most callers never need it.
+    raw: Vec<u8>,
 }
 
 impl VerifiedToken {
@@ -65,8 +67,8 @@ impl VerifiedToken {
     }
 
     /// The canonical text of the code, for handing to settlement (which re-verifies it).
-    pub fn code(&self) -> &str {
-        &self.code
+    pub fn code(&self) -> String {
+        yibao_shared::to_text(&self.raw)
     }
 
     /// The whole decoded body.
@@ -249,7 +251,7 @@ impl Verifier {
             body: body.clone(),
             key_status: key.status,
             verified_at: now,
-            code: yibao_shared::to_text(&raw),
+            raw,
         })
     }
 }
