@@ -8,54 +8,45 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use yibao_shared::codec;
 use yibao_tests::peers::{JsonClaims, Jwt, Paseto};
-use yibao_tests::qr::{candidates, version_at_m};
+use yibao_tests::qr::{Candidate, candidates, version_at_m};
 use yibao_tests::sample;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let jwt = Jwt::new(&[0x11; 32]);
-    let paseto = Paseto::new()?;
-    let mut rows: Vec<(String, String, String, Vec<(usize, Option<i16>)>)> = Vec::new();
-    for proxy in [false, true] {
-        let body = sample::body(proxy);
-        let code = body.sign(&sample::issuer_key())?;
-        let bytes = codec::decode_digits(&code[codec::PREFIX.len()..])?;
-        let claims = JsonClaims::of(&body, now, now + 60);
-        for (i, c) in candidates(&bytes, jwt.sign(&claims)?, paseto.sign(&claims)?)
-            .into_iter()
-            .enumerate()
-        {
-            if !proxy {
-                rows.push((
-                    c.name.into(),
-                    c.mode.into(),
-                    c.wedge_safe.into(),
-                    Vec::new(),
-                ));
-            }
-            rows[i]
-                .3
-                .push((c.text.chars().count(), version_at_m(&c.text)));
-        }
-        if !proxy {
-            println!("token bytes: {} normal", bytes.len());
-        } else {
-            println!("token bytes: {} with the family-proxy part\n", bytes.len());
-        }
-    }
+    let normal = encodings(false)?;
+    let proxy = encodings(true)?;
     println!(
         "| encoding | QR mode | characters (normal / proxy) | QR version at M (normal / proxy) | keyboard-wedge safe |"
     );
     println!("|---|---|---|---|---|");
-    for (name, mode, safe, sizes) in rows {
-        let v = |x: Option<i16>| x.map_or("too big".to_owned(), |v| v.to_string());
+    let version =
+        |c: &Candidate| version_at_m(&c.text).map_or("too big".to_owned(), |v| v.to_string());
+    for (n, p) in normal.iter().zip(&proxy) {
         println!(
-            "| {name} | {mode} | {} / {} | **{}** / **{}** | {safe} |",
-            sizes[0].0,
-            sizes[1].0,
-            v(sizes[0].1),
-            v(sizes[1].1)
+            "| {} | {} | {} / {} | **{}** / **{}** | {} |",
+            n.name,
+            n.mode,
+            n.text.chars().count(),
+            p.text.chars().count(),
+            version(n),
+            version(p),
+            n.wedge_safe
         );
     }
     Ok(())
+}
+
+fn encodings(proxy: bool) -> Result<Vec<Candidate>, Box<dyn std::error::Error>> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let body = sample::body(proxy);
+    let code = body.sign(&sample::issuer_key())?;
+    let bytes = codec::decode_digits(&code[codec::PREFIX.len()..])?;
+    println!(
+        "token bytes ({}): {}",
+        if proxy { "family proxy" } else { "normal" },
+        bytes.len()
+    );
+    let claims = JsonClaims::of(&body, now, now + 60);
+    let jwt = Jwt::new(&[0x11; 32]).sign(&claims)?;
+    let paseto = Paseto::new()?.sign(&claims)?;
+    Ok(candidates(&bytes, jwt, paseto))
 }
