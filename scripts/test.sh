@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of yibao: formatting, lints, the verifier's dependency rule and the whole
+# workspace's tests. This is the README's test command and what .ci/run calls.
+# When later parts need servers or a browser (redis-server, chromium), this script installs
+# them if missing; today the tests need only the Rust toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    echo "missing cargo $component: install it with 'rustup component add $component'" >&2
+    exit 2
+  fi
+done
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "yibao-verifier library pulls in no async runtime, web stack, database or CLI parser"
+forbidden='^(tokio|axum|hyper|redis|reqwest|tower|clap|anyhow) '
+if cargo tree -p yibao-verifier -e normal --no-default-features --prefix none \
+  | grep -E "$forbidden"; then
+  echo "yibao-verifier (library, no default features) depends on the crates above" >&2
+  exit 1
+fi
+echo "ok"
+
+step "cargo test --workspace"
+cargo test --workspace
