@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of yibao: formatting, lints, the verifier's dependency rule and the whole
 # workspace's tests. This is the README's test command and what .ci/run calls.
-# When later parts need servers or a browser (redis-server, chromium), this script installs
-# them if missing; today the tests need only the Rust toolchain.
+# It installs what the tests need when missing (today: Python's `cryptography` for the
+# independent verifier; later redis-server and chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +32,15 @@ echo "ok"
 
 step "cargo test --workspace"
 cargo test --workspace
+
+step "independent verifier (Python, written from docs/token-format.md) over every vector"
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "installing python3 (apt-get)"
+  apt-get update -qq && apt-get install -y -qq python3 python3-pip >/dev/null
+fi
+if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
+  echo "installing the Python package cryptography (pip)"
+  python3 -m pip install --quiet cryptography \
+    || { echo "cannot install cryptography: run 'python3 -m pip install cryptography'" >&2; exit 1; }
+fi
+python3 tests/independent/verify_vectors.py
