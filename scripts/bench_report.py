@@ -22,7 +22,10 @@ groups = {
         "pasetors v4.public verify",
         "jsonwebtoken EdDSA verify",
     ],
-    "parse": ["yibao parse only (digits + layout)"],
+    "parse": [
+        "yibao parse only (digits + layout)",
+        "yibao text encoding only (bytes to digits)",
+    ],
     "qr": ["QR build (level M) + SVG render"],
 }
 

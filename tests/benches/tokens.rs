@@ -90,6 +90,10 @@ fn tokens(c: &mut Criterion) {
     parse.bench_function("yibao parse only (digits + layout)", |b| {
         b.iter(|| UntrustedToken::parse(black_box(&code)).expect("parses"))
     });
+    let token_bytes = yibao_shared::codec::decode_digits(&code[2..]).expect("digits");
+    parse.bench_function("yibao text encoding only (bytes to digits)", |b| {
+        b.iter(|| yibao_shared::to_text(black_box(&token_bytes)))
+    });
     parse.finish();
 
     let mut qr = c.benchmark_group("qr");
