@@ -226,7 +226,7 @@ def main():
         else:
             failed += 1
             print(f"FAIL {case['name']}: expected {case['expect']}, got {got}")
-    print(f"independent verifier: {passed} passed, {failed} failed")
+    print(f"vectors: {passed} passed, {failed} failed")
     return 1 if failed or passed < 40 else 0
 
 
