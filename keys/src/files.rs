@@ -29,15 +29,15 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<(), KeysError> {
 /// Writes a secret to a new file with mode 0600. Never overwrites: losing a key by accident
 /// is worse than an error.
 pub(crate) fn write_secret(path: &Path, contents: &str) -> Result<(), KeysError> {
-    if path.exists() {
-        return Err(KeysError::Exists(path.to_owned()));
-    }
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(io(path))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => KeysError::Exists(path.to_owned()),
+            _ => io(path)(e),
+        })?;
     file.write_all(contents.as_bytes()).map_err(io(path))?;
     file.sync_all().map_err(io(path))
 }

@@ -156,7 +156,7 @@ impl SecretKeyFile {
             role: self.role,
             key_id: self.key_id,
             public_key: self.secret.public_key().to_base64(),
-            secret_seed: URL_SAFE_NO_PAD.encode(*self.secret.seed()),
+            secret_seed: URL_SAFE_NO_PAD.encode(self.secret.seed().as_slice()),
         };
         // A struct of strings and integers always serialises.
         Zeroizing::new(serde_json::to_string_pretty(&wire).unwrap_or_default() + "\n")

@@ -22,8 +22,9 @@ pub enum Rejection {
         /// When the bundle expired.
         expired_at: UnixTime,
     },
-    /// A bundle older than the one held was offered.
-    #[error("trust bundle sequence {offered} is older than the held {held}")]
+    /// A bundle older than the one held was offered, or one with the held sequence but other
+    /// content.
+    #[error("trust bundle sequence {offered} does not follow the held sequence {held}")]
     BundleRollback {
         /// Sequence held.
         held: u64,
