@@ -8,13 +8,11 @@
 //! ```
 
 use std::hint::black_box;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use ed25519_dalek::{Signature, Signer, SigningKey};
-use yibao_shared::TOKEN_DOMAIN;
-use yibao_tests::peers::{JsonClaims, Jwt, Paseto};
+use ed25519_dalek::Signer;
+use yibao_tests::fixture::Fixture;
 use yibao_tests::sample;
-use yibao_verifier::{Policy, Verifier};
 
 const ROUNDS: usize = 41;
 const BURST: Duration = Duration::from_millis(20);
@@ -61,27 +59,21 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let body = sample::body(false);
-    let key = sample::issuer_key();
-    let code = body.sign(&key).expect("signs");
-    let mut message = TOKEN_DOMAIN.to_vec();
-    body.encode(&mut message).expect("encodes");
-    let raw_key = SigningKey::from_bytes(&[0x11; 32]);
-    let raw_public = raw_key.verifying_key();
-    let raw_signature: Signature = raw_key.sign(&message);
-    let mut verifier = Verifier::new(sample::root_key().public_key(), Policy::default());
-    verifier
-        .install_bundle(&sample::bundle_document(), sample::NOW)
-        .expect("bundle");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let claims = JsonClaims::of(&body, now, now + 3_600);
-    let paseto = Paseto::new().expect("keys");
-    let paseto_token = paseto.sign(&claims).expect("signs");
-    let jwt = Jwt::new(&[0x11; 32]);
-    let jwt_token = jwt.sign(&claims).expect("signs");
+    let Fixture {
+        body,
+        key,
+        code,
+        message,
+        raw_key,
+        raw_public,
+        raw_signature,
+        verifier,
+        claims,
+        jwt,
+        jwt_token,
+        paseto,
+        paseto_token,
+    } = Fixture::new();
 
     println!("| candidate / baseline | median ratio | interquartile range |");
     println!("|---|---|---|");

@@ -8,45 +8,31 @@
 //! ```
 
 use std::hint::black_box;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ed25519_dalek::{Signature, Signer, SigningKey};
+use ed25519_dalek::Signer;
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
-use yibao_shared::{TOKEN_DOMAIN, UntrustedToken};
-use yibao_tests::peers::{JsonClaims, Jwt, Paseto};
+use yibao_shared::UntrustedToken;
+use yibao_tests::fixture::Fixture;
 use yibao_tests::sample;
-use yibao_verifier::{Policy, Verifier};
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 fn tokens(c: &mut Criterion) {
-    let body = sample::body(false);
-    let key = sample::issuer_key();
-    let code = body.sign(&key).expect("signs");
-    let mut message = TOKEN_DOMAIN.to_vec();
-    body.encode(&mut message).expect("encodes");
-
-    let raw_key = SigningKey::from_bytes(&[0x11; 32]);
-    let raw_public = raw_key.verifying_key();
-    let raw_signature: Signature = raw_key.sign(&message);
-
-    let mut verifier = Verifier::new(sample::root_key().public_key(), Policy::default());
-    verifier
-        .install_bundle(&sample::bundle_document(), sample::NOW)
-        .expect("bundle");
-
-    let claims = JsonClaims::of(&body, now(), now() + 3_600);
-    let jwt = Jwt::new(&[0x11; 32]);
-    let jwt_token = jwt.sign(&claims).expect("jwt");
-    let paseto = Paseto::new().expect("paseto keys");
-    let paseto_token = paseto.sign(&claims).expect("paseto");
+    let Fixture {
+        body,
+        key,
+        code,
+        message,
+        raw_key,
+        raw_public,
+        raw_signature,
+        verifier,
+        claims,
+        jwt,
+        jwt_token,
+        paseto,
+        paseto_token,
+    } = Fixture::new();
 
     let mut sign = c.benchmark_group("sign");
     sign.bench_function("ed25519-dalek raw sign", |b| {

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod fixture;
 pub mod peers;
 pub mod qr;
 pub mod sample;
