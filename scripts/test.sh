@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of yibao: formatting, lints, the verifier's dependency rule and the whole
 # workspace's tests. This is the README's test command and what .ci/run calls.
-# It installs what the tests need when missing (today: Python's `cryptography` for the
-# independent verifier; later redis-server and chromium).
+# It installs what the tests need when missing (redis-server for the Redis store tests,
+# Python's `cryptography` for the independent verifier); the tests start their own servers
+# on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,14 @@ for component in rustfmt clippy; do
     exit 2
   fi
 done
+
+step "test dependencies"
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server (apt-get) for the Redis store tests"
+  { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; } \
+    || { echo "cannot install redis-server: run 'apt-get install -y redis-server'" >&2; exit 1; }
+fi
+redis-server --version
 
 step "cargo fmt --all --check"
 cargo fmt --all --check

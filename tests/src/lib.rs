@@ -10,4 +10,5 @@
 pub mod fixture;
 pub mod peers;
 pub mod qr;
+pub mod redis_server;
 pub mod sample;

@@ -1,0 +1,365 @@
+//! The default store: one redb file (ACID, crash-safe, no server). Reads run inline (they take
+//! microseconds); writes commit with fsync on a blocking thread.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use yibao_shared::VoucherId;
+
+use super::{Activation, Store, StoreError, decode, encode};
+use crate::model::{
+    Channel, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
+};
+use crate::secrets::{CredentialHash, IdKey};
+
+type Table = TableDefinition<'static, &'static str, &'static [u8]>;
+
+const PERSONS: Table = TableDefinition::new("persons");
+const CHANNELS: Table = TableDefinition::new("channels");
+const CHANNEL_KEYS: Table = TableDefinition::new("channel_keys");
+const INSTITUTIONS: Table = TableDefinition::new("institutions");
+const TERMINALS: Table = TableDefinition::new("terminals");
+const TERMINAL_KEYS: Table = TableDefinition::new("terminal_keys");
+const VOUCHERS: Table = TableDefinition::new("vouchers");
+const PERSON_VOUCHER: Table = TableDefinition::new("person_voucher");
+const CREDENTIALS: Table = TableDefinition::new("credentials");
+/// Key `"<voucher hex>/<credential hash hex>"`, empty value: a voucher's credentials.
+const VOUCHER_CREDENTIALS: Table = TableDefinition::new("voucher_credentials");
+
+const ALL: [Table; 10] = [
+    PERSONS,
+    CHANNELS,
+    CHANNEL_KEYS,
+    INSTITUTIONS,
+    TERMINALS,
+    TERMINAL_KEYS,
+    VOUCHERS,
+    PERSON_VOUCHER,
+    CREDENTIALS,
+    VOUCHER_CREDENTIALS,
+];
+
+/// redb-backed store.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmbeddedStore")
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) `dir/yibao.redb`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] if the directory cannot be created or another process
+    /// holds the file.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
+        let path = dir.join("yibao.redb");
+        let db = Database::create(&path)
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+        let txn = db.begin_write().map_err(backend)?;
+        for table in ALL {
+            txn.open_table(table).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(table).map_err(backend)?;
+        Ok(table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
+    }
+
+    fn get_record<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.get(table, key)?.map(|b| decode(&b)).transpose()
+    }
+
+    /// Runs a write transaction on a blocking thread and commits it.
+    async fn write<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&redb::WriteTransaction) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_write().map_err(backend)?;
+            let out = work(&txn)?;
+            txn.commit().map_err(backend)?;
+            Ok(out)
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn put(
+    txn: &redb::WriteTransaction,
+    table: Table,
+    key: &str,
+    value: &[u8],
+) -> Result<(), StoreError> {
+    txn.open_table(table)
+        .map_err(backend)?
+        .insert(key, value)
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn get_in<T: for<'de> serde::Deserialize<'de>>(
+    txn: &redb::WriteTransaction,
+    table: Table,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    let table = txn.open_table(table).map_err(backend)?;
+    let bytes = table.get(key).map_err(backend)?.map(|v| v.value().to_vec());
+    bytes.map(|b| decode(&b)).transpose()
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.begin_read().map(|_| ()).map_err(backend)
+    }
+
+    async fn upsert_persons(&self, persons: &[Person]) -> Result<(), StoreError> {
+        let rows: Vec<(String, Vec<u8>)> = persons
+            .iter()
+            .map(|p| (p.id_key.to_hex(), encode(p)))
+            .collect();
+        self.write(move |txn| {
+            let mut table = txn.open_table(PERSONS).map_err(backend)?;
+            for (key, value) in &rows {
+                table
+                    .insert(key.as_str(), value.as_slice())
+                    .map_err(backend)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn person(&self, id_key: &IdKey) -> Result<Option<Person>, StoreError> {
+        self.get_record(PERSONS, &id_key.to_hex())
+    }
+
+    async fn put_channel(&self, channel: &Channel) -> Result<(), StoreError> {
+        let channel = channel.clone();
+        self.write(move |txn| {
+            // Replacing a channel's key retires the old one.
+            if let Some(old) = get_in::<Channel>(txn, CHANNELS, &channel.id)? {
+                txn.open_table(CHANNEL_KEYS)
+                    .map_err(backend)?
+                    .remove(old.key_hash.to_hex().as_str())
+                    .map_err(backend)?;
+            }
+            put(txn, CHANNELS, &channel.id, &encode(&channel))?;
+            put(
+                txn,
+                CHANNEL_KEYS,
+                &channel.key_hash.to_hex(),
+                channel.id.as_bytes(),
+            )
+        })
+        .await
+    }
+
+    async fn channel_by_key(&self, key: &CredentialHash) -> Result<Option<Channel>, StoreError> {
+        let Some(id) = self.get(CHANNEL_KEYS, &key.to_hex())? else {
+            return Ok(None);
+        };
+        let id = String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.get_record(CHANNELS, &id)
+    }
+
+    async fn put_institution(&self, institution: &Institution) -> Result<(), StoreError> {
+        let institution = institution.clone();
+        self.write(move |txn| put(txn, INSTITUTIONS, &institution.code, &encode(&institution)))
+            .await
+    }
+
+    async fn institution(&self, code: &str) -> Result<Option<Institution>, StoreError> {
+        self.get_record(INSTITUTIONS, code)
+    }
+
+    async fn institutions(&self) -> Result<Vec<Institution>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(INSTITUTIONS).map_err(backend)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(backend)? {
+            let (_, value) = entry.map_err(backend)?;
+            out.push(decode(value.value())?);
+        }
+        Ok(out)
+    }
+
+    async fn put_terminal(&self, terminal: &Terminal) -> Result<(), StoreError> {
+        let terminal = terminal.clone();
+        self.write(move |txn| {
+            if let Some(old) = get_in::<Terminal>(txn, TERMINALS, &terminal.id)? {
+                txn.open_table(TERMINAL_KEYS)
+                    .map_err(backend)?
+                    .remove(old.key_hash.to_hex().as_str())
+                    .map_err(backend)?;
+            }
+            put(txn, TERMINALS, &terminal.id, &encode(&terminal))?;
+            put(
+                txn,
+                TERMINAL_KEYS,
+                &terminal.key_hash.to_hex(),
+                terminal.id.as_bytes(),
+            )
+        })
+        .await
+    }
+
+    async fn terminal_by_key(&self, key: &CredentialHash) -> Result<Option<Terminal>, StoreError> {
+        let Some(id) = self.get(TERMINAL_KEYS, &key.to_hex())? else {
+            return Ok(None);
+        };
+        let id = String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.get_record(TERMINALS, &id)
+    }
+
+    async fn activate(
+        &self,
+        candidate: &Voucher,
+        credential: &HolderCredential,
+    ) -> Result<Activation, StoreError> {
+        let candidate = candidate.clone();
+        let mut credential = credential.clone();
+        // One transaction: voucher, person index and credential appear together or not at all.
+        self.write(move |txn| {
+            let person = candidate.id_key.to_hex();
+            let existing = {
+                let table = txn.open_table(PERSON_VOUCHER).map_err(backend)?;
+                table
+                    .get(person.as_str())
+                    .map_err(backend)?
+                    .map(|v| v.value().to_vec())
+            };
+            let (voucher, created) = match existing {
+                Some(id) => {
+                    let id =
+                        String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let voucher = get_in::<Voucher>(txn, VOUCHERS, &id)?
+                        .ok_or_else(|| StoreError::Corrupt(format!("voucher {id} missing")))?;
+                    (voucher, false)
+                }
+                None => {
+                    let id = candidate.voucher_id.to_string();
+                    put(txn, VOUCHERS, &id, &encode(&candidate))?;
+                    put(txn, PERSON_VOUCHER, &person, id.as_bytes())?;
+                    (candidate, true)
+                }
+            };
+            credential.voucher_id = voucher.voucher_id;
+            let hash = credential.hash.to_hex();
+            put(txn, CREDENTIALS, &hash, &encode(&credential))?;
+            put(
+                txn,
+                VOUCHER_CREDENTIALS,
+                &format!("{}/{hash}", voucher.voucher_id),
+                &[],
+            )?;
+            Ok(Activation { voucher, created })
+        })
+        .await
+    }
+
+    async fn voucher_of(&self, id_key: &IdKey) -> Result<Option<Voucher>, StoreError> {
+        let Some(id) = self.get(PERSON_VOUCHER, &id_key.to_hex())? else {
+            return Ok(None);
+        };
+        let id = String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.get_record(VOUCHERS, &id)
+    }
+
+    async fn voucher(&self, id: VoucherId) -> Result<Option<Voucher>, StoreError> {
+        self.get_record(VOUCHERS, &id.to_string())
+    }
+
+    async fn set_voucher_status(
+        &self,
+        id: VoucherId,
+        status: VoucherStatus,
+    ) -> Result<bool, StoreError> {
+        self.write(move |txn| {
+            let key = id.to_string();
+            let Some(mut voucher) = get_in::<Voucher>(txn, VOUCHERS, &key)? else {
+                return Ok(false);
+            };
+            voucher.status = status;
+            put(txn, VOUCHERS, &key, &encode(&voucher))?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn credential(
+        &self,
+        hash: &CredentialHash,
+    ) -> Result<Option<HolderCredential>, StoreError> {
+        self.get_record(CREDENTIALS, &hash.to_hex())
+    }
+
+    async fn revoke_credential(&self, hash: &CredentialHash) -> Result<bool, StoreError> {
+        let key = hash.to_hex();
+        self.write(move |txn| {
+            let Some(mut credential) = get_in::<HolderCredential>(txn, CREDENTIALS, &key)? else {
+                return Ok(false);
+            };
+            credential.revoked = true;
+            put(txn, CREDENTIALS, &key, &encode(&credential))?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn revoke_credentials_of(&self, voucher: VoucherId) -> Result<usize, StoreError> {
+        self.write(move |txn| {
+            let prefix = format!("{voucher}/");
+            let hashes: Vec<String> = {
+                let table = txn.open_table(VOUCHER_CREDENTIALS).map_err(backend)?;
+                let mut out = Vec::new();
+                for entry in table.range(prefix.as_str()..).map_err(backend)? {
+                    let (key, _) = entry.map_err(backend)?;
+                    let key = key.value();
+                    match key.strip_prefix(&prefix) {
+                        Some(hash) => out.push(hash.to_owned()),
+                        None => break,
+                    }
+                }
+                out
+            };
+            let mut revoked = 0;
+            for hash in hashes {
+                if let Some(mut credential) = get_in::<HolderCredential>(txn, CREDENTIALS, &hash)? {
+                    if !credential.revoked {
+                        credential.revoked = true;
+                        put(txn, CREDENTIALS, &hash, &encode(&credential))?;
+                        revoked += 1;
+                    }
+                }
+            }
+            Ok(revoked)
+        })
+        .await
+    }
+}

@@ -1,0 +1,149 @@
+//! Storage: one narrow trait, an embedded ACID default ([`EmbeddedStore`], redb) and Redis
+//! ([`RedisStore`]) for production, both held to one conformance suite (`tests/store.rs`).
+
+mod embedded;
+mod redis;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use yibao_shared::VoucherId;
+
+pub use self::embedded::EmbeddedStore;
+pub use self::redis::RedisStore;
+use crate::model::{
+    Channel, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
+};
+use crate::secrets::{CredentialHash, IdKey};
+
+/// A storage failure. Says nothing about the backend's internals to callers.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend cannot be reached (Redis down, file locked by another process).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded (corruption or a newer format).
+    #[error("stored record is unreadable: {0}")]
+    Corrupt(String),
+    /// Any other backend error.
+    #[error("store error: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    /// Whether retrying later may help.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// Which backend to open.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum StoreConfig {
+    /// redb file in a directory: no server needed.
+    Embedded {
+        /// Directory of `yibao.redb`.
+        path: PathBuf,
+    },
+    /// Redis (standalone; keys are hash-tagged for a later cluster).
+    Redis {
+        /// e.g. `redis://127.0.0.1:6379/0`.
+        url: String,
+    },
+}
+
+/// Opens the configured backend.
+///
+/// # Errors
+///
+/// [`StoreError::Unavailable`] if it cannot be opened or reached.
+pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match config {
+        StoreConfig::Embedded { path } => Arc::new(EmbeddedStore::open(path)?),
+        StoreConfig::Redis { url } => Arc::new(RedisStore::open(url).await?),
+    })
+}
+
+/// What activation did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activation {
+    /// The person's voucher (existing or new).
+    pub voucher: Voucher,
+    /// Whether this call created it.
+    pub created: bool,
+}
+
+/// The issuer's storage.
+///
+/// Every method is atomic in the sense that matters to its caller: a record is written whole
+/// or not at all. Multi-record operations say how they stay consistent in their docs.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap reachability check for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Writes registry rows (insert or replace by `id_key`). Each row is one record, so a
+    /// row is never half-applied; a batch may be cut short by an error, and re-importing is
+    /// idempotent.
+    async fn upsert_persons(&self, persons: &[Person]) -> Result<(), StoreError>;
+    /// A person by ID-number key.
+    async fn person(&self, id_key: &IdKey) -> Result<Option<Person>, StoreError>;
+
+    /// Creates or replaces a channel.
+    async fn put_channel(&self, channel: &Channel) -> Result<(), StoreError>;
+    /// A channel by the hash of its API key.
+    async fn channel_by_key(&self, key: &CredentialHash) -> Result<Option<Channel>, StoreError>;
+
+    /// Creates or replaces an institution.
+    async fn put_institution(&self, institution: &Institution) -> Result<(), StoreError>;
+    /// An institution by code.
+    async fn institution(&self, code: &str) -> Result<Option<Institution>, StoreError>;
+    /// All institutions.
+    async fn institutions(&self) -> Result<Vec<Institution>, StoreError>;
+    /// Creates or replaces a terminal.
+    async fn put_terminal(&self, terminal: &Terminal) -> Result<(), StoreError>;
+    /// A terminal by the hash of its credential.
+    async fn terminal_by_key(&self, key: &CredentialHash) -> Result<Option<Terminal>, StoreError>;
+
+    /// Activates the person's voucher, idempotently: if the person has one, it is kept and
+    /// `candidate` is ignored; otherwise `candidate` becomes it. Either way `credential`
+    /// (whose `voucher_id` is overwritten with the voucher's) is added to it.
+    async fn activate(
+        &self,
+        candidate: &Voucher,
+        credential: &HolderCredential,
+    ) -> Result<Activation, StoreError>;
+    /// The person's voucher.
+    async fn voucher_of(&self, id_key: &IdKey) -> Result<Option<Voucher>, StoreError>;
+    /// A voucher by id.
+    async fn voucher(&self, id: VoucherId) -> Result<Option<Voucher>, StoreError>;
+    /// Sets a voucher's status; `false` if there is no such voucher.
+    async fn set_voucher_status(
+        &self,
+        id: VoucherId,
+        status: VoucherStatus,
+    ) -> Result<bool, StoreError>;
+    /// A holder credential by hash.
+    async fn credential(
+        &self,
+        hash: &CredentialHash,
+    ) -> Result<Option<HolderCredential>, StoreError>;
+    /// Revokes one credential; `false` if unknown.
+    async fn revoke_credential(&self, hash: &CredentialHash) -> Result<bool, StoreError>;
+    /// Revokes every credential of a voucher (lost phone); returns how many were live.
+    async fn revoke_credentials_of(&self, voucher: VoucherId) -> Result<usize, StoreError>;
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Records are plain structs of strings, numbers and enums: serialising cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

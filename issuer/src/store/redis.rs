@@ -1,0 +1,383 @@
+//! Redis store, laid out for Redis Cluster: every key carries a hash tag (`{…}`), and no
+//! operation needs two slots at once.
+//!
+//! ```text
+//! yb:p:{<id key>}            person record            (registry row)
+//! yb:p:{<id key>}:v          the person's voucher id  (same slot as the person)
+//! yb:v:{<voucher>}           voucher record           (immutable after creation)
+//! yb:v:{<voucher>}:status    "suspended" when suspended (absent = active)
+//! yb:v:{<voucher>}:creds     set of credential hashes (same slot as the voucher)
+//! yb:c:{<hash>}              holder credential record (immutable)
+//! yb:c:{<hash>}:revoked      "1" once revoked
+//! yb:ch:{<id>} / yb:chk:{<key hash>}    channel record / key → channel id
+//! yb:t:{<id>}  / yb:tk:{<key hash>}     terminal record / key → terminal id
+//! yb:inst                    hash: institution code → record (one key)
+//! ```
+//!
+//! Mutable state lives in its own key so every change is one single-key write, never a
+//! read-modify-write of a record. Activation touches three slots (person, voucher,
+//! credential) in an order that makes a crash at any point harmless:
+//! 1. `SET yb:p:{k}:v <candidate> NX GET` claims the person's voucher id, or returns the
+//!    existing one;
+//! 2. `SET yb:v:{id} <record> NX` writes the voucher record (and repairs it if an earlier
+//!    attempt died between 1 and 2);
+//! 3. `SADD yb:v:{id}:creds <hash>` then `SET yb:c:{hash}`: a crash between them leaves a
+//!    hash in the set with no credential, which was never handed out and is skipped.
+
+use async_trait::async_trait;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use yibao_shared::VoucherId;
+
+use super::{Activation, Store, StoreError, decode, encode};
+use crate::model::{
+    Channel, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
+};
+use crate::secrets::{CredentialHash, IdKey};
+
+/// Redis-backed store.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedisStore")
+    }
+}
+
+fn failed(e: redis::RedisError) -> StoreError {
+    if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+fn person_key(k: &IdKey) -> String {
+    format!("yb:p:{{{}}}", k.to_hex())
+}
+fn person_voucher_key(k: &IdKey) -> String {
+    format!("yb:p:{{{}}}:v", k.to_hex())
+}
+fn voucher_key(v: VoucherId) -> String {
+    format!("yb:v:{{{v}}}")
+}
+fn voucher_status_key(v: VoucherId) -> String {
+    format!("yb:v:{{{v}}}:status")
+}
+fn voucher_creds_key(v: VoucherId) -> String {
+    format!("yb:v:{{{v}}}:creds")
+}
+fn credential_key(h: &CredentialHash) -> String {
+    format!("yb:c:{{{}}}", h.to_hex())
+}
+fn credential_revoked_key(h: &CredentialHash) -> String {
+    format!("yb:c:{{{}}}:revoked", h.to_hex())
+}
+const INSTITUTIONS: &str = "yb:inst";
+
+impl RedisStore {
+    /// Connects (with automatic reconnection).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] if Redis cannot be reached.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let client =
+            redis::Client::open(url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let conn = ConnectionManager::new(client).await.map_err(failed)?;
+        Ok(Self { conn })
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    async fn get_record<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let bytes: Option<Vec<u8>> = self.conn().get(key).await.map_err(failed)?;
+        bytes.map(|b| decode(&b)).transpose()
+    }
+
+    async fn lookup<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        index_key: &str,
+        record_prefix: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let id: Option<String> = self.conn().get(index_key).await.map_err(failed)?;
+        match id {
+            Some(id) => self.get_record(&format!("{record_prefix}{{{id}}}")).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn put_with_key_index(
+        &self,
+        record_key: String,
+        record: Vec<u8>,
+        key_prefix: &str,
+        old_key_hash: Option<CredentialHash>,
+        new_key_hash: &CredentialHash,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        // New index first, then the record, then drop the old index: at every point the
+        // record's current key resolves.
+        let _: () = conn
+            .set(format!("{key_prefix}{{{}}}", new_key_hash.to_hex()), id)
+            .await
+            .map_err(failed)?;
+        let _: () = conn.set(record_key, record).await.map_err(failed)?;
+        if let Some(old) = old_key_hash.filter(|old| old != new_key_hash) {
+            let _: () = conn
+                .del(format!("{key_prefix}{{{}}}", old.to_hex()))
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn upsert_persons(&self, persons: &[Person]) -> Result<(), StoreError> {
+        // One pipeline of single-key SETs: each row lands whole; a cluster client would split
+        // the pipeline by slot.
+        let mut pipe = redis::pipe();
+        for p in persons {
+            pipe.set(person_key(&p.id_key), encode(p)).ignore();
+        }
+        let _: () = pipe.query_async(&mut self.conn()).await.map_err(failed)?;
+        Ok(())
+    }
+
+    async fn person(&self, id_key: &IdKey) -> Result<Option<Person>, StoreError> {
+        self.get_record(&person_key(id_key)).await
+    }
+
+    async fn put_channel(&self, channel: &Channel) -> Result<(), StoreError> {
+        let record_key = format!("yb:ch:{{{}}}", channel.id);
+        let old: Option<Channel> = self.get_record(&record_key).await?;
+        self.put_with_key_index(
+            record_key,
+            encode(channel),
+            "yb:chk:",
+            old.map(|c| c.key_hash),
+            &channel.key_hash,
+            &channel.id,
+        )
+        .await
+    }
+
+    async fn channel_by_key(&self, key: &CredentialHash) -> Result<Option<Channel>, StoreError> {
+        self.lookup(&format!("yb:chk:{{{}}}", key.to_hex()), "yb:ch:")
+            .await
+    }
+
+    async fn put_institution(&self, institution: &Institution) -> Result<(), StoreError> {
+        let _: () = self
+            .conn()
+            .hset(INSTITUTIONS, &institution.code, encode(institution))
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn institution(&self, code: &str) -> Result<Option<Institution>, StoreError> {
+        let bytes: Option<Vec<u8>> = self.conn().hget(INSTITUTIONS, code).await.map_err(failed)?;
+        bytes.map(|b| decode(&b)).transpose()
+    }
+
+    async fn institutions(&self) -> Result<Vec<Institution>, StoreError> {
+        let all: Vec<(String, Vec<u8>)> =
+            self.conn().hgetall(INSTITUTIONS).await.map_err(failed)?;
+        all.iter().map(|(_, v)| decode(v)).collect()
+    }
+
+    async fn put_terminal(&self, terminal: &Terminal) -> Result<(), StoreError> {
+        let record_key = format!("yb:t:{{{}}}", terminal.id);
+        let old: Option<Terminal> = self.get_record(&record_key).await?;
+        self.put_with_key_index(
+            record_key,
+            encode(terminal),
+            "yb:tk:",
+            old.map(|t| t.key_hash),
+            &terminal.key_hash,
+            &terminal.id,
+        )
+        .await
+    }
+
+    async fn terminal_by_key(&self, key: &CredentialHash) -> Result<Option<Terminal>, StoreError> {
+        self.lookup(&format!("yb:tk:{{{}}}", key.to_hex()), "yb:t:")
+            .await
+    }
+
+    async fn activate(
+        &self,
+        candidate: &Voucher,
+        credential: &HolderCredential,
+    ) -> Result<Activation, StoreError> {
+        let mut conn = self.conn();
+        let previous: Option<String> = redis::cmd("SET")
+            .arg(person_voucher_key(&candidate.id_key))
+            .arg(candidate.voucher_id.to_string())
+            .arg("NX")
+            .arg("GET")
+            .query_async(&mut conn)
+            .await
+            .map_err(failed)?;
+        let (voucher, created) = match previous {
+            None => (candidate.clone(), true),
+            Some(id) => {
+                let id = VoucherId::parse(&id)
+                    .ok_or_else(|| StoreError::Corrupt(format!("bad voucher id {id:?}")))?;
+                match self.get_record::<Voucher>(&voucher_key(id)).await? {
+                    Some(existing) => (existing, false),
+                    // An earlier activation died between claiming the id and writing the
+                    // record: finish its work with this request's details.
+                    None => (
+                        Voucher {
+                            voucher_id: id,
+                            ..candidate.clone()
+                        },
+                        false,
+                    ),
+                }
+            }
+        };
+        let _: bool = conn
+            .set_nx(voucher_key(voucher.voucher_id), encode(&voucher))
+            .await
+            .map_err(failed)?;
+        let mut credential = credential.clone();
+        credential.voucher_id = voucher.voucher_id;
+        let _: () = conn
+            .sadd(
+                voucher_creds_key(voucher.voucher_id),
+                credential.hash.to_hex(),
+            )
+            .await
+            .map_err(failed)?;
+        let _: () = conn
+            .set(credential_key(&credential.hash), encode(&credential))
+            .await
+            .map_err(failed)?;
+        // Report the status as stored (a suspended voucher stays suspended).
+        let voucher = self.voucher(voucher.voucher_id).await?.unwrap_or(voucher);
+        Ok(Activation { voucher, created })
+    }
+
+    async fn voucher_of(&self, id_key: &IdKey) -> Result<Option<Voucher>, StoreError> {
+        let id: Option<String> = self
+            .conn()
+            .get(person_voucher_key(id_key))
+            .await
+            .map_err(failed)?;
+        match id.and_then(|id| VoucherId::parse(&id)) {
+            Some(id) => self.voucher(id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn voucher(&self, id: VoucherId) -> Result<Option<Voucher>, StoreError> {
+        // Same hash tag: one MGET, valid on a cluster.
+        let (record, status): (Option<Vec<u8>>, Option<String>) = redis::cmd("MGET")
+            .arg(voucher_key(id))
+            .arg(voucher_status_key(id))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(failed)?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        let mut voucher: Voucher = decode(&record)?;
+        if status.as_deref() == Some("suspended") {
+            voucher.status = VoucherStatus::Suspended;
+        }
+        Ok(Some(voucher))
+    }
+
+    async fn set_voucher_status(
+        &self,
+        id: VoucherId,
+        status: VoucherStatus,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let exists: bool = conn.exists(voucher_key(id)).await.map_err(failed)?;
+        if !exists {
+            return Ok(false);
+        }
+        let _: () = match status {
+            VoucherStatus::Suspended => conn.set(voucher_status_key(id), "suspended").await,
+            VoucherStatus::Active => conn.del(voucher_status_key(id)).await,
+        }
+        .map_err(failed)?;
+        Ok(true)
+    }
+
+    async fn credential(
+        &self,
+        hash: &CredentialHash,
+    ) -> Result<Option<HolderCredential>, StoreError> {
+        let (record, revoked): (Option<Vec<u8>>, Option<String>) = redis::cmd("MGET")
+            .arg(credential_key(hash))
+            .arg(credential_revoked_key(hash))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(failed)?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        let mut credential: HolderCredential = decode(&record)?;
+        credential.revoked |= revoked.is_some();
+        Ok(Some(credential))
+    }
+
+    async fn revoke_credential(&self, hash: &CredentialHash) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let exists: bool = conn.exists(credential_key(hash)).await.map_err(failed)?;
+        if exists {
+            let _: () = conn
+                .set(credential_revoked_key(hash), "1")
+                .await
+                .map_err(failed)?;
+        }
+        Ok(exists)
+    }
+
+    async fn revoke_credentials_of(&self, voucher: VoucherId) -> Result<usize, StoreError> {
+        let hashes: Vec<String> = self
+            .conn()
+            .smembers(voucher_creds_key(voucher))
+            .await
+            .map_err(failed)?;
+        let mut revoked = 0;
+        for hash in hashes.iter().filter_map(|h| CredentialHash::from_hex(h)) {
+            let mut conn = self.conn();
+            let live: bool = conn.exists(credential_key(&hash)).await.map_err(failed)?;
+            // SET NX: counts only credentials this call revoked.
+            if live
+                && conn
+                    .set_nx(credential_revoked_key(&hash), "1")
+                    .await
+                    .map_err(failed)?
+            {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+}

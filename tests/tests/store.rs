@@ -1,0 +1,408 @@
+//! One conformance suite for every storage backend: the embedded store (redb in a temporary
+//! directory) and Redis (a real `redis-server` on a free loopback port).
+
+use std::sync::Arc;
+
+use yibao_issuer::id_number::{BirthDate, IdNumber, synthetic};
+use yibao_issuer::model::{
+    Channel, HolderCredential, Institution, InstitutionKind, InsuredStatus, Person, Terminal,
+    Voucher, VoucherStatus,
+};
+use yibao_issuer::secrets::{CredentialHash, IndexKey, hash_credential};
+use yibao_issuer::store::{EmbeddedStore, RedisStore, Store};
+use yibao_shared::{Gender, InsuranceType, MaskedName, RegionCode, UnixTime, VoucherId};
+use yibao_tests::redis_server::RedisServer;
+
+const NOW: UnixTime = UnixTime::from_secs(1_767_225_600);
+
+fn index() -> IndexKey {
+    IndexKey::new(vec![9; 32]).expect("32 bytes")
+}
+
+fn person(n: u16, status: InsuredStatus) -> Person {
+    let birth = BirthDate {
+        year: 1950,
+        month: 3,
+        day: 1,
+    };
+    let id = IdNumber::parse(&synthetic(1, birth, n)).expect("valid");
+    Person {
+        id_key: index().id_key(&id),
+        person_no: format!("P{n:06}"),
+        name_key: index().name_key(&format!("测试{n}")),
+        masked_name: MaskedName::mask("测试甲").expect("mask"),
+        gender: Gender::Female,
+        birth_date: birth,
+        region: RegionCode::parse("110105").expect("region"),
+        insurance: InsuranceType::Resident,
+        status,
+    }
+}
+
+fn voucher(p: &Person, byte: u8) -> Voucher {
+    Voucher {
+        voucher_id: VoucherId([byte; 8]),
+        id_key: p.id_key,
+        status: VoucherStatus::Active,
+        activated_at: NOW,
+        activated_by: "wechat".into(),
+    }
+}
+
+fn credential(secret: &str) -> HolderCredential {
+    HolderCredential {
+        hash: hash_credential(secret),
+        voucher_id: VoucherId([0; 8]),
+        channel: "wechat".into(),
+        issued_at: NOW,
+        revoked: false,
+    }
+}
+
+async fn person_round_trip_and_reimport(store: &dyn Store) {
+    let p = person(1, InsuredStatus::Insured);
+    store
+        .upsert_persons(&[p.clone(), person(2, InsuredStatus::Insured)])
+        .await
+        .expect("upsert");
+    assert_eq!(store.person(&p.id_key).await.expect("get"), Some(p.clone()));
+    let suspended = Person {
+        status: InsuredStatus::Suspended,
+        ..p.clone()
+    };
+    store
+        .upsert_persons(&[suspended.clone()])
+        .await
+        .expect("re-import");
+    assert_eq!(store.person(&p.id_key).await.expect("get"), Some(suspended));
+    assert_eq!(
+        store
+            .person(&person(3, InsuredStatus::Insured).id_key)
+            .await
+            .expect("get"),
+        None
+    );
+}
+
+async fn channel_keys_resolve_and_rotate(store: &dyn Store) {
+    let mut channel = Channel {
+        id: "wechat".into(),
+        name: "微信".into(),
+        regions: vec!["11".into()],
+        key_hash: hash_credential("ybc_one"),
+        created_at: NOW,
+    };
+    store.put_channel(&channel).await.expect("put");
+    assert_eq!(
+        store
+            .channel_by_key(&hash_credential("ybc_one"))
+            .await
+            .expect("get"),
+        Some(channel.clone())
+    );
+    channel.key_hash = hash_credential("ybc_two");
+    store.put_channel(&channel).await.expect("rotate");
+    assert_eq!(
+        store
+            .channel_by_key(&hash_credential("ybc_one"))
+            .await
+            .expect("get"),
+        None
+    );
+    assert_eq!(
+        store
+            .channel_by_key(&hash_credential("ybc_two"))
+            .await
+            .expect("get"),
+        Some(channel)
+    );
+}
+
+async fn institutions_and_terminals(store: &dyn Store) {
+    let pharmacy = Institution {
+        code: "P11010500001".into(),
+        name: "测试药店".into(),
+        kind: InstitutionKind::Pharmacy,
+        region: RegionCode::parse("110105").expect("region"),
+        accepts_voucher: true,
+    };
+    let hospital = Institution {
+        code: "H31010100001".into(),
+        name: "测试医院".into(),
+        kind: InstitutionKind::Hospital,
+        region: RegionCode::parse("310101").expect("region"),
+        accepts_voucher: false,
+    };
+    store.put_institution(&pharmacy).await.expect("put");
+    store.put_institution(&hospital).await.expect("put");
+    let mut all = store.institutions().await.expect("list");
+    all.sort_by(|a, b| a.code.cmp(&b.code));
+    assert_eq!(all, vec![hospital, pharmacy.clone()]);
+    assert_eq!(
+        store.institution("P11010500001").await.expect("get"),
+        Some(pharmacy)
+    );
+
+    let mut terminal = Terminal {
+        id: "T1".into(),
+        institution: "P11010500001".into(),
+        key_hash: hash_credential("ybt_one"),
+        created_at: NOW,
+    };
+    store.put_terminal(&terminal).await.expect("put");
+    assert_eq!(
+        store
+            .terminal_by_key(&hash_credential("ybt_one"))
+            .await
+            .expect("get"),
+        Some(terminal.clone())
+    );
+    terminal.key_hash = hash_credential("ybt_two");
+    store.put_terminal(&terminal).await.expect("rekey");
+    assert_eq!(
+        store
+            .terminal_by_key(&hash_credential("ybt_one"))
+            .await
+            .expect("get"),
+        None
+    );
+    assert_eq!(
+        store
+            .terminal_by_key(&hash_credential("ybt_two"))
+            .await
+            .expect("get"),
+        Some(terminal)
+    );
+}
+
+async fn activation_is_idempotent_per_person(store: &dyn Store) {
+    let p = person(1, InsuredStatus::Insured);
+    let first = store
+        .activate(&voucher(&p, 1), &credential("ybh_a"))
+        .await
+        .expect("activate");
+    assert!(first.created);
+    assert_eq!(first.voucher.voucher_id, VoucherId([1; 8]));
+    // A second channel: another candidate id, same voucher, its own credential.
+    let second = store
+        .activate(&voucher(&p, 2), &credential("ybh_b"))
+        .await
+        .expect("again");
+    assert!(!second.created);
+    assert_eq!(second.voucher, first.voucher);
+    for secret in ["ybh_a", "ybh_b"] {
+        let c = store
+            .credential(&hash_credential(secret))
+            .await
+            .expect("get")
+            .expect("stored");
+        assert_eq!(c.voucher_id, VoucherId([1; 8]));
+        assert!(!c.revoked);
+    }
+    assert_eq!(
+        store.voucher_of(&p.id_key).await.expect("get"),
+        Some(first.voucher.clone())
+    );
+    assert_eq!(
+        store.voucher(VoucherId([1; 8])).await.expect("get"),
+        Some(first.voucher)
+    );
+    assert_eq!(store.voucher(VoucherId([2; 8])).await.expect("get"), None);
+}
+
+async fn suspension_and_revocation(store: &dyn Store) {
+    let p = person(1, InsuredStatus::Insured);
+    let id = VoucherId([1; 8]);
+    store
+        .activate(&voucher(&p, 1), &credential("ybh_a"))
+        .await
+        .expect("activate");
+    store
+        .activate(&voucher(&p, 1), &credential("ybh_b"))
+        .await
+        .expect("activate");
+    assert!(
+        store
+            .set_voucher_status(id, VoucherStatus::Suspended)
+            .await
+            .expect("suspend")
+    );
+    assert_eq!(
+        store.voucher(id).await.expect("get").map(|v| v.status),
+        Some(VoucherStatus::Suspended)
+    );
+    let again = store
+        .activate(&voucher(&p, 3), &credential("ybh_c"))
+        .await
+        .expect("activate");
+    assert_eq!(
+        again.voucher.status,
+        VoucherStatus::Suspended,
+        "re-activation does not lift a suspension"
+    );
+    assert!(
+        store
+            .set_voucher_status(id, VoucherStatus::Active)
+            .await
+            .expect("reinstate")
+    );
+    assert_eq!(
+        store.voucher(id).await.expect("get").map(|v| v.status),
+        Some(VoucherStatus::Active)
+    );
+    assert!(
+        !store
+            .set_voucher_status(VoucherId([7; 8]), VoucherStatus::Suspended)
+            .await
+            .expect("unknown")
+    );
+
+    assert!(
+        store
+            .revoke_credential(&hash_credential("ybh_a"))
+            .await
+            .expect("revoke")
+    );
+    assert!(
+        !store
+            .revoke_credential(&hash_credential("ybh_zzz"))
+            .await
+            .expect("unknown")
+    );
+    let a = store
+        .credential(&hash_credential("ybh_a"))
+        .await
+        .expect("get")
+        .expect("kept");
+    assert!(a.revoked);
+    // Lost phone: the two still-live credentials go.
+    assert_eq!(
+        store.revoke_credentials_of(id).await.expect("revoke all"),
+        2
+    );
+    assert_eq!(store.revoke_credentials_of(id).await.expect("again"), 0);
+    for secret in ["ybh_b", "ybh_c"] {
+        let c = store
+            .credential(&hash_credential(secret))
+            .await
+            .expect("get")
+            .expect("kept");
+        assert!(c.revoked, "{secret}");
+    }
+}
+
+async fn ping_answers(store: &dyn Store) {
+    store.ping().await.expect("reachable");
+}
+
+macro_rules! conformance {
+    ($backend:ident, $open:path) => {
+        mod $backend {
+            use super::*;
+
+            #[tokio::test]
+            async fn person_round_trip_and_reimport() {
+                let (store, _guard) = $open().await;
+                super::person_round_trip_and_reimport(&*store).await;
+            }
+
+            #[tokio::test]
+            async fn channel_keys_resolve_and_rotate() {
+                let (store, _guard) = $open().await;
+                super::channel_keys_resolve_and_rotate(&*store).await;
+            }
+
+            #[tokio::test]
+            async fn institutions_and_terminals() {
+                let (store, _guard) = $open().await;
+                super::institutions_and_terminals(&*store).await;
+            }
+
+            #[tokio::test]
+            async fn activation_is_idempotent_per_person() {
+                let (store, _guard) = $open().await;
+                super::activation_is_idempotent_per_person(&*store).await;
+            }
+
+            #[tokio::test]
+            async fn suspension_and_revocation() {
+                let (store, _guard) = $open().await;
+                super::suspension_and_revocation(&*store).await;
+            }
+
+            #[tokio::test]
+            async fn ping_answers() {
+                let (store, _guard) = $open().await;
+                super::ping_answers(&*store).await;
+            }
+        }
+    };
+}
+
+async fn open_embedded() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(dir.path()).expect("opens");
+    (Arc::new(store), dir)
+}
+
+async fn open_redis() -> (Arc<dyn Store>, RedisServer) {
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).await.expect("connects");
+    (Arc::new(store), server)
+}
+
+conformance!(embedded, open_embedded);
+conformance!(redis, open_redis);
+
+#[tokio::test]
+async fn redis_activation_repairs_a_voucher_claimed_by_a_crashed_attempt() {
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).await.expect("connects");
+    let p = person(1, InsuredStatus::Insured);
+    // An earlier attempt claimed voucher id 05.. for the person, then died before writing
+    // the voucher record.
+    let client = redis_client(&server);
+    let mut conn = client.get_connection().expect("connects");
+    redis_cmd(
+        "SET",
+        &[
+            &format!("yb:p:{{{}}}:v", p.id_key.to_hex()),
+            "0505050505050505",
+        ],
+        &mut conn,
+    );
+    let activation = store
+        .activate(&voucher(&p, 1), &credential("ybh_a"))
+        .await
+        .expect("activate");
+    assert_eq!(activation.voucher.voucher_id, VoucherId([5; 8]));
+    assert_eq!(
+        store
+            .voucher(VoucherId([5; 8]))
+            .await
+            .expect("get")
+            .map(|v| v.id_key),
+        Some(p.id_key)
+    );
+    let c: CredentialHash = hash_credential("ybh_a");
+    assert_eq!(
+        store
+            .credential(&c)
+            .await
+            .expect("get")
+            .map(|c| c.voucher_id),
+        Some(VoucherId([5; 8]))
+    );
+}
+
+fn redis_client(server: &RedisServer) -> ::redis::Client {
+    ::redis::Client::open(server.url()).expect("url")
+}
+
+fn redis_cmd(name: &str, args: &[&str], conn: &mut ::redis::Connection) {
+    let mut cmd = ::redis::cmd(name);
+    for a in args {
+        cmd.arg(*a);
+    }
+    cmd.query::<()>(conn).expect("redis command");
+}
