@@ -71,7 +71,7 @@ async fn person_round_trip_and_reimport(store: &dyn Store) {
         ..p.clone()
     };
     store
-        .upsert_persons(&[suspended.clone()])
+        .upsert_persons(std::slice::from_ref(&suspended))
         .await
         .expect("re-import");
     assert_eq!(store.person(&p.id_key).await.expect("get"), Some(suspended));
