@@ -7,5 +7,6 @@
 
 pub mod id_number;
 pub mod model;
+pub mod registry;
 pub mod secrets;
 pub mod store;

@@ -1,0 +1,355 @@
+//! Registry import: insured persons from CSV or JSON Lines, streamed in batches.
+//!
+//! Every row is validated whole (ID check digit, birth date against the ID, region, enums)
+//! before anything is written, and becomes one record: a bad row is reported by line number
+//! and skipped, never half-applied. Memory stays flat whatever the file size (one batch at a
+//! time), and re-importing a file is idempotent (rows replace by ID-number key, so a status
+//! change such as a suspension takes effect).
+
+use std::io::{BufRead, Read};
+
+use serde::Deserialize;
+use yibao_shared::{Gender, InsuranceType, MaskedName, RegionCode};
+
+use crate::id_number::{BirthDate, IdNumber};
+use crate::model::{InsuredStatus, Person};
+use crate::secrets::IndexKey;
+use crate::store::{Store, StoreError};
+
+/// Rows written per store batch.
+pub const BATCH: usize = 5_000;
+
+/// Input format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Comma-separated with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl Format {
+    /// Guesses from a file name (`.csv`, `.jsonl`, `.ndjson`).
+    pub fn from_path(path: &std::path::Path) -> Option<Self> {
+        match path.extension()?.to_str()? {
+            "csv" => Some(Self::Csv),
+            "jsonl" | "ndjson" => Some(Self::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// A registry row as it appears in a file. Field names are the CSV header.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Row {
+    /// 个人编号.
+    pub person_no: String,
+    /// Full name (hashed and masked, never stored).
+    pub name: String,
+    /// 18-character ID number (hashed, never stored).
+    pub id_number: String,
+    /// `male`/`female`/`unknown`, `男`/`女`, or `1`/`2`/`0`.
+    pub gender: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    /// 6-digit insured region.
+    pub region: String,
+    /// `employee`/`resident` or `职工`/`居民`.
+    pub insurance: String,
+    /// `insured`/`suspended`/`terminated` or `参保`/`暂停`/`终止`.
+    pub status: String,
+}
+
+/// One refused row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadRow {
+    /// 1-based line number in the file.
+    pub line: u64,
+    /// Why (never quotes the name or the ID number).
+    pub reason: String,
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Data rows read.
+    pub rows: u64,
+    /// Rows written.
+    pub applied: u64,
+    /// Rows refused, in file order.
+    pub bad: Vec<BadRow>,
+}
+
+/// Why an import stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The store failed; rows before the failing batch are applied (re-run the import).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The file could not be read.
+    #[error("reading the file: {0}")]
+    Read(String),
+}
+
+/// Validates one row into a person record.
+///
+/// # Errors
+///
+/// A reason that names the field but never repeats the name or the ID number.
+pub fn person_from_row(row: &Row, index: &IndexKey) -> Result<Person, String> {
+    let id = IdNumber::parse(&row.id_number).map_err(|e| format!("id_number: {e}"))?;
+    let birth_date = BirthDate::parse(row.birth_date.trim())
+        .ok_or("birth_date: expected a real date YYYY-MM-DD")?;
+    if birth_date != id.birth_date() {
+        return Err("birth_date does not match the ID number".into());
+    }
+    if row.person_no.trim().is_empty() || row.person_no.len() > 32 {
+        return Err("person_no: 1 to 32 characters".into());
+    }
+    let name = row.name.trim();
+    if name.is_empty() || name.chars().count() > 40 || name.chars().any(char::is_control) {
+        return Err("name: 1 to 40 characters".into());
+    }
+    let masked_name = MaskedName::mask(name).ok_or("name: cannot be masked")?;
+    let gender = match row.gender.trim() {
+        "male" | "男" | "1" => Gender::Male,
+        "female" | "女" | "2" => Gender::Female,
+        "unknown" | "0" | "9" => Gender::Unknown,
+        _ => return Err("gender: male, female or unknown".into()),
+    };
+    let region =
+        RegionCode::parse(row.region.trim()).ok_or("region: 6 digits, not starting with 0")?;
+    let insurance = match row.insurance.trim() {
+        "employee" | "职工" => InsuranceType::Employee,
+        "resident" | "居民" => InsuranceType::Resident,
+        _ => return Err("insurance: employee or resident".into()),
+    };
+    let status = match row.status.trim() {
+        "insured" | "参保" => InsuredStatus::Insured,
+        "suspended" | "暂停" => InsuredStatus::Suspended,
+        "terminated" | "终止" => InsuredStatus::Terminated,
+        _ => return Err("status: insured, suspended or terminated".into()),
+    };
+    Ok(Person {
+        id_key: index.id_key(&id),
+        person_no: row.person_no.trim().to_owned(),
+        name_key: index.name_key(name),
+        masked_name,
+        gender,
+        birth_date,
+        region,
+        insurance,
+        status,
+    })
+}
+
+/// Streams `input` into `store`. `on_rows` is called after every batch with the rows read so
+/// far (for a progress bar).
+///
+/// # Errors
+///
+/// [`ImportError`] if the file cannot be read or the store fails; bad rows are not errors.
+pub async fn import(
+    input: impl Read,
+    format: Format,
+    store: &dyn Store,
+    index: &IndexKey,
+    mut on_rows: impl FnMut(u64),
+) -> Result<ImportReport, ImportError> {
+    let mut report = ImportReport::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut rows = rows(input, format);
+    loop {
+        let next = rows.next();
+        let done = next.is_none();
+        if let Some(item) = next {
+            let (line, parsed) = item.map_err(ImportError::Read)?;
+            report.rows += 1;
+            match parsed.and_then(|row| person_from_row(&row, index)) {
+                Ok(person) => batch.push(person),
+                Err(reason) => report.bad.push(BadRow { line, reason }),
+            }
+        }
+        if batch.len() >= BATCH || (done && !batch.is_empty()) {
+            store.upsert_persons(&batch).await?;
+            report.applied += batch.len() as u64;
+            batch.clear();
+            on_rows(report.rows);
+        }
+        if done {
+            return Ok(report);
+        }
+    }
+}
+
+type Item = Result<(u64, Result<Row, String>), String>;
+
+/// Rows with their line numbers; a row that does not parse is `Ok((line, Err(reason)))`,
+/// an unreadable file is `Err`.
+fn rows<'a>(input: impl Read + 'a, format: Format) -> Box<dyn Iterator<Item = Item> + 'a> {
+    // The iterator owns the reader; boxing keeps `import` independent of the format.
+    let input: Box<dyn Read + 'a> = Box::new(input);
+    match format {
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .flexible(true)
+                .from_reader(input);
+            let headers = match reader.headers() {
+                Ok(h) => h.clone(),
+                Err(e) => return Box::new(std::iter::once(Err(format!("CSV header: {e}")))),
+            };
+            Box::new(reader.into_records().map(move |record| {
+                let record = match record {
+                    Ok(record) => record,
+                    Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                        return Err(e.to_string());
+                    }
+                    Err(e) => {
+                        let line = e.position().map_or(0, csv::Position::line);
+                        return Ok((line, Err("not a well-formed CSV row".to_owned())));
+                    }
+                };
+                let line = record.position().map_or(0, csv::Position::line);
+                // Every field is a string, so serde's message names a field, never a value.
+                let row = record
+                    .deserialize::<Row>(Some(&headers))
+                    .map_err(|e| match e.kind() {
+                        csv::ErrorKind::Deserialize { err, .. } => format!("{}", err.kind()),
+                        _ => "not a registry row".to_owned(),
+                    });
+                Ok((line, row))
+            }))
+        }
+        Format::Jsonl => Box::new(
+            std::io::BufReader::new(input)
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
+                .map(|(i, l)| {
+                    let line = i as u64 + 1;
+                    let text = l.map_err(|e| e.to_string())?;
+                    Ok((
+                        line,
+                        serde_json::from_str::<Row>(&text).map_err(|e| {
+                            // serde_json quotes unknown field names but not values.
+                            format!("not a registry row: {}", e.classify_reason())
+                        }),
+                    ))
+                }),
+        ),
+    }
+}
+
+trait ClassifyReason {
+    fn classify_reason(&self) -> &'static str;
+}
+
+impl ClassifyReason for serde_json::Error {
+    fn classify_reason(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Data => "missing, unknown or mistyped field",
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "invalid JSON"
+            }
+            serde_json::error::Category::Io => "unreadable",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id_number::synthetic;
+    use crate::store::EmbeddedStore;
+
+    fn index() -> IndexKey {
+        IndexKey::new(vec![3; 32]).expect("32 bytes")
+    }
+
+    fn id(n: u16) -> String {
+        synthetic(
+            1,
+            BirthDate {
+                year: 1980,
+                month: 5,
+                day: 17,
+            },
+            n,
+        )
+    }
+
+    const HEADER: &str = "person_no,name,id_number,gender,birth_date,region,insurance,status\n";
+
+    #[tokio::test]
+    async fn bad_rows_are_reported_by_line_and_never_applied() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path()).expect("store");
+        let mut bad_check = id(2);
+        bad_check.replace_range(17.., if bad_check.ends_with('0') { "1" } else { "0" });
+        let csv = format!(
+            "{HEADER}P1,测试甲,{},female,1980-05-17,110105,resident,insured\n\
+             P2,测试乙,{bad_check},male,1980-05-17,110105,resident,insured\n\
+             P3,测试丙,{},male,1980-05-18,110105,resident,insured\n\
+             P4,测试丁,{},male,1980-05-17,11010,resident,insured\n\
+             P5,\"测试\n戊\",{},male,1980-05-17,110105,resident,insured\n\
+             P6,测试己,{},male,1980-05-17,110105,resident\n\
+             P7,测试庚,{},女,1980-05-17,310101,职工,参保\n",
+            id(1),
+            id(3),
+            id(4),
+            id(5),
+            id(6),
+            id(7)
+        );
+        let report = import(csv.as_bytes(), Format::Csv, &store, &index(), |_| {})
+            .await
+            .expect("imports");
+        assert_eq!(report.rows, 7);
+        assert_eq!(report.applied, 2, "{:?}", report.bad);
+        let lines: Vec<u64> = report.bad.iter().map(|b| b.line).collect();
+        assert_eq!(lines, vec![3, 4, 5, 6, 8]);
+        assert!(report.bad[0].reason.contains("check digit"));
+        assert!(report.bad[1].reason.contains("does not match"));
+        assert!(report.bad[2].reason.contains("region"));
+        assert!(report.bad[3].reason.contains("name"), "{}", report.bad[3].reason);
+        for bad in &report.bad {
+            assert!(!bad.reason.contains("9901"), "an ID number leaked: {}", bad.reason);
+            assert!(!bad.reason.contains("测试"), "a name leaked: {}", bad.reason);
+        }
+        let p7 = IdNumber::parse(&id(7)).expect("valid");
+        let stored = store
+            .person(&index().id_key(&p7))
+            .await
+            .expect("get")
+            .expect("applied");
+        assert_eq!(stored.insurance, InsuranceType::Employee);
+        assert_eq!(stored.masked_name.as_str(), "测*庚");
+    }
+
+    #[tokio::test]
+    async fn json_lines_reimport_updates_status() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path()).expect("store");
+        let row = |status: &str| {
+            format!(
+                "{{\"person_no\":\"P1\",\"name\":\"测试甲\",\"id_number\":\"{}\",\"gender\":\"1\",\"birth_date\":\"1980-05-17\",\"region\":\"110105\",\"insurance\":\"resident\",\"status\":\"{status}\"}}\n",
+                id(1)
+            )
+        };
+        let first = format!("{}\n{{\"person_no\":\"P2\",\"extra\":1}}\n", row("insured"));
+        let report = import(first.as_bytes(), Format::Jsonl, &store, &index(), |_| {})
+            .await
+            .expect("imports");
+        assert_eq!((report.rows, report.applied), (2, 1));
+        assert_eq!(report.bad[0].line, 3);
+        let again = import(row("suspended").as_bytes(), Format::Jsonl, &store, &index(), |_| {})
+            .await
+            .expect("imports");
+        assert_eq!(again.applied, 1);
+        let key = index().id_key(&IdNumber::parse(&id(1)).expect("valid"));
+        let person = store.person(&key).await.expect("get").expect("stored");
+        assert_eq!(person.status, InsuredStatus::Suspended);
+    }
+}
