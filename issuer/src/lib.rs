@@ -1,12 +1,27 @@
 //! # yibao-issuer
 //!
 //! The issuer service: the insured-person registry, authorised activation channels,
-//! activation, holder credentials, and short-lived signed QR tokens.
+//! activation, holder credentials, short-lived signed QR tokens (JSON, SVG, PNG), the trust
+//! bundle for terminals, and the operator's endpoints. [`app::router`] builds the axum
+//! service; [`store`] holds the embedded (redb) and Redis backends.
 
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
 pub mod id_number;
 pub mod model;
+pub mod qr;
 pub mod registry;
+pub mod routes;
 pub mod secrets;
+pub mod service;
+pub mod setup;
+pub mod shutdown;
+pub mod signing;
+pub mod state;
 pub mod store;
+pub mod telemetry;

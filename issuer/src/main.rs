@@ -1,7 +1,167 @@
-//! `yibao-issuer`: the issuer service. The HTTP service arrives with the issuer issue; until
-//! then this binary only says so, so that the workspace layout is final from the start.
+//! `yibao-issuer`: serve the issuer, import the registry, or run the demo.
 
-fn main() {
-    eprintln!("yibao-issuer: the HTTP service is not built yet; see README.md");
-    std::process::exit(2);
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use yibao_issuer::config::Config;
+use yibao_issuer::registry::{self, Format};
+use yibao_issuer::{app, demo, setup, shutdown, store, telemetry};
+
+#[derive(Parser)]
+#[command(name = "yibao-issuer", version, about = "yibao issuer service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        /// TOML configuration file (environment variables YIBAO__… override it).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Import insured persons (CSV with a header row, or JSON Lines). With the embedded
+    /// store, stop the server first (the store file is single-process).
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Format (default: from the extension).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run the demo on the embedded store: dev keys, a synthetic registry, a demo channel,
+    /// institution, terminal and three holders; prints a guide and serves.
+    Demo {
+        /// Where the demo keeps its data.
+        #[arg(long, default_value = "data/demo-issuer")]
+        data_dir: PathBuf,
+        /// Address to serve on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init_logs();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("yibao-issuer: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("yibao-issuer: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { config } => {
+            let config = Config::load(config.as_deref()).context("loading configuration")?;
+            let state = setup::state(&config, setup::system_clock()).await?;
+            serve(&config, state).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            file,
+            format,
+            config,
+        } => import(&file, format, config).await,
+        Command::Demo { data_dir, listen } => {
+            // SAFETY-free configuration by environment: the demo pins its own paths.
+            let config = Config::load(None)
+                .map(|mut c| {
+                    c.listen = listen;
+                    c.data_dir = data_dir.clone();
+                    c.keys_dir = None;
+                    c.store = None;
+                    c
+                })
+                .context("loading configuration")?;
+            let clock = setup::system_clock();
+            demo::ensure_keys(&config.keys_dir(), clock.now())?;
+            let state = setup::state(&config, clock).await?;
+            let info = demo::populate(&state, &data_dir, &format!("http://{listen}")).await?;
+            println!("{}", demo::guide(&info, &data_dir));
+            serve(&config, state).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(config: &Config, state: yibao_issuer::state::AppState) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let router = app::router(
+        state,
+        config.limits.body_bytes,
+        Duration::from_millis(config.limits.request_timeout_ms),
+    );
+    // Tests and scripts wait for this line.
+    println!("serving on http://{address}");
+    tracing::info!(%address, "serving");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown::signal())
+        .await
+        .context("serving")
+}
+
+async fn import(
+    file: &PathBuf,
+    format: Option<Format>,
+    config: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config.as_deref()).context("loading configuration")?;
+    let format = format
+        .or_else(|| Format::from_path(file))
+        .context("cannot tell the format from the file name: pass --format csv|jsonl")?;
+    let store = store::open(&config.store())
+        .await
+        .context("opening the store")?;
+    let index = setup::index_key(&config.data_dir)?;
+    let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = ProgressBar::new(size).with_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let report = registry::import(bar.wrap_read(input), format, &*store, &index, |_| {}).await?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    for bad in report.bad.iter().take(100) {
+        eprintln!("line {}: {}", bad.line, bad.reason);
+    }
+    if report.bad.len() > 100 {
+        eprintln!("… and {} more bad rows", report.bad.len() - 100);
+    }
+    println!(
+        "imported {} of {} rows in {secs:.2}s ({:.0} rows/s); {} bad rows skipped",
+        report.applied,
+        report.rows,
+        report.rows as f64 / secs.max(1e-9),
+        report.bad.len()
+    );
+    Ok(if report.bad.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -313,10 +313,22 @@ mod tests {
         assert!(report.bad[0].reason.contains("check digit"));
         assert!(report.bad[1].reason.contains("does not match"));
         assert!(report.bad[2].reason.contains("region"));
-        assert!(report.bad[3].reason.contains("name"), "{}", report.bad[3].reason);
+        assert!(
+            report.bad[3].reason.contains("name"),
+            "{}",
+            report.bad[3].reason
+        );
         for bad in &report.bad {
-            assert!(!bad.reason.contains("9901"), "an ID number leaked: {}", bad.reason);
-            assert!(!bad.reason.contains("测试"), "a name leaked: {}", bad.reason);
+            assert!(
+                !bad.reason.contains("9901"),
+                "an ID number leaked: {}",
+                bad.reason
+            );
+            assert!(
+                !bad.reason.contains("测试"),
+                "a name leaked: {}",
+                bad.reason
+            );
         }
         let p7 = IdNumber::parse(&id(7)).expect("valid");
         let stored = store
@@ -344,9 +356,15 @@ mod tests {
             .expect("imports");
         assert_eq!((report.rows, report.applied), (2, 1));
         assert_eq!(report.bad[0].line, 3);
-        let again = import(row("suspended").as_bytes(), Format::Jsonl, &store, &index(), |_| {})
-            .await
-            .expect("imports");
+        let again = import(
+            row("suspended").as_bytes(),
+            Format::Jsonl,
+            &store,
+            &index(),
+            |_| {},
+        )
+        .await
+        .expect("imports");
         assert_eq!(again.applied, 1);
         let key = index().id_key(&IdNumber::parse(&id(1)).expect("valid"));
         let person = store.person(&key).await.expect("get").expect("stored");

@@ -1,0 +1,111 @@
+//! The router: every endpoint, body limit, timeout, request metrics, request logs.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::error::ApiError;
+use crate::routes::{admin, holder, public};
+use crate::state::AppState;
+
+/// The OpenAPI document of every endpoint.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "yibao issuer", description = "医保电子凭证 issuer: activation, QR tokens, trust bundle"),
+    paths(
+        holder::activate, holder::deactivate, holder::token, holder::token_svg,
+        holder::token_png, holder::revoke_own_credential,
+        admin::register_channel, admin::register_institution, admin::register_terminal,
+        admin::suspend, admin::reinstate, admin::reload_keys,
+        public::trust_bundle, public::institutions, public::healthz, public::readyz,
+        public::metrics, openapi_json,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI 3.1 document")))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Builds the service.
+pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
+    Router::new()
+        .route("/v1/activations", post(holder::activate))
+        .route("/v1/deactivations", post(holder::deactivate))
+        .route("/v1/token", get(holder::token))
+        .route("/v1/token.svg", get(holder::token_svg))
+        .route("/v1/token.png", get(holder::token_png))
+        .route(
+            "/v1/holder/credential",
+            delete(holder::revoke_own_credential),
+        )
+        .route("/v1/admin/channels", post(admin::register_channel))
+        .route("/v1/admin/institutions", post(admin::register_institution))
+        .route(
+            "/v1/admin/institutions/{code}/terminals",
+            post(admin::register_terminal),
+        )
+        .route("/v1/admin/vouchers/{id}/suspend", post(admin::suspend))
+        .route("/v1/admin/vouchers/{id}/reinstate", post(admin::reinstate))
+        .route("/v1/admin/keys/reload", post(admin::reload_keys))
+        .route("/v1/trust-bundle", get(public::trust_bundle))
+        .route("/v1/institutions", get(public::institutions))
+        .route("/healthz", get(public::healthz))
+        .route("/readyz", get(public::readyz))
+        .route("/metrics", get(public::metrics))
+        .route("/openapi.json", get(openapi_json))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(move |req, next| {
+            with_timeout(timeout, req, next)
+        }))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn with_timeout(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    metrics::histogram!(
+        "yibao_http_request_duration_seconds",
+        "route" => route,
+        "status" => response.status().as_u16().to_string()
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}

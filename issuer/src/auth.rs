@@ -1,0 +1,111 @@
+//! Who is calling: `Authorization: Bearer <credential>` for channels, holders, terminals and
+//! the admin. Credentials are looked up by their SHA-256; the clear value is never stored or
+//! logged.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::error::ApiError;
+use crate::model::{Channel, HolderCredential, Voucher, VoucherStatus};
+use crate::secrets::{CredentialHash, hash_credential};
+use crate::state::AppState;
+
+fn bearer(parts: &Parts) -> Result<CredentialHash, ApiError> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::Unauthorized)?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+        .ok_or(ApiError::Unauthorized)?;
+    Ok(hash_credential(token))
+}
+
+/// An authenticated channel (rate-limited per channel).
+#[derive(Debug)]
+pub struct ChannelAuth(pub Channel);
+
+impl FromRequestParts<AppState> for ChannelAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let hash = bearer(parts)?;
+        let channel = state
+            .store
+            .channel_by_key(&hash)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        state.limits.channel(&channel.id)?;
+        Ok(Self(channel))
+    }
+}
+
+/// An authenticated holder with a live credential and its voucher (rate-limited per
+/// credential). A suspended voucher still authenticates, so the holder can be told why.
+#[derive(Debug)]
+pub struct HolderAuth {
+    /// The credential used.
+    pub credential: HolderCredential,
+    /// Its voucher.
+    pub voucher: Voucher,
+}
+
+impl HolderAuth {
+    /// The voucher, if it may be used.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::VoucherSuspended`].
+    pub fn active_voucher(&self) -> Result<&Voucher, ApiError> {
+        match self.voucher.status {
+            VoucherStatus::Active => Ok(&self.voucher),
+            VoucherStatus::Suspended => Err(ApiError::VoucherSuspended),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for HolderAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let hash = bearer(parts)?;
+        let credential = state
+            .store
+            .credential(&hash)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        if credential.revoked {
+            return Err(ApiError::CredentialRevoked);
+        }
+        state.limits.holder(&hash)?;
+        let voucher = state
+            .store
+            .voucher(credential.voucher_id)
+            .await?
+            .ok_or_else(|| ApiError::Internal("credential points to no voucher".into()))?;
+        Ok(Self {
+            credential,
+            voucher,
+        })
+    }
+}
+
+/// The operator, by the admin token.
+#[derive(Debug)]
+pub struct AdminAuth;
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Comparing SHA-256 digests: timing reveals nothing usable about the token.
+        if bearer(parts)? == state.admin_token {
+            Ok(Self)
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! One error type for every HTTP answer: JSON `{code, message}` with a stable kebab-case code.
+//! 5xx answers say only "internal error"; the cause goes to the log.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::id_number::IdNumberError;
+use crate::store::StoreError;
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON.
+    #[error("request body is not valid JSON")]
+    MalformedJson,
+    /// The body has a field this endpoint does not take.
+    #[error("request body has an unknown field")]
+    UnknownField,
+    /// The body misses a field or has one of the wrong type.
+    #[error("request body is missing a field or has a mistyped one")]
+    InvalidBody,
+    /// Not `Content-Type: application/json`.
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// The body is larger than the limit.
+    #[error("request body too large")]
+    BodyTooLarge,
+    /// The ID number is malformed.
+    #[error("{0}")]
+    InvalidIdNumber(IdNumberError),
+    /// Another field is out of range.
+    #[error("invalid {0}")]
+    InvalidField(&'static str),
+    /// The channel's attestation lacks real-name or real-person verification.
+    #[error("the channel must attest real-name and real-person verification")]
+    AttestationIncomplete,
+    /// No such person in the registry.
+    #[error("no insured person with this ID number in the registry")]
+    NotInRegistry,
+    /// The name does not match the registry.
+    #[error("name does not match the registry")]
+    NameMismatch,
+    /// The person is not currently insured.
+    #[error("the person is not currently insured")]
+    NotInsured,
+    /// The channel may not serve the person's region.
+    #[error("this channel may not serve the person's insured region")]
+    RegionNotAllowed,
+    /// The voucher is suspended.
+    #[error("the voucher is suspended")]
+    VoucherSuspended,
+    /// The person has no voucher.
+    #[error("no activated voucher")]
+    NoVoucher,
+    /// Missing or wrong credential.
+    #[error("missing or invalid credential")]
+    Unauthorized,
+    /// The holder credential was revoked.
+    #[error("credential revoked")]
+    CredentialRevoked,
+    /// No such resource.
+    #[error("not found")]
+    NotFound,
+    /// Too many requests for this caller.
+    #[error("rate limit exceeded, retry later")]
+    RateLimited,
+    /// The request took too long.
+    #[error("request timed out")]
+    Timeout,
+    /// A dependency (the store) is unreachable.
+    #[error("service temporarily unavailable")]
+    Unavailable(String),
+    /// Anything else: a bug or a fault. The cause is logged, not returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed-json",
+            Self::UnknownField => "unknown-field",
+            Self::InvalidBody => "invalid-body",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::BodyTooLarge => "body-too-large",
+            Self::InvalidIdNumber(IdNumberError::CheckDigit) => "id-number-check-digit",
+            Self::InvalidIdNumber(_) => "invalid-id-number",
+            Self::InvalidField(_) => "invalid-field",
+            Self::AttestationIncomplete => "attestation-incomplete",
+            Self::NotInRegistry => "not-in-registry",
+            Self::NameMismatch => "name-mismatch",
+            Self::NotInsured => "not-insured",
+            Self::RegionNotAllowed => "region-not-allowed",
+            Self::VoucherSuspended => "voucher-suspended",
+            Self::NoVoucher => "no-voucher",
+            Self::Unauthorized => "unauthorized",
+            Self::CredentialRevoked => "credential-revoked",
+            Self::NotFound => "not-found",
+            Self::RateLimited => "rate-limited",
+            Self::Timeout => "timeout",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson | Self::UnknownField => StatusCode::BAD_REQUEST,
+            Self::InvalidBody
+            | Self::InvalidIdNumber(_)
+            | Self::InvalidField(_)
+            | Self::AttestationIncomplete
+            | Self::NameMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotInRegistry | Self::NoVoucher | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotInsured | Self::RegionNotAllowed | Self::VoucherSuspended => {
+                StatusCode::FORBIDDEN
+            }
+            Self::Unauthorized | Self::CredentialRevoked => StatusCode::UNAUTHORIZED,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The error body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable kebab-case code.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            Self::Internal(cause) => tracing::error!(%cause, "internal error"),
+            Self::Unavailable(cause) => tracing::warn!(%cause, "dependency unavailable"),
+            _ => {}
+        }
+        metrics::counter!("yibao_http_errors_total", "code" => self.code()).increment(1);
+        let body = ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Internal(e.to_string())
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::BodyTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::UNPROCESSABLE_ENTITY if rejection.body_text().contains("unknown field") => {
+                Self::UnknownField
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => Self::InvalidBody,
+            _ => Self::MalformedJson,
+        }
+    }
+}
+
+/// `Json` whose rejections are [`ApiError`]s, so a bad body gets the same JSON error shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AppJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+impl<T: Serialize> IntoResponse for AppJson<T> {
+    fn into_response(self) -> Response {
+        Json(self.0).into_response()
+    }
+}

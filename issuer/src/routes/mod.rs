@@ -1,0 +1,5 @@
+//! HTTP handlers. Each extracts, calls [`crate::service`] or the store, and maps the result.
+
+pub mod admin;
+pub mod holder;
+pub mod public;

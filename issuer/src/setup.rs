@@ -1,0 +1,108 @@
+//! Building the service from configuration: secrets on disk, store, keys, state.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use yibao_verifier::{Clock, SystemClock};
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+use crate::secrets::{IndexKey, hash_credential, new_credential, random_bytes};
+use crate::signing::KeyMaterial;
+use crate::state::{AppState, RateLimits};
+use crate::store;
+
+/// Reads a secret file, creating it (mode 0600) with `make()` if missing.
+fn secret_file(
+    path: &Path,
+    make: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<Zeroizing<String>> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return Ok(Zeroizing::new(text.trim().to_owned()));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let value = Zeroizing::new(make()?);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(value.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(value)
+}
+
+/// The index secret (`<data_dir>/index.secret`, created on first use).
+///
+/// # Errors
+///
+/// I/O errors, or a file that is not 32+ bytes of base64url.
+pub fn index_key(data_dir: &Path) -> anyhow::Result<IndexKey> {
+    let text = secret_file(&data_dir.join("index.secret"), || {
+        Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
+    })?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text.as_bytes())
+        .context("index.secret is not base64url")?;
+    IndexKey::new(bytes).context("index.secret must hold at least 32 bytes")
+}
+
+/// The admin token (`<data_dir>/admin.token`, created on first use).
+///
+/// # Errors
+///
+/// I/O errors.
+pub fn admin_token(data_dir: &Path) -> anyhow::Result<Zeroizing<String>> {
+    secret_file(&data_dir.join("admin.token"), || {
+        Ok(new_credential("yba")?.secret.to_string())
+    })
+}
+
+/// Builds the state from configuration.
+///
+/// # Errors
+///
+/// Anything that stops the service from starting, with what to do about it.
+pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    if config.token_lifetime_secs == 0 {
+        anyhow::bail!("token_lifetime_secs must be 1-255");
+    }
+    let store = store::open(&config.store())
+        .await
+        .context("opening the store")?;
+    let keys = KeyMaterial::load(&config.keys_dir(), clock.now()).context("loading issuer keys")?;
+    let state = AppState {
+        store,
+        keys: Arc::new(RwLock::new(Arc::new(keys))),
+        keys_dir: config.keys_dir(),
+        index: index_key(&config.data_dir)?,
+        clock,
+        admin_token: hash_credential(&admin_token(&config.data_dir)?),
+        token_lifetime_secs: config.token_lifetime_secs,
+        limits: Arc::new(RateLimits::new(&config.limits)),
+    };
+    let limits = Arc::clone(&state.limits);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits.forget_idle();
+        }
+    });
+    Ok(state)
+}
+
+/// The system clock as the service's clock.
+pub fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
