@@ -51,6 +51,8 @@ pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 
 /// Builds the service.
 pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
+    // Install the recorder before the first request records anything.
+    let _ = crate::telemetry::metrics_handle();
     Router::new()
         .route("/v1/activations", post(holder::activate))
         .route("/v1/deactivations", post(holder::deactivate))
