@@ -64,7 +64,11 @@ impl Config {
             builder = builder.add_source(config::File::from(file));
         }
         builder
-            .add_source(config::Environment::with_prefix("YIBAO").separator("__"))
+            .add_source(
+                config::Environment::with_prefix("YIBAO")
+                    .separator("__")
+                    .try_parsing(true),
+            )
             .build()?
             .try_deserialize()
     }

@@ -9,6 +9,7 @@
 
 pub mod fixture;
 pub mod peers;
+pub mod process;
 pub mod qr;
 pub mod redis_server;
 pub mod sample;

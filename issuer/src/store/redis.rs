@@ -24,9 +24,11 @@
 //! 3. `SADD yb:v:{id}:creds <hash>` then `SET yb:c:{hash}`: a crash between them leaves a
 //!    hash in the set with no credential, which was never handed out and is skipped.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use yibao_shared::VoucherId;
 
 use super::{Activation, Store, StoreError, decode, encode};
@@ -87,7 +89,16 @@ impl RedisStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let client =
             redis::Client::open(url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let conn = ConnectionManager::new(client).await.map_err(failed)?;
+        // Fail fast when Redis is down: a request should get a clear 503 within about a
+        // second, not hang in reconnection until the request timeout.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(200));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(failed)?;
         Ok(Self { conn })
     }
 
