@@ -38,6 +38,12 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print a CSV registry of synthetic, obviously fake people (test and benchmark data).
+    SyntheticRegistry {
+        /// Number of rows.
+        #[arg(long, default_value_t = 1000)]
+        rows: usize,
+    },
     /// Run the demo on the embedded store: dev keys, a synthetic registry, a demo channel,
     /// institution, terminal and three holders; prints a guide and serves.
     Demo {
@@ -82,8 +88,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             config,
         } => import(&file, format, config).await,
+        Command::SyntheticRegistry { rows } => {
+            use std::io::Write;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            out.write_all(demo::synthetic_registry(rows).as_bytes())?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { data_dir, listen } => {
-            // SAFETY-free configuration by environment: the demo pins its own paths.
+            // The demo pins its own paths; limits and lifetime still come from the environment.
             let config = Config::load(None)
                 .map(|mut c| {
                     c.listen = listen;

@@ -26,7 +26,14 @@ macro_rules! digest_id {
         impl $name {
             /// Lower-case hex.
             pub fn to_hex(&self) -> String {
-                self.0.iter().map(|b| format!("{b:02x}")).collect()
+                // A table lookup per nibble: this runs three times per imported row.
+                const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                let mut out = String::with_capacity(64);
+                for b in self.0 {
+                    out.push(char::from(DIGITS[usize::from(b >> 4)]));
+                    out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+                }
+                out
             }
 
             /// Parses lower-case hex.

@@ -62,7 +62,7 @@ fn credential(secret: &str) -> HolderCredential {
 async fn person_round_trip_and_reimport(store: &dyn Store) {
     let p = person(1, InsuredStatus::Insured);
     store
-        .upsert_persons(&[p.clone(), person(2, InsuredStatus::Insured)])
+        .upsert_persons(vec![p.clone(), person(2, InsuredStatus::Insured)])
         .await
         .expect("upsert");
     assert_eq!(store.person(&p.id_key).await.expect("get"), Some(p.clone()));
@@ -71,7 +71,7 @@ async fn person_round_trip_and_reimport(store: &dyn Store) {
         ..p.clone()
     };
     store
-        .upsert_persons(std::slice::from_ref(&suspended))
+        .upsert_persons(vec![suspended.clone()])
         .await
         .expect("re-import");
     assert_eq!(store.person(&p.id_key).await.expect("get"), Some(suspended));

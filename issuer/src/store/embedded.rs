@@ -138,7 +138,8 @@ impl Store for EmbeddedStore {
         self.db.begin_read().map(|_| ()).map_err(backend)
     }
 
-    async fn upsert_persons(&self, persons: &[Person]) -> Result<(), StoreError> {
+    async fn upsert_persons(&self, persons: Vec<Person>) -> Result<(), StoreError> {
+        // Encode here, on the caller's thread: the writer thread is the import's bottleneck.
         let rows: Vec<(String, Vec<u8>)> = persons
             .iter()
             .map(|p| (p.id_key.to_hex(), encode(p)))

@@ -90,7 +90,7 @@ pub trait Store: Send + Sync + 'static {
     /// Writes registry rows (insert or replace by `id_key`). Each row is one record, so a
     /// row is never half-applied; a batch may be cut short by an error, and re-importing is
     /// idempotent.
-    async fn upsert_persons(&self, persons: &[Person]) -> Result<(), StoreError>;
+    async fn upsert_persons(&self, persons: Vec<Person>) -> Result<(), StoreError>;
     /// A person by ID-number key.
     async fn person(&self, id_key: &IdKey) -> Result<Option<Person>, StoreError>;
 

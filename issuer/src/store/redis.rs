@@ -163,11 +163,11 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn upsert_persons(&self, persons: &[Person]) -> Result<(), StoreError> {
+    async fn upsert_persons(&self, persons: Vec<Person>) -> Result<(), StoreError> {
         // One pipeline of single-key SETs: each row lands whole; a cluster client would split
         // the pipeline by slot.
         let mut pipe = redis::pipe();
-        for p in persons {
+        for p in &persons {
             pipe.set(person_key(&p.id_key), encode(p)).ignore();
         }
         let _: () = pipe.query_async(&mut self.conn()).await.map_err(failed)?;

@@ -1,4 +1,5 @@
 //! End-to-end tests: real `yibao-keys`, `yibao-issuer` and `redis-server` processes on
 //! loopback. One binary for all of them (`cargo test -p yibao-tests --test e2e`).
 
+mod demo;
 mod issuer;

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Load benchmark of the issuer, on the embedded store and on Redis, in one run:
+#   GET /healthz       the HTTP ceiling of this binary on this machine (baseline)
+#   GET /v1/token      holder auth + registry read + Ed25519 signature
+#   GET /v1/token.svg  the same plus QR rendering
+# Each is driven by wrk for a fixed time over loopback (bounded: it stops by itself).
+# Usage: scripts/load.sh [seconds per run, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+
+for tool in wrk redis-server curl python3; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "installing $tool (apt-get)"
+    apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null \
+      || { echo "cannot install $tool: apt-get install -y $tool" >&2; exit 1; }
+  fi
+done
+
+cargo build --release -q -p yibao-issuer -p yibao-keys
+BIN=target/release
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wrk_run() { # url bearer -> "rps p99_ms"
+  local out
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $2" "$1")
+  python3 - "$out" <<'PY'
+import re, sys
+text = sys.argv[1]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+m = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", text)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+if errors:
+    sys.exit(f"wrk saw {errors.group(1)} error responses:\n{text}")
+print(f"{rps:.0f} {p99:.2f}")
+PY
+}
+
+bench_backend() { # name [redis-url]
+  local name=$1 data="$WORK/$1" port
+  port=$(free_port)
+  mkdir -p "$data"
+  "$BIN/yibao-keys" --dir "$data/keys" root init >/dev/null
+  "$BIN/yibao-keys" --dir "$data/keys" issuer new >/dev/null
+  "$BIN/yibao-keys" --dir "$data/keys" bundle sign >/dev/null
+  export YIBAO__DATA_DIR="$data" YIBAO__LISTEN="127.0.0.1:$port"
+  export YIBAO__LIMITS__HOLDER_PER_MIN=1000000000 YIBAO__LIMITS__CHANNEL_PER_SEC=1000000
+  if [ -n "${2:-}" ]; then export YIBAO__STORE__TYPE=redis YIBAO__STORE__URL=$2; else unset YIBAO__STORE__TYPE YIBAO__STORE__URL; fi
+  "$BIN/yibao-issuer" synthetic-registry --rows 10000 > "$data/registry.csv"
+  "$BIN/yibao-issuer" import "$data/registry.csv" >/dev/null
+  RUST_LOG=warn "$BIN/yibao-issuer" serve > "$data/serve.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do grep -q "serving on" "$data/serve.log" && break; sleep 0.1; done
+  local base="http://127.0.0.1:$port" admin key person holder
+  admin=$(cat "$data/admin.token")
+  key=$(curl -s -X POST "$base/v1/admin/channels" -H "Authorization: Bearer $admin" \
+    -H 'content-type: application/json' -d '{"id":"load","name":"load test","regions":[]}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["credential"])')
+  person=$(sed -n 2p "$data/registry.csv")
+  holder=$(python3 - "$person" <<'PY' | curl -s -X POST "$base/v1/activations" -H "Authorization: Bearer $key" -H 'content-type: application/json' -d @- | python3 -c 'import json,sys; print(json.load(sys.stdin)["holder_credential"])'
+import json, sys
+f = sys.argv[1].split(",")
+print(json.dumps({"name": f[1], "id_number": f[2], "attestation": {"real_name": True, "real_person": True, "method": "face"}}))
+PY
+)
+  read -r h_rps h_p99 < <(wrk_run "$base/healthz" none)
+  read -r t_rps t_p99 < <(wrk_run "$base/v1/token" "$holder")
+  read -r s_rps s_p99 < <(wrk_run "$base/v1/token.svg" "$holder")
+  python3 - "$name" "$h_rps" "$h_p99" "$t_rps" "$t_p99" "$s_rps" "$s_p99" <<'PY'
+import sys
+name, h, hp, t, tp, s, sp = sys.argv[1], *map(float, sys.argv[2:])
+print(f"| {name} | /healthz | {h:,.0f} | {hp:.2f} | 1.00 |")
+print(f"| {name} | /v1/token | {t:,.0f} | {tp:.2f} | {t / h:.2f} |")
+print(f"| {name} | /v1/token.svg | {s:,.0f} | {sp:.2f} | {s / h:.2f} |")
+PY
+  kill "${PIDS[-1]}" 2>/dev/null || true
+}
+
+echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s on $(nproc) cores; issuer, wrk (and redis) share them"
+echo
+echo "| store | endpoint | requests/s | p99 ms | ratio to /healthz |"
+echo "|---|---|---|---|---|"
+bench_backend embedded
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+PIDS+=($!)
+sleep 0.5
+bench_backend redis "redis://127.0.0.1:$REDIS_PORT/0"
