@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::error::ApiError;
-use crate::model::{Channel, HolderCredential, Voucher, VoucherStatus};
+use crate::model::{Channel, HolderCredential, Person, Voucher, VoucherStatus};
 use crate::secrets::{CredentialHash, hash_credential};
 use crate::state::AppState;
 
@@ -43,14 +43,17 @@ impl FromRequestParts<AppState> for ChannelAuth {
     }
 }
 
-/// An authenticated holder with a live credential and its voucher (rate-limited per
-/// credential). A suspended voucher still authenticates, so the holder can be told why.
+/// An authenticated holder with a live credential, its voucher and the voucher owner's
+/// registry entry (rate-limited per credential). A suspended voucher still authenticates, so
+/// the holder can be told why.
 #[derive(Debug)]
 pub struct HolderAuth {
     /// The credential used.
     pub credential: HolderCredential,
     /// Its voucher.
     pub voucher: Voucher,
+    /// The voucher owner in the registry.
+    pub person: Person,
 }
 
 impl HolderAuth {
@@ -81,14 +84,19 @@ impl FromRequestParts<AppState> for HolderAuth {
             return Err(ApiError::CredentialRevoked);
         }
         state.limits.holder(&hash)?;
-        let voucher = state
-            .store
-            .voucher(credential.voucher_id)
-            .await?
-            .ok_or_else(|| ApiError::Internal("credential points to no voucher".into()))?;
+        // Independent reads, issued together (pipelined on one Redis connection).
+        let (voucher, person) = tokio::join!(
+            state.store.voucher(credential.voucher_id),
+            state.store.person(&credential.id_key)
+        );
+        let voucher =
+            voucher?.ok_or_else(|| ApiError::Internal("credential points to no voucher".into()))?;
+        let person = person?
+            .ok_or_else(|| ApiError::Internal("voucher of a person not in the registry".into()))?;
         Ok(Self {
             credential,
             voucher,
+            person,
         })
     }
 }

@@ -122,6 +122,7 @@ pub async fn activate(
     let record = HolderCredential {
         hash: credential.hash,
         voucher_id: candidate.voucher_id,
+        id_key: person.id_key,
         channel: channel.id.clone(),
         issued_at: now,
         revoked: false,
@@ -209,20 +210,23 @@ pub struct IssuedToken {
     pub masked_name: String,
 }
 
-/// Signs a token for `voucher` (the holder's own; family accounts will pass a proxy).
+/// Signs a token for `voucher`, owned by `person` (the holder's own; family accounts will pass
+/// a proxy).
 ///
 /// # Errors
 ///
 /// [`ApiError::VoucherSuspended`], [`ApiError::NotInsured`], internal faults.
-pub async fn issue_token(state: &AppState, voucher: &Voucher) -> Result<IssuedToken, ApiError> {
+pub fn issue_token(
+    state: &AppState,
+    voucher: &Voucher,
+    person: &Person,
+) -> Result<IssuedToken, ApiError> {
     if voucher.status == VoucherStatus::Suspended {
         return Err(ApiError::VoucherSuspended);
     }
-    let person = state
-        .store
-        .person(&voucher.id_key)
-        .await?
-        .ok_or_else(|| ApiError::Internal("voucher of a person not in the registry".into()))?;
+    if person.id_key != voucher.id_key {
+        return Err(ApiError::Internal("voucher and person disagree".into()));
+    }
     if person.status != InsuredStatus::Insured {
         return Err(ApiError::NotInsured);
     }

@@ -53,6 +53,7 @@ fn credential(secret: &str) -> HolderCredential {
     HolderCredential {
         hash: hash_credential(secret),
         voucher_id: VoucherId([0; 8]),
+        id_key: person(1, InsuredStatus::Insured).id_key,
         channel: "wechat".into(),
         issued_at: NOW,
         revoked: false,

@@ -65,7 +65,7 @@ pub async fn token(
     State(state): State<AppState>,
     holder: HolderAuth,
 ) -> Result<AppJson<IssuedToken>, ApiError> {
-    let token = service::issue_token(&state, holder.active_voucher()?).await?;
+    let token = service::issue_token(&state, holder.active_voucher()?, &holder.person)?;
     Ok(AppJson(token))
 }
 
@@ -93,7 +93,7 @@ pub async fn token_svg(
     State(state): State<AppState>,
     holder: HolderAuth,
 ) -> Result<Response, ApiError> {
-    let token = service::issue_token(&state, holder.active_voucher()?).await?;
+    let token = service::issue_token(&state, holder.active_voucher()?, &holder.person)?;
     let svg = qr::svg(&token.code, 320).map_err(|e| ApiError::Internal(e.to_string()))?;
     metrics::counter!("yibao_qr_rendered_total", "format" => "svg").increment(1);
     Ok(no_store("image/svg+xml", svg, &token))
@@ -107,7 +107,7 @@ pub async fn token_png(
     State(state): State<AppState>,
     holder: HolderAuth,
 ) -> Result<Response, ApiError> {
-    let token = service::issue_token(&state, holder.active_voucher()?).await?;
+    let token = service::issue_token(&state, holder.active_voucher()?, &holder.person)?;
     let png = qr::png(&token.code, 320).map_err(ApiError::Internal)?;
     metrics::counter!("yibao_qr_rendered_total", "format" => "png").increment(1);
     Ok(no_store("image/png", png, &token))
