@@ -199,7 +199,7 @@ fn next_batch(
             break;
         }
     }
-    batch.sort_unstable_by(|a, b| a.id_key.cmp(&b.id_key));
+    batch.sort_unstable_by_key(|p| p.id_key);
     Ok(batch)
 }
 
