@@ -57,21 +57,25 @@ pub struct Issuer {
 
 impl Issuer {
     /// Starts `yibao-issuer serve` with `env` (configuration by `YIBAO__…` variables) on a
-    /// free port and waits for its "serving on" line. Logs are shown only with `TEST_LOG`.
+    /// free port and waits for its "serving on" line. Its log (JSON lines) goes to `log`, so
+    /// tests can check what it says; `TEST_LOG=1` also prints the path.
     ///
     /// # Panics
     ///
     /// If it exits or does not say it is serving within 20 seconds.
-    pub fn start(env: &[(&str, String)]) -> Self {
+    pub fn start(env: &[(&str, String)], log: &Path) -> Self {
+        let log_file = std::fs::File::create(log)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+        if std::env::var_os("TEST_LOG").is_some() {
+            eprintln!("yibao-issuer log: {}", log.display());
+        }
         let mut cmd = Command::new(binary("yibao-issuer"));
         cmd.arg("serve")
             .env("YIBAO__LISTEN", "127.0.0.1:0")
+            .env("YIBAO_LOG_FORMAT", "json")
+            .env("RUST_LOG", "debug,hyper=info,h2=info,redis=info")
             .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("TEST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            });
+            .stderr(log_file);
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -68,7 +68,8 @@ fn flow(env: Vec<(&'static str, String)>, data: &Path) -> Issuer {
     );
     assert!(out.contains("imported 3 of 4 rows"), "{out}");
 
-    let issuer = Issuer::start(&env);
+    let log = data.join("issuer.log");
+    let issuer = Issuer::start(&env, &log);
     let http = Client::new();
     let url = |path: &str| format!("{}{path}", issuer.base_url);
     let admin = std::fs::read_to_string(data.join("admin.token")).expect("admin token");
@@ -151,6 +152,21 @@ fn flow(env: Vec<(&'static str, String)>, data: &Path) -> Issuer {
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let body: Value = wrong.json().expect("json");
     assert_eq!(body["code"], "unauthorized");
+
+    // The log (debug level, every request) never holds an ID number, a full name or a
+    // credential, and does record the activation.
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(logged.contains("voucher activated"), "{logged}");
+    for secret in [&person.id_number, &person.name, &holder, &channel_key] {
+        assert!(
+            !logged.contains(secret.as_str()),
+            "the log leaked a secret value"
+        );
+    }
+    assert!(
+        !logged.contains(admin.trim()),
+        "the log leaked the admin token"
+    );
     issuer
 }
 
