@@ -145,3 +145,87 @@ pub struct Terminal {
     /// When registered.
     pub created_at: UnixTime,
 }
+
+/// State of a family link (亲情账户 binding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkStatus {
+    /// Waiting for the member's consent (member 16 or over).
+    Pending,
+    /// The binder may show the member's code.
+    Active,
+    /// The member refused.
+    Rejected,
+    /// Nobody consented in time.
+    Expired,
+    /// Ended by either side.
+    Unbound,
+}
+
+/// How a link became active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Consent {
+    /// Member under 16: the guardian's word, attested at binding.
+    Guardian,
+    /// The member approved from their own account.
+    MemberApproved,
+    /// The binder's channel attested the member's real-person verification.
+    ChannelAttested,
+}
+
+/// One entry of a link's audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LinkEvent {
+    /// When.
+    #[schema(value_type = u64)]
+    pub at: UnixTime,
+    /// `requested`, `bound`, `approved`, `rejected`, `unbound`, `expired`.
+    pub action: String,
+    /// `binder`, `member`, `channel:<id>` or `system`.
+    pub actor: String,
+    /// The channel the acting holder's credential came from.
+    pub channel: String,
+}
+
+/// A family link: `binder` may act for `member` while it is active. Stored once, on the
+/// binder's side, together with its own audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyLink {
+    /// Who shows the code.
+    pub binder: VoucherId,
+    /// Whose code it is.
+    pub member: VoucherId,
+    /// How the member relates to the binder.
+    pub relation: yibao_shared::Relation,
+    /// Current status (pending links past `pending_until` read as expired).
+    pub status: LinkStatus,
+    /// How it became active.
+    pub consent: Option<Consent>,
+    /// Pending requests lapse after this.
+    pub pending_until: Option<UnixTime>,
+    /// Whether the binding activated the member's voucher (elderly without a phone).
+    pub member_activated_by_proxy: bool,
+    /// Incremented by every change (compare-and-set).
+    pub version: u64,
+    /// Every bind, consent, rejection and unbind.
+    pub history: Vec<LinkEvent>,
+}
+
+impl FamilyLink {
+    /// The status as of `now`: a pending request past its deadline is expired.
+    pub fn status_at(&self, now: UnixTime) -> LinkStatus {
+        match (self.status, self.pending_until) {
+            (LinkStatus::Pending, Some(until)) if now >= until => LinkStatus::Expired,
+            (status, _) => status,
+        }
+    }
+
+    /// Whether it counts against the binder's limit of members.
+    pub fn occupies_a_place(&self, now: UnixTime) -> bool {
+        matches!(
+            self.status_at(now),
+            LinkStatus::Active | LinkStatus::Pending
+        )
+    }
+}

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use yibao_issuer::id_number::{BirthDate, IdNumber, synthetic};
 use yibao_issuer::model::{
-    Channel, HolderCredential, Institution, InstitutionKind, InsuredStatus, Person, Terminal,
-    Voucher, VoucherStatus,
+    Channel, FamilyLink, HolderCredential, Institution, InstitutionKind, InsuredStatus, LinkStatus,
+    Person, Terminal, Voucher, VoucherStatus,
 };
 use yibao_issuer::secrets::{CredentialHash, IndexKey, hash_credential};
-use yibao_issuer::store::{EmbeddedStore, RedisStore, Store};
-use yibao_shared::{Gender, InsuranceType, MaskedName, RegionCode, UnixTime, VoucherId};
+use yibao_issuer::store::{EmbeddedStore, LinkSave, RedisStore, Store};
+use yibao_shared::{Gender, InsuranceType, MaskedName, RegionCode, Relation, UnixTime, VoucherId};
 use yibao_tests::redis_server::RedisServer;
 
 const NOW: UnixTime = UnixTime::from_secs(1_767_225_600);
@@ -292,6 +292,127 @@ async fn suspension_and_revocation(store: &dyn Store) {
     }
 }
 
+fn link(binder: u8, member: u8, status: LinkStatus, version: u64) -> FamilyLink {
+    FamilyLink {
+        binder: VoucherId([binder; 8]),
+        member: VoucherId([member; 8]),
+        relation: Relation::Parent,
+        status,
+        consent: None,
+        pending_until: (status == LinkStatus::Pending).then_some(NOW.saturating_add(600)),
+        member_activated_by_proxy: false,
+        version,
+        history: vec![],
+    }
+}
+
+async fn links_are_compare_and_set_and_indexed_both_ways(store: &dyn Store) {
+    let first = link(1, 2, LinkStatus::Pending, 1);
+    assert_eq!(
+        store.save_link(&first, 0, None).await.expect("save"),
+        LinkSave::Saved
+    );
+    assert_eq!(
+        store.save_link(&first, 0, None).await.expect("again"),
+        LinkSave::Conflict
+    );
+    let active = link(1, 2, LinkStatus::Active, 2);
+    assert_eq!(
+        store.save_link(&active, 5, None).await.expect("stale"),
+        LinkSave::Conflict
+    );
+    assert_eq!(
+        store.save_link(&active, 1, None).await.expect("cas"),
+        LinkSave::Saved
+    );
+    let b = VoucherId([1; 8]);
+    let m = VoucherId([2; 8]);
+    assert_eq!(store.link(b, m).await.expect("get"), Some(active.clone()));
+    assert_eq!(
+        store.links_of_binder(b).await.expect("list"),
+        vec![active.clone()]
+    );
+    assert_eq!(store.links_of_member(m).await.expect("list"), vec![active]);
+    assert_eq!(
+        store.link(m, b).await.expect("get"),
+        None,
+        "links are directed"
+    );
+    assert!(store.links_of_binder(m).await.expect("list").is_empty());
+}
+
+async fn at_most_five_places_with_expired_and_unbound_freeing_them(store: &dyn Store) {
+    let limit = Some((5, NOW));
+    for member in 10..15 {
+        let l = link(1, member, LinkStatus::Active, 1);
+        assert_eq!(
+            store.save_link(&l, 0, limit).await.expect("save"),
+            LinkSave::Saved
+        );
+    }
+    let sixth = link(1, 15, LinkStatus::Pending, 1);
+    assert_eq!(
+        store.save_link(&sixth, 0, limit).await.expect("sixth"),
+        LinkSave::LimitReached
+    );
+    assert_eq!(
+        store
+            .link(VoucherId([1; 8]), VoucherId([15; 8]))
+            .await
+            .expect("get"),
+        None
+    );
+    // Updating one of the five is not a new place.
+    let update = link(1, 10, LinkStatus::Active, 2);
+    assert_eq!(
+        store.save_link(&update, 1, limit).await.expect("update"),
+        LinkSave::Saved
+    );
+    // Unbinding frees a place.
+    let unbound = link(1, 11, LinkStatus::Unbound, 2);
+    assert_eq!(
+        store.save_link(&unbound, 1, limit).await.expect("unbind"),
+        LinkSave::Saved
+    );
+    assert_eq!(
+        store.save_link(&sixth, 0, limit).await.expect("sixth"),
+        LinkSave::Saved
+    );
+    // A pending request past its deadline frees its place too.
+    let later = Some((5, NOW.saturating_add(3_600)));
+    let seventh = link(1, 16, LinkStatus::Active, 1);
+    assert_eq!(
+        store.save_link(&seventh, 0, later).await.expect("seventh"),
+        LinkSave::Saved
+    );
+    assert_eq!(
+        store
+            .links_of_binder(VoucherId([1; 8]))
+            .await
+            .expect("list")
+            .len(),
+        7
+    );
+}
+
+async fn ensure_voucher_creates_once(store: &dyn Store) {
+    let p = person(20, InsuredStatus::Insured);
+    let first = store
+        .ensure_voucher(&voucher(&p, 20))
+        .await
+        .expect("create");
+    assert!(first.created);
+    let again = store.ensure_voucher(&voucher(&p, 21)).await.expect("again");
+    assert!(!again.created);
+    assert_eq!(again.voucher.voucher_id, VoucherId([20; 8]));
+    // A later activation by the person finds the same voucher.
+    let activated = store
+        .activate(&voucher(&p, 22), &credential("ybh_later"))
+        .await
+        .expect("activate");
+    assert_eq!(activated.voucher.voucher_id, VoucherId([20; 8]));
+}
+
 async fn ping_answers(store: &dyn Store) {
     store.ping().await.expect("reachable");
 }
@@ -329,6 +450,24 @@ macro_rules! conformance {
             async fn suspension_and_revocation() {
                 let (store, _guard) = $open().await;
                 super::suspension_and_revocation(&*store).await;
+            }
+
+            #[tokio::test]
+            async fn links_are_compare_and_set_and_indexed_both_ways() {
+                let (store, _guard) = $open().await;
+                super::links_are_compare_and_set_and_indexed_both_ways(&*store).await;
+            }
+
+            #[tokio::test]
+            async fn at_most_five_places_with_expired_and_unbound_freeing_them() {
+                let (store, _guard) = $open().await;
+                super::at_most_five_places_with_expired_and_unbound_freeing_them(&*store).await;
+            }
+
+            #[tokio::test]
+            async fn ensure_voucher_creates_once() {
+                let (store, _guard) = $open().await;
+                super::ensure_voucher_creates_once(&*store).await;
             }
 
             #[tokio::test]
@@ -406,4 +545,45 @@ fn redis_cmd(name: &str, args: &[&str], conn: &mut ::redis::Connection) {
         cmd.arg(*a);
     }
     cmd.query::<()>(conn).expect("redis command");
+}
+
+#[tokio::test]
+async fn redis_a_crash_between_the_member_index_and_the_link_grants_nothing() {
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).await.expect("connects");
+    // The crash: the member's index names binder 01.. but the link record was never written.
+    let client = redis_client(&server);
+    let mut conn = client.get_connection().expect("connects");
+    redis_cmd(
+        "SADD",
+        &["yb:v:{0202020202020202}:binders", "0101010101010101"],
+        &mut conn,
+    );
+    assert!(
+        store
+            .links_of_member(VoucherId([2; 8]))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .link(VoucherId([1; 8]), VoucherId([2; 8]))
+            .await
+            .expect("get"),
+        None
+    );
+    // The binder retries and the link appears on both sides.
+    let l = link(1, 2, LinkStatus::Active, 1);
+    assert_eq!(
+        store.save_link(&l, 0, Some((5, NOW))).await.expect("save"),
+        LinkSave::Saved
+    );
+    assert_eq!(
+        store
+            .links_of_member(VoucherId([2; 8]))
+            .await
+            .expect("list"),
+        vec![l]
+    );
 }

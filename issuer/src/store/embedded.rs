@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use yibao_shared::VoucherId;
+use yibao_shared::{UnixTime, VoucherId};
 
-use super::{Activation, Store, StoreError, decode, encode};
+use super::{Activation, LinkSave, Store, StoreError, decode, encode};
 use crate::model::{
-    Channel, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
+    Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
 
@@ -28,7 +28,12 @@ const CREDENTIALS: Table = TableDefinition::new("credentials");
 /// Key `"<voucher hex>/<credential hash hex>"`, empty value: a voucher's credentials.
 const VOUCHER_CREDENTIALS: Table = TableDefinition::new("voucher_credentials");
 
-const ALL: [Table; 10] = [
+/// Key `"<binder hex>/<member hex>"`: the family link record.
+const LINKS: Table = TableDefinition::new("family_links");
+/// Key `"<member hex>/<binder hex>"`, empty value: a member's binders.
+const MEMBER_LINKS: Table = TableDefinition::new("family_member_links");
+
+const ALL: [Table; 12] = [
     PERSONS,
     CHANNELS,
     CHANNEL_KEYS,
@@ -39,6 +44,8 @@ const ALL: [Table; 10] = [
     PERSON_VOUCHER,
     CREDENTIALS,
     VOUCHER_CREDENTIALS,
+    LINKS,
+    MEMBER_LINKS,
 ];
 
 /// redb-backed store.
@@ -363,4 +370,132 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+
+    async fn ensure_voucher(&self, candidate: &Voucher) -> Result<Activation, StoreError> {
+        let candidate = candidate.clone();
+        self.write(move |txn| {
+            let person = candidate.id_key.to_hex();
+            let existing = {
+                let table = txn.open_table(PERSON_VOUCHER).map_err(backend)?;
+                table
+                    .get(person.as_str())
+                    .map_err(backend)?
+                    .map(|v| v.value().to_vec())
+            };
+            if let Some(id) = existing {
+                let id = String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let voucher = get_in::<Voucher>(txn, VOUCHERS, &id)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("voucher {id} missing")))?;
+                return Ok(Activation {
+                    voucher,
+                    created: false,
+                });
+            }
+            let id = candidate.voucher_id.to_string();
+            put(txn, VOUCHERS, &id, &encode(&candidate))?;
+            put(txn, PERSON_VOUCHER, &person, id.as_bytes())?;
+            Ok(Activation {
+                voucher: candidate,
+                created: true,
+            })
+        })
+        .await
+    }
+
+    async fn save_link(
+        &self,
+        link: &FamilyLink,
+        expected_version: u64,
+        limit: Option<(usize, UnixTime)>,
+    ) -> Result<LinkSave, StoreError> {
+        let link = link.clone();
+        self.write(move |txn| {
+            let key = format!("{}/{}", link.binder, link.member);
+            let stored = get_in::<FamilyLink>(txn, LINKS, &key)?;
+            if stored.as_ref().map_or(0, |l| l.version) != expected_version {
+                return Ok(LinkSave::Conflict);
+            }
+            if let Some((max, now)) = limit {
+                let others = links_with_prefix(txn, &format!("{}/", link.binder))?
+                    .into_iter()
+                    .filter(|l| l.member != link.member && l.occupies_a_place(now))
+                    .count();
+                if others >= max {
+                    return Ok(LinkSave::LimitReached);
+                }
+            }
+            put(txn, LINKS, &key, &encode(&link))?;
+            put(
+                txn,
+                MEMBER_LINKS,
+                &format!("{}/{}", link.member, link.binder),
+                &[],
+            )?;
+            Ok(LinkSave::Saved)
+        })
+        .await
+    }
+
+    async fn link(
+        &self,
+        binder: VoucherId,
+        member: VoucherId,
+    ) -> Result<Option<FamilyLink>, StoreError> {
+        self.get_record(LINKS, &format!("{binder}/{member}"))
+    }
+
+    async fn links_of_binder(&self, binder: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
+        let prefix = format!("{binder}/");
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(LINKS).map_err(backend)?;
+        let mut out = Vec::new();
+        for entry in table.range(prefix.as_str()..).map_err(backend)? {
+            let (key, value) = entry.map_err(backend)?;
+            if !key.value().starts_with(&prefix) {
+                break;
+            }
+            out.push(decode(value.value())?);
+        }
+        Ok(out)
+    }
+
+    async fn links_of_member(&self, member: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
+        let prefix = format!("{member}/");
+        let binders: Vec<String> = {
+            let txn = self.db.begin_read().map_err(backend)?;
+            let table = txn.open_table(MEMBER_LINKS).map_err(backend)?;
+            let mut out = Vec::new();
+            for entry in table.range(prefix.as_str()..).map_err(backend)? {
+                let (key, _) = entry.map_err(backend)?;
+                match key.value().strip_prefix(&prefix) {
+                    Some(binder) => out.push(binder.to_owned()),
+                    None => break,
+                }
+            }
+            out
+        };
+        let mut links = Vec::new();
+        for binder in binders {
+            if let Some(link) = self.get_record(LINKS, &format!("{binder}/{member}"))? {
+                links.push(link);
+            }
+        }
+        Ok(links)
+    }
+}
+
+fn links_with_prefix(
+    txn: &redb::WriteTransaction,
+    prefix: &str,
+) -> Result<Vec<FamilyLink>, StoreError> {
+    let table = txn.open_table(LINKS).map_err(backend)?;
+    let mut out = Vec::new();
+    for entry in table.range(prefix..).map_err(backend)? {
+        let (key, value) = entry.map_err(backend)?;
+        if !key.value().starts_with(prefix) {
+            break;
+        }
+        out.push(decode(value.value())?);
+    }
+    Ok(out)
 }

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use yibao_shared::VoucherId;
+use yibao_shared::{UnixTime, VoucherId};
 
 pub use self::embedded::EmbeddedStore;
 pub use self::redis::RedisStore;
 use crate::model::{
-    Channel, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
+    Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
 
@@ -78,6 +78,17 @@ pub struct Activation {
     pub created: bool,
 }
 
+/// What [`Store::save_link`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkSave {
+    /// Written.
+    Saved,
+    /// Someone changed the link since it was read (version mismatch): re-read and retry.
+    Conflict,
+    /// The binder already has the maximum of active and pending members.
+    LimitReached,
+}
+
 /// The issuer's storage.
 ///
 /// Every method is atomic in the sense that matters to its caller: a record is written whole
@@ -137,6 +148,32 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_credential(&self, hash: &CredentialHash) -> Result<bool, StoreError>;
     /// Revokes every credential of a voucher (lost phone); returns how many were live.
     async fn revoke_credentials_of(&self, voucher: VoucherId) -> Result<usize, StoreError>;
+
+    /// The person's voucher, created from `candidate` if they have none (activation by a
+    /// family member, without a holder credential).
+    async fn ensure_voucher(&self, candidate: &Voucher) -> Result<Activation, StoreError>;
+
+    /// Writes `link` if the stored version is `expected_version` (0: no link yet). With
+    /// `limit = Some((max, now))` it also refuses when the binder already has `max` other
+    /// links that occupy a place at `now`. Both checks and the write are one atomic step
+    /// on the binder's side; the member's index is written first and may hold extra entries
+    /// (never missing ones), which readers skip.
+    async fn save_link(
+        &self,
+        link: &FamilyLink,
+        expected_version: u64,
+        limit: Option<(usize, UnixTime)>,
+    ) -> Result<LinkSave, StoreError>;
+    /// The link from `binder` to `member`.
+    async fn link(
+        &self,
+        binder: VoucherId,
+        member: VoucherId,
+    ) -> Result<Option<FamilyLink>, StoreError>;
+    /// Every link where `binder` is the binder.
+    async fn links_of_binder(&self, binder: VoucherId) -> Result<Vec<FamilyLink>, StoreError>;
+    /// Every link where `member` is the member.
+    async fn links_of_member(&self, member: VoucherId) -> Result<Vec<FamilyLink>, StoreError>;
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {

@@ -29,11 +29,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use yibao_shared::VoucherId;
+use yibao_shared::{UnixTime, VoucherId};
 
-use super::{Activation, Store, StoreError, decode, encode};
+use super::{Activation, LinkSave, Store, StoreError, decode, encode};
 use crate::model::{
-    Channel, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
+    Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
 
@@ -153,6 +153,82 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// Steps 1 and 2 of activation (module docs): the person's voucher, created from
+    /// `candidate` if there is none, with its stored status.
+    async fn claim_voucher(&self, candidate: &Voucher) -> Result<Activation, StoreError> {
+        let mut conn = self.conn();
+        let previous: Option<String> = redis::cmd("SET")
+            .arg(person_voucher_key(&candidate.id_key))
+            .arg(candidate.voucher_id.to_string())
+            .arg("NX")
+            .arg("GET")
+            .query_async(&mut conn)
+            .await
+            .map_err(failed)?;
+        let (voucher, created) = match previous {
+            None => (candidate.clone(), true),
+            Some(id) => {
+                let id = VoucherId::parse(&id)
+                    .ok_or_else(|| StoreError::Corrupt(format!("bad voucher id {id:?}")))?;
+                match self.get_record::<Voucher>(&voucher_key(id)).await? {
+                    Some(existing) => (existing, false),
+                    // An earlier activation died between claiming the id and writing the
+                    // record: finish its work with this request's details.
+                    None => (
+                        Voucher {
+                            voucher_id: id,
+                            ..candidate.clone()
+                        },
+                        false,
+                    ),
+                }
+            }
+        };
+        let _: bool = conn
+            .set_nx(voucher_key(voucher.voucher_id), encode(&voucher))
+            .await
+            .map_err(failed)?;
+        // Report the status as stored (a suspended voucher stays suspended).
+        let voucher = self.voucher(voucher.voucher_id).await?.unwrap_or(voucher);
+        Ok(Activation { voucher, created })
+    }
+}
+
+fn links_key(binder: VoucherId) -> String {
+    format!("yb:v:{{{binder}}}:members")
+}
+fn member_binders_key(member: VoucherId) -> String {
+    format!("yb:v:{{{member}}}:binders")
+}
+
+/// Compare-and-set of one link on the binder's hash, with the member limit checked in the
+/// same atomic step. Returns 1 saved, -1 version conflict, -2 limit reached.
+const SAVE_LINK: &str = r#"
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local expected = tonumber(ARGV[2])
+if current then
+  if cjson.decode(current).version ~= expected then return -1 end
+elseif expected ~= 0 then
+  return -1
+end
+local max = tonumber(ARGV[4])
+if max >= 0 then
+  local now = tonumber(ARGV[5])
+  local taken = 0
+  for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
+    local l = cjson.decode(raw)
+    if l.member ~= ARGV[1] and (l.status == 'active'
+        or (l.status == 'pending' and type(l.pending_until) == 'number' and l.pending_until > now)) then
+      taken = taken + 1
+    end
+  end
+  if taken >= max then return -2 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"#;
+
 #[async_trait]
 impl Store for RedisStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -241,38 +317,8 @@ impl Store for RedisStore {
         candidate: &Voucher,
         credential: &HolderCredential,
     ) -> Result<Activation, StoreError> {
+        let Activation { voucher, created } = self.claim_voucher(candidate).await?;
         let mut conn = self.conn();
-        let previous: Option<String> = redis::cmd("SET")
-            .arg(person_voucher_key(&candidate.id_key))
-            .arg(candidate.voucher_id.to_string())
-            .arg("NX")
-            .arg("GET")
-            .query_async(&mut conn)
-            .await
-            .map_err(failed)?;
-        let (voucher, created) = match previous {
-            None => (candidate.clone(), true),
-            Some(id) => {
-                let id = VoucherId::parse(&id)
-                    .ok_or_else(|| StoreError::Corrupt(format!("bad voucher id {id:?}")))?;
-                match self.get_record::<Voucher>(&voucher_key(id)).await? {
-                    Some(existing) => (existing, false),
-                    // An earlier activation died between claiming the id and writing the
-                    // record: finish its work with this request's details.
-                    None => (
-                        Voucher {
-                            voucher_id: id,
-                            ..candidate.clone()
-                        },
-                        false,
-                    ),
-                }
-            }
-        };
-        let _: bool = conn
-            .set_nx(voucher_key(voucher.voucher_id), encode(&voucher))
-            .await
-            .map_err(failed)?;
         let mut credential = credential.clone();
         credential.voucher_id = voucher.voucher_id;
         let _: () = conn
@@ -286,8 +332,6 @@ impl Store for RedisStore {
             .set(credential_key(&credential.hash), encode(&credential))
             .await
             .map_err(failed)?;
-        // Report the status as stored (a suspended voucher stays suspended).
-        let voucher = self.voucher(voucher.voucher_id).await?.unwrap_or(voucher);
         Ok(Activation { voucher, created })
     }
 
@@ -390,5 +434,75 @@ impl Store for RedisStore {
             }
         }
         Ok(revoked)
+    }
+
+    async fn ensure_voucher(&self, candidate: &Voucher) -> Result<Activation, StoreError> {
+        self.claim_voucher(candidate).await
+    }
+
+    async fn save_link(
+        &self,
+        link: &FamilyLink,
+        expected_version: u64,
+        limit: Option<(usize, UnixTime)>,
+    ) -> Result<LinkSave, StoreError> {
+        let mut conn = self.conn();
+        // The member's index first: a crash after it leaves an entry readers skip.
+        let _: () = conn
+            .sadd(member_binders_key(link.member), link.binder.to_string())
+            .await
+            .map_err(failed)?;
+        let (max, now) = limit.map_or((-1i64, 0), |(max, now)| {
+            (i64::try_from(max).unwrap_or(i64::MAX), now.as_secs())
+        });
+        let outcome: i64 = redis::Script::new(SAVE_LINK)
+            .key(links_key(link.binder))
+            .arg(link.member.to_string())
+            .arg(expected_version)
+            .arg(encode(link))
+            .arg(max)
+            .arg(now)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(failed)?;
+        Ok(match outcome {
+            1 => LinkSave::Saved,
+            -2 => LinkSave::LimitReached,
+            _ => LinkSave::Conflict,
+        })
+    }
+
+    async fn link(
+        &self,
+        binder: VoucherId,
+        member: VoucherId,
+    ) -> Result<Option<FamilyLink>, StoreError> {
+        let raw: Option<Vec<u8>> = self
+            .conn()
+            .hget(links_key(binder), member.to_string())
+            .await
+            .map_err(failed)?;
+        raw.map(|b| decode(&b)).transpose()
+    }
+
+    async fn links_of_binder(&self, binder: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
+        let all: Vec<Vec<u8>> = self.conn().hvals(links_key(binder)).await.map_err(failed)?;
+        all.iter().map(|b| decode(b)).collect()
+    }
+
+    async fn links_of_member(&self, member: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
+        let binders: Vec<String> = self
+            .conn()
+            .smembers(member_binders_key(member))
+            .await
+            .map_err(failed)?;
+        let mut links = Vec::new();
+        for binder in binders.iter().filter_map(|b| VoucherId::parse(b)) {
+            // An index entry without a record (crash between the two writes) is skipped.
+            if let Some(link) = self.link(binder, member).await? {
+                links.push(link);
+            }
+        }
+        Ok(links)
     }
 }
