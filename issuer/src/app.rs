@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::error::ApiError;
-use crate::routes::{admin, holder, public};
+use crate::routes::{admin, family, holder, public};
 use crate::state::AppState;
 
 /// The OpenAPI document of every endpoint.
@@ -24,6 +24,9 @@ use crate::state::AppState;
         holder::token_png, holder::revoke_own_credential,
         admin::register_channel, admin::register_institution, admin::register_terminal,
         admin::suspend, admin::reinstate, admin::reload_keys,
+        family::bind, family::members, family::unbind_member, family::member_token,
+        family::member_token_svg, family::member_token_png, family::binders, family::approve,
+        family::reject, family::unbind_binder, family::audit, family::admin_audit,
         public::trust_bundle, public::institutions, public::healthz, public::readyz,
         public::metrics, openapi_json,
     ),
@@ -72,6 +75,29 @@ pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
         .route("/v1/admin/vouchers/{id}/suspend", post(admin::suspend))
         .route("/v1/admin/vouchers/{id}/reinstate", post(admin::reinstate))
         .route("/v1/admin/keys/reload", post(admin::reload_keys))
+        .route(
+            "/v1/family/members",
+            post(family::bind).get(family::members),
+        )
+        .route("/v1/family/members/{member}", delete(family::unbind_member))
+        .route(
+            "/v1/family/members/{member}/token",
+            get(family::member_token),
+        )
+        .route(
+            "/v1/family/members/{member}/token.svg",
+            get(family::member_token_svg),
+        )
+        .route(
+            "/v1/family/members/{member}/token.png",
+            get(family::member_token_png),
+        )
+        .route("/v1/family/binders", get(family::binders))
+        .route("/v1/family/binders/{binder}", delete(family::unbind_binder))
+        .route("/v1/family/binders/{binder}/approve", post(family::approve))
+        .route("/v1/family/binders/{binder}/reject", post(family::reject))
+        .route("/v1/family/audit", get(family::audit))
+        .route("/v1/admin/family/{voucher}/audit", get(family::admin_audit))
         .route("/v1/trust-bundle", get(public::trust_bundle))
         .route("/v1/institutions", get(public::institutions))
         .route("/healthz", get(public::healthz))

@@ -65,6 +65,27 @@ pub enum ApiError {
     /// No such resource.
     #[error("not found")]
     NotFound,
+    /// The binder already has the maximum number of family members.
+    #[error("at most 5 family members: unbind one first")]
+    FamilyLimitReached,
+    /// The person is already a member (active or pending).
+    #[error("already bound or awaiting consent")]
+    AlreadyBound,
+    /// The caller may not act for this voucher.
+    #[error("not bound to this person")]
+    NotBound,
+    /// A person cannot bind themselves.
+    #[error("cannot add yourself as a family member")]
+    CannotBindSelf,
+    /// A member under 16 needs the guardian's attestation.
+    #[error("a member under 16 needs guardian_attestation: true")]
+    GuardianAttestationRequired,
+    /// The request is no longer pending (approved, rejected, expired or unbound).
+    #[error("no pending request to decide")]
+    NotPending,
+    /// A concurrent change won; retry.
+    #[error("changed concurrently, retry")]
+    Conflict,
     /// Too many requests for this caller.
     #[error("rate limit exceeded, retry later")]
     RateLimited,
@@ -101,6 +122,13 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::CredentialRevoked => "credential-revoked",
             Self::NotFound => "not-found",
+            Self::FamilyLimitReached => "family-limit-reached",
+            Self::AlreadyBound => "already-bound",
+            Self::NotBound => "not-bound",
+            Self::CannotBindSelf => "cannot-bind-self",
+            Self::GuardianAttestationRequired => "guardian-attestation-required",
+            Self::NotPending => "not-pending",
+            Self::Conflict => "conflict",
             Self::RateLimited => "rate-limited",
             Self::Timeout => "timeout",
             Self::Unavailable(_) => "unavailable",
@@ -112,6 +140,13 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MalformedJson | Self::UnknownField => StatusCode::BAD_REQUEST,
+            Self::FamilyLimitReached | Self::AlreadyBound | Self::NotPending | Self::Conflict => {
+                StatusCode::CONFLICT
+            }
+            Self::NotBound => StatusCode::FORBIDDEN,
+            Self::CannotBindSelf | Self::GuardianAttestationRequired => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::InvalidBody
             | Self::InvalidIdNumber(_)
             | Self::InvalidField(_)

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod family;
 pub mod id_number;
 pub mod model;
 pub mod qr;

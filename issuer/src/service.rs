@@ -1,7 +1,7 @@
 //! The issuer's operations, independent of HTTP: handlers extract, call these, and map.
 
 use serde::{Deserialize, Serialize};
-use yibao_shared::{Claims, TokenId, UnixTime, VoucherId};
+use yibao_shared::{Claims, FamilyProxy, TokenId, UnixTime, VoucherId};
 
 use crate::error::ApiError;
 use crate::id_number::IdNumber;
@@ -67,7 +67,7 @@ impl std::fmt::Debug for ActivationResponse {
 }
 
 /// Identifies a person by name and ID number: the registry entry, or why not.
-async fn registry_person(
+pub(crate) async fn registry_person(
     state: &AppState,
     name: &str,
     id_number: &str,
@@ -220,6 +220,7 @@ pub fn issue_token(
     state: &AppState,
     voucher: &Voucher,
     person: &Person,
+    proxy: Option<FamilyProxy>,
 ) -> Result<IssuedToken, ApiError> {
     if voucher.status == VoucherStatus::Suspended {
         return Err(ApiError::VoucherSuspended);
@@ -237,7 +238,7 @@ pub fn issue_token(
         masked_name: person.masked_name.clone(),
         gender: person.gender,
         birth_year: person.birth_date.year,
-        proxy: None,
+        proxy,
     };
     let now = state.clock.now();
     let token_id = TokenId(random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?);

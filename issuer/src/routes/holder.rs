@@ -65,7 +65,7 @@ pub async fn token(
     State(state): State<AppState>,
     holder: HolderAuth,
 ) -> Result<AppJson<IssuedToken>, ApiError> {
-    let token = service::issue_token(&state, holder.active_voucher()?, &holder.person)?;
+    let token = service::issue_token(&state, holder.active_voucher()?, &holder.person, None)?;
     Ok(AppJson(token))
 }
 
@@ -85,6 +85,28 @@ fn no_store(content_type: &'static str, body: impl IntoResponse, token: &IssuedT
         .into_response()
 }
 
+/// The SVG QR response of a token (shared with family tokens).
+///
+/// # Errors
+///
+/// Rendering failures (internal).
+pub fn svg_response(token: &IssuedToken) -> Result<Response, ApiError> {
+    let svg = qr::svg(&token.code, 320).map_err(|e| ApiError::Internal(e.to_string()))?;
+    metrics::counter!("yibao_qr_rendered_total", "format" => "svg").increment(1);
+    Ok(no_store("image/svg+xml", svg, token))
+}
+
+/// The PNG QR response of a token (shared with family tokens).
+///
+/// # Errors
+///
+/// Rendering failures (internal).
+pub fn png_response(token: &IssuedToken) -> Result<Response, ApiError> {
+    let png = qr::png(&token.code, 320).map_err(ApiError::Internal)?;
+    metrics::counter!("yibao_qr_rendered_total", "format" => "png").increment(1);
+    Ok(no_store("image/png", png, token))
+}
+
 /// A fresh token as an SVG QR code.
 #[utoipa::path(get, path = "/v1/token.svg", tag = "holder", security(("bearer" = [])),
     responses((status = 200, content_type = "image/svg+xml", body = String),
@@ -93,10 +115,8 @@ pub async fn token_svg(
     State(state): State<AppState>,
     holder: HolderAuth,
 ) -> Result<Response, ApiError> {
-    let token = service::issue_token(&state, holder.active_voucher()?, &holder.person)?;
-    let svg = qr::svg(&token.code, 320).map_err(|e| ApiError::Internal(e.to_string()))?;
-    metrics::counter!("yibao_qr_rendered_total", "format" => "svg").increment(1);
-    Ok(no_store("image/svg+xml", svg, &token))
+    let token = service::issue_token(&state, holder.active_voucher()?, &holder.person, None)?;
+    svg_response(&token)
 }
 
 /// A fresh token as a PNG QR code.
@@ -107,10 +127,8 @@ pub async fn token_png(
     State(state): State<AppState>,
     holder: HolderAuth,
 ) -> Result<Response, ApiError> {
-    let token = service::issue_token(&state, holder.active_voucher()?, &holder.person)?;
-    let png = qr::png(&token.code, 320).map_err(ApiError::Internal)?;
-    metrics::counter!("yibao_qr_rendered_total", "format" => "png").increment(1);
-    Ok(no_store("image/png", png, &token))
+    let token = service::issue_token(&state, holder.active_voucher()?, &holder.person, None)?;
+    png_response(&token)
 }
 
 /// Sign this phone out: revoke the credential used.

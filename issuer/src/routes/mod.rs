@@ -1,5 +1,6 @@
 //! HTTP handlers. Each extracts, calls [`crate::service`] or the store, and maps the result.
 
 pub mod admin;
+pub mod family;
 pub mod holder;
 pub mod public;

@@ -1,0 +1,185 @@
+//! Family account endpoints (holder-authenticated). The caller is the binder under
+//! `/v1/family/members…` and the member under `/v1/family/binders…`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use yibao_shared::VoucherId;
+
+use crate::auth::{AdminAuth, HolderAuth};
+use crate::error::{ApiError, AppJson, ErrorBody};
+use crate::family::{self, AuditEntry, BindRequest, LinkView};
+use crate::routes::holder::{png_response, svg_response};
+use crate::service::IssuedToken;
+use crate::state::AppState;
+
+fn voucher(text: &str) -> Result<VoucherId, ApiError> {
+    VoucherId::parse(text).ok_or(ApiError::NotBound)
+}
+
+/// Add a family member.
+#[utoipa::path(post, path = "/v1/family/members", tag = "family", request_body = BindRequest,
+    security(("bearer" = [])),
+    responses((status = 201, body = LinkView), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn bind(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+    AppJson(request): AppJson<BindRequest>,
+) -> Result<(StatusCode, AppJson<LinkView>), ApiError> {
+    let link = family::bind(&state, &holder, &request).await?;
+    Ok((StatusCode::CREATED, AppJson(link)))
+}
+
+/// The caller's family members and their status.
+#[utoipa::path(get, path = "/v1/family/members", tag = "family", security(("bearer" = [])),
+    responses((status = 200, body = Vec<LinkView>)))]
+pub async fn members(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+) -> Result<AppJson<Vec<LinkView>>, ApiError> {
+    Ok(AppJson(
+        family::members(&state, holder.voucher.voucher_id).await?,
+    ))
+}
+
+/// Remove a member (effective at once).
+#[utoipa::path(delete, path = "/v1/family/members/{member}", tag = "family",
+    params(("member" = String, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody)))]
+pub async fn unbind_member(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+    Path(member): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    family::unbind(
+        &state,
+        &holder,
+        holder.voucher.voucher_id,
+        voucher(&member)?,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A fresh token of a member, with the family-proxy part.
+#[utoipa::path(get, path = "/v1/family/members/{member}/token", tag = "family",
+    params(("member" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = IssuedToken), (status = 403, body = ErrorBody)))]
+pub async fn member_token(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+    Path(member): Path<String>,
+) -> Result<AppJson<IssuedToken>, ApiError> {
+    Ok(AppJson(
+        family::token_for(&state, &holder, voucher(&member)?).await?,
+    ))
+}
+
+/// A member's token as an SVG QR code.
+#[utoipa::path(get, path = "/v1/family/members/{member}/token.svg", tag = "family",
+    params(("member" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 403, body = ErrorBody)))]
+pub async fn member_token_svg(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+    Path(member): Path<String>,
+) -> Result<Response, ApiError> {
+    svg_response(&family::token_for(&state, &holder, voucher(&member)?).await?)
+}
+
+/// A member's token as a PNG QR code.
+#[utoipa::path(get, path = "/v1/family/members/{member}/token.png", tag = "family",
+    params(("member" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, content_type = "image/png", body = Vec<u8>), (status = 403, body = ErrorBody)))]
+pub async fn member_token_png(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+    Path(member): Path<String>,
+) -> Result<Response, ApiError> {
+    png_response(&family::token_for(&state, &holder, voucher(&member)?).await?)
+}
+
+/// Who may show the caller's code, and pending requests.
+#[utoipa::path(get, path = "/v1/family/binders", tag = "family", security(("bearer" = [])),
+    responses((status = 200, body = Vec<LinkView>)))]
+pub async fn binders(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+) -> Result<AppJson<Vec<LinkView>>, ApiError> {
+    Ok(AppJson(
+        family::binders(&state, holder.voucher.voucher_id).await?,
+    ))
+}
+
+/// Approve a pending request (the member consents).
+#[utoipa::path(post, path = "/v1/family/binders/{binder}/approve", tag = "family",
+    params(("binder" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = LinkView), (status = 409, body = ErrorBody)))]
+pub async fn approve(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+    Path(binder): Path<String>,
+) -> Result<AppJson<LinkView>, ApiError> {
+    Ok(AppJson(
+        family::decide(&state, &holder, voucher(&binder)?, true).await?,
+    ))
+}
+
+/// Reject a pending request.
+#[utoipa::path(post, path = "/v1/family/binders/{binder}/reject", tag = "family",
+    params(("binder" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = LinkView), (status = 409, body = ErrorBody)))]
+pub async fn reject(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+    Path(binder): Path<String>,
+) -> Result<AppJson<LinkView>, ApiError> {
+    Ok(AppJson(
+        family::decide(&state, &holder, voucher(&binder)?, false).await?,
+    ))
+}
+
+/// Remove a binder: they can no longer show the caller's code.
+#[utoipa::path(delete, path = "/v1/family/binders/{binder}", tag = "family",
+    params(("binder" = String, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody)))]
+pub async fn unbind_binder(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+    Path(binder): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    family::unbind(
+        &state,
+        &holder,
+        voucher(&binder)?,
+        holder.voucher.voucher_id,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The audit trail of every link the caller is part of.
+#[utoipa::path(get, path = "/v1/family/audit", tag = "family", security(("bearer" = [])),
+    responses((status = 200, body = Vec<AuditEntry>)))]
+pub async fn audit(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+) -> Result<AppJson<Vec<AuditEntry>>, ApiError> {
+    Ok(AppJson(
+        family::audit(&state, holder.voucher.voucher_id).await?,
+    ))
+}
+
+/// The audit trail of every link a voucher is part of (operator).
+#[utoipa::path(get, path = "/v1/admin/family/{voucher}/audit", tag = "admin",
+    params(("voucher" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = Vec<AuditEntry>)))]
+pub async fn admin_audit(
+    State(state): State<AppState>,
+    _: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<AppJson<Vec<AuditEntry>>, ApiError> {
+    let id = VoucherId::parse(&id).ok_or(ApiError::NotFound)?;
+    Ok(AppJson(family::audit(&state, id).await?))
+}
