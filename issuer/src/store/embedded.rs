@@ -99,6 +99,20 @@ impl EmbeddedStore {
         self.get(table, key)?.map(|b| decode(&b)).transpose()
     }
 
+    /// A record found through a key-hash index (channel or terminal credentials).
+    fn by_key<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        keys: Table,
+        records: Table,
+        key: &CredentialHash,
+    ) -> Result<Option<T>, StoreError> {
+        let Some(id) = self.get(keys, &key.to_hex())? else {
+            return Ok(None);
+        };
+        let id = String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.get_record(records, &id)
+    }
+
     /// Runs a write transaction on a blocking thread and commits it.
     async fn write<R: Send + 'static>(
         &self,
@@ -127,6 +141,58 @@ fn put(
         .insert(key, value)
         .map_err(backend)?;
     Ok(())
+}
+
+/// Writes a record and its key-hash index entry; a replaced key's old entry is removed, so
+/// re-registering retires the old credential.
+fn put_keyed(
+    txn: &redb::WriteTransaction,
+    records: Table,
+    keys: Table,
+    id: &str,
+    record: &[u8],
+    old_key: Option<CredentialHash>,
+    new_key: &CredentialHash,
+) -> Result<(), StoreError> {
+    if let Some(old) = old_key {
+        txn.open_table(keys)
+            .map_err(backend)?
+            .remove(old.to_hex().as_str())
+            .map_err(backend)?;
+    }
+    put(txn, records, id, record)?;
+    put(txn, keys, &new_key.to_hex(), id.as_bytes())
+}
+
+/// The person's voucher inside a write transaction, created from `candidate` if missing.
+fn claim_voucher_in(
+    txn: &redb::WriteTransaction,
+    candidate: Voucher,
+) -> Result<Activation, StoreError> {
+    let person = candidate.id_key.to_hex();
+    let existing = {
+        let table = txn.open_table(PERSON_VOUCHER).map_err(backend)?;
+        table
+            .get(person.as_str())
+            .map_err(backend)?
+            .map(|v| v.value().to_vec())
+    };
+    if let Some(id) = existing {
+        let id = String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let voucher = get_in::<Voucher>(txn, VOUCHERS, &id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("voucher {id} missing")))?;
+        return Ok(Activation {
+            voucher,
+            created: false,
+        });
+    }
+    let id = candidate.voucher_id.to_string();
+    put(txn, VOUCHERS, &id, &encode(&candidate))?;
+    put(txn, PERSON_VOUCHER, &person, id.as_bytes())?;
+    Ok(Activation {
+        voucher: candidate,
+        created: true,
+    })
 }
 
 fn get_in<T: for<'de> serde::Deserialize<'de>>(
@@ -170,30 +236,22 @@ impl Store for EmbeddedStore {
     async fn put_channel(&self, channel: &Channel) -> Result<(), StoreError> {
         let channel = channel.clone();
         self.write(move |txn| {
-            // Replacing a channel's key retires the old one.
-            if let Some(old) = get_in::<Channel>(txn, CHANNELS, &channel.id)? {
-                txn.open_table(CHANNEL_KEYS)
-                    .map_err(backend)?
-                    .remove(old.key_hash.to_hex().as_str())
-                    .map_err(backend)?;
-            }
-            put(txn, CHANNELS, &channel.id, &encode(&channel))?;
-            put(
+            let old = get_in::<Channel>(txn, CHANNELS, &channel.id)?.map(|c| c.key_hash);
+            put_keyed(
                 txn,
+                CHANNELS,
                 CHANNEL_KEYS,
-                &channel.key_hash.to_hex(),
-                channel.id.as_bytes(),
+                &channel.id,
+                &encode(&channel),
+                old,
+                &channel.key_hash,
             )
         })
         .await
     }
 
     async fn channel_by_key(&self, key: &CredentialHash) -> Result<Option<Channel>, StoreError> {
-        let Some(id) = self.get(CHANNEL_KEYS, &key.to_hex())? else {
-            return Ok(None);
-        };
-        let id = String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.get_record(CHANNELS, &id)
+        self.by_key(CHANNEL_KEYS, CHANNELS, key)
     }
 
     async fn put_institution(&self, institution: &Institution) -> Result<(), StoreError> {
@@ -220,29 +278,22 @@ impl Store for EmbeddedStore {
     async fn put_terminal(&self, terminal: &Terminal) -> Result<(), StoreError> {
         let terminal = terminal.clone();
         self.write(move |txn| {
-            if let Some(old) = get_in::<Terminal>(txn, TERMINALS, &terminal.id)? {
-                txn.open_table(TERMINAL_KEYS)
-                    .map_err(backend)?
-                    .remove(old.key_hash.to_hex().as_str())
-                    .map_err(backend)?;
-            }
-            put(txn, TERMINALS, &terminal.id, &encode(&terminal))?;
-            put(
+            let old = get_in::<Terminal>(txn, TERMINALS, &terminal.id)?.map(|t| t.key_hash);
+            put_keyed(
                 txn,
+                TERMINALS,
                 TERMINAL_KEYS,
-                &terminal.key_hash.to_hex(),
-                terminal.id.as_bytes(),
+                &terminal.id,
+                &encode(&terminal),
+                old,
+                &terminal.key_hash,
             )
         })
         .await
     }
 
     async fn terminal_by_key(&self, key: &CredentialHash) -> Result<Option<Terminal>, StoreError> {
-        let Some(id) = self.get(TERMINAL_KEYS, &key.to_hex())? else {
-            return Ok(None);
-        };
-        let id = String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.get_record(TERMINALS, &id)
+        self.by_key(TERMINAL_KEYS, TERMINALS, key)
     }
 
     async fn activate(
@@ -254,29 +305,7 @@ impl Store for EmbeddedStore {
         let mut credential = credential.clone();
         // One transaction: voucher, person index and credential appear together or not at all.
         self.write(move |txn| {
-            let person = candidate.id_key.to_hex();
-            let existing = {
-                let table = txn.open_table(PERSON_VOUCHER).map_err(backend)?;
-                table
-                    .get(person.as_str())
-                    .map_err(backend)?
-                    .map(|v| v.value().to_vec())
-            };
-            let (voucher, created) = match existing {
-                Some(id) => {
-                    let id =
-                        String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    let voucher = get_in::<Voucher>(txn, VOUCHERS, &id)?
-                        .ok_or_else(|| StoreError::Corrupt(format!("voucher {id} missing")))?;
-                    (voucher, false)
-                }
-                None => {
-                    let id = candidate.voucher_id.to_string();
-                    put(txn, VOUCHERS, &id, &encode(&candidate))?;
-                    put(txn, PERSON_VOUCHER, &person, id.as_bytes())?;
-                    (candidate, true)
-                }
-            };
+            let Activation { voucher, created } = claim_voucher_in(txn, candidate)?;
             credential.voucher_id = voucher.voucher_id;
             let hash = credential.hash.to_hex();
             put(txn, CREDENTIALS, &hash, &encode(&credential))?;
@@ -373,33 +402,8 @@ impl Store for EmbeddedStore {
 
     async fn ensure_voucher(&self, candidate: &Voucher) -> Result<Activation, StoreError> {
         let candidate = candidate.clone();
-        self.write(move |txn| {
-            let person = candidate.id_key.to_hex();
-            let existing = {
-                let table = txn.open_table(PERSON_VOUCHER).map_err(backend)?;
-                table
-                    .get(person.as_str())
-                    .map_err(backend)?
-                    .map(|v| v.value().to_vec())
-            };
-            if let Some(id) = existing {
-                let id = String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let voucher = get_in::<Voucher>(txn, VOUCHERS, &id)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("voucher {id} missing")))?;
-                return Ok(Activation {
-                    voucher,
-                    created: false,
-                });
-            }
-            let id = candidate.voucher_id.to_string();
-            put(txn, VOUCHERS, &id, &encode(&candidate))?;
-            put(txn, PERSON_VOUCHER, &person, id.as_bytes())?;
-            Ok(Activation {
-                voucher: candidate,
-                created: true,
-            })
-        })
-        .await
+        self.write(move |txn| claim_voucher_in(txn, candidate))
+            .await
     }
 
     async fn save_link(
