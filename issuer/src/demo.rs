@@ -264,7 +264,7 @@ pub fn guide(info: &DemoInfo, data_dir: &Path) -> String {
          curl -s -H 'Authorization: Bearer {cred}' {url}/v1/token.svg -o code.svg\n  \
          curl -s {url}/v1/trust-bundle -o bundle.json\n  \
          CODE=$(curl -s -H 'Authorization: Bearer {cred}' {url}/v1/token | sed 's/.*\"code\":\"\\([0-9]*\\)\".*/\\1/')\n  \
-         target/debug/yibao-verify check --bundle bundle.json --root-key {root} $CODE\n  \
+         cargo run -q -p yibao-verifier -- check --bundle bundle.json --root-key {root} $CODE\n  \
          API: {url}/openapi.json   metrics: {url}/metrics\n",
         inst = info.terminal.institution,
         term = info.terminal.id,
