@@ -18,65 +18,55 @@ use yibao_tests::fixture::Fixture;
 use yibao_tests::sample;
 
 fn tokens(c: &mut Criterion) {
-    let Fixture {
-        body,
-        key,
-        code,
-        message,
-        raw_key,
-        raw_public,
-        raw_signature,
-        verifier,
-        claims,
-        jwt,
-        jwt_token,
-        paseto,
-        paseto_token,
-    } = Fixture::new();
+    let f = Fixture::new();
 
     let mut sign = c.benchmark_group("sign");
     sign.bench_function("ed25519-dalek raw sign", |b| {
-        b.iter(|| raw_key.sign(black_box(&message)))
+        b.iter(|| f.raw_key.sign(black_box(&f.message)))
     });
     sign.bench_function("yibao sign (encode + sign + digits)", |b| {
-        b.iter(|| black_box(&body).sign(&key).expect("signs"))
+        b.iter(|| black_box(&f.body).sign(&f.key).expect("signs"))
     });
     sign.bench_function("pasetors v4.public sign", |b| {
-        b.iter(|| paseto.sign(black_box(&claims)).expect("signs"))
+        b.iter(|| f.paseto.sign(black_box(&f.claims)).expect("signs"))
     });
     sign.bench_function("jsonwebtoken EdDSA sign", |b| {
-        b.iter(|| jwt.sign(black_box(&claims)).expect("signs"))
+        b.iter(|| f.jwt.sign(black_box(&f.claims)).expect("signs"))
     });
     sign.finish();
 
     let mut verify = c.benchmark_group("verify");
     verify.bench_function("ed25519-dalek raw verify_strict", |b| {
         b.iter(|| {
-            raw_public
-                .verify_strict(black_box(&message), &raw_signature)
+            f.raw_public
+                .verify_strict(black_box(&f.message), &f.raw_signature)
                 .expect("verifies")
         })
     });
     verify.bench_function("yibao verify (parse + signature + policy)", |b| {
         b.iter(|| {
-            verifier
-                .verify_text(black_box(&code), sample::NOW)
+            f.verifier
+                .verify_text(black_box(&f.code), sample::NOW)
                 .expect("verifies")
         })
     });
     verify.bench_function("pasetors v4.public verify", |b| {
-        b.iter(|| paseto.verify(black_box(&paseto_token)).expect("verifies"))
+        b.iter(|| {
+            f.paseto
+                .verify(black_box(&f.paseto_token))
+                .expect("verifies")
+        })
     });
     verify.bench_function("jsonwebtoken EdDSA verify", |b| {
-        b.iter(|| jwt.verify(black_box(&jwt_token)).expect("verifies"))
+        b.iter(|| f.jwt.verify(black_box(&f.jwt_token)).expect("verifies"))
     });
     verify.finish();
 
     let mut parse = c.benchmark_group("parse");
     parse.bench_function("yibao parse only (digits + layout)", |b| {
-        b.iter(|| UntrustedToken::parse(black_box(&code)).expect("parses"))
+        b.iter(|| UntrustedToken::parse(black_box(&f.code)).expect("parses"))
     });
-    let token_bytes = yibao_shared::codec::decode_digits(&code[2..]).expect("digits");
+    let token_bytes = yibao_shared::codec::decode_digits(&f.code[2..]).expect("digits");
     parse.bench_function("yibao text encoding only (bytes to digits)", |b| {
         b.iter(|| yibao_shared::to_text(black_box(&token_bytes)))
     });
@@ -86,7 +76,7 @@ fn tokens(c: &mut Criterion) {
     qr.bench_function("QR build (level M) + SVG render", |b| {
         b.iter(|| {
             let symbol =
-                QrCode::with_error_correction_level(black_box(code.as_bytes()), EcLevel::M)
+                QrCode::with_error_correction_level(black_box(f.code.as_bytes()), EcLevel::M)
                     .expect("fits");
             symbol
                 .render::<svg::Color<'_>>()

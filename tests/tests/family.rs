@@ -1,189 +1,41 @@
 //! Family accounts through the HTTP API (`router(state).oneshot`), on both storage backends:
 //! every rule of the family-account issue.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use yibao_issuer::app;
-use yibao_issuer::config::Limits;
-use yibao_issuer::demo::{self, synthetic_person};
-use yibao_issuer::id_number::{BirthDate, synthetic};
-use yibao_issuer::registry::{self, Format};
-use yibao_issuer::secrets::{IndexKey, hash_credential};
-use yibao_issuer::signing::KeyMaterial;
-use yibao_issuer::state::{AppState, RateLimits};
-use yibao_issuer::store::{EmbeddedStore, RedisStore, Store};
+use yibao_issuer::demo::synthetic_person;
 use yibao_shared::{Relation, UnixTime};
-use yibao_tests::redis_server::RedisServer;
-use yibao_verifier::{Clock, Policy, Verifier};
+use yibao_tests::api::{ADMIN, Harness, NOW, code_of, credential_of, teenager};
+use yibao_tests::on_both_backends;
+use yibao_verifier::{Policy, Verifier};
 
-/// 2026-01-01T00:00:00Z (08:00 on 1 January in Beijing).
-const NOW: u64 = 1_767_225_600;
-const ADMIN: &str = "yba_family-test";
 const DAY: u64 = 86_400;
 
-/// A clock the test can move.
-struct TestClock(AtomicU64);
-
-impl Clock for TestClock {
-    fn now(&self) -> UnixTime {
-        UnixTime::from_secs(self.0.load(Ordering::SeqCst))
-    }
-}
-
-struct Harness {
-    router: Router,
-    state: AppState,
-    clock: Arc<TestClock>,
-    channel: String,
-    _guards: (tempfile::TempDir, Option<RedisServer>),
-}
-
-/// A 16-year-old (born 2010-01-01) and a 15-year-old (born 2010-01-02) on 2026-01-01.
-fn teenager(sixteen: bool) -> (String, String) {
-    let birth = BirthDate {
-        year: 2010,
-        month: 1,
-        day: if sixteen { 1 } else { 2 },
-    };
-    (
-        if sixteen {
-            "测试十六"
-        } else {
-            "测试十五"
-        }
-        .to_owned(),
-        synthetic(50, birth, if sixteen { 16 } else { 15 }),
-    )
-}
-
-async fn harness(redis: bool) -> Harness {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (store, server): (Arc<dyn Store>, Option<RedisServer>) = if redis {
-        let server = RedisServer::start();
-        (
-            Arc::new(RedisStore::open(&server.url()).await.expect("redis")),
-            Some(server),
-        )
-    } else {
-        (
-            Arc::new(EmbeddedStore::open(&dir.path().join("store")).expect("store")),
-            None,
-        )
-    };
-    let now = UnixTime::from_secs(NOW);
-    demo::ensure_keys(&dir.path().join("keys"), now).expect("keys");
-    let index = IndexKey::new(vec![5; 32]).expect("index");
-    let mut csv = demo::synthetic_registry(20);
-    for sixteen in [true, false] {
-        let (name, id) = teenager(sixteen);
-        let day = if sixteen { "01" } else { "02" };
-        csv.push_str(&format!(
-            "TEEN{day},{name},{id},female,2010-01-{day},110105,resident,insured\n"
-        ));
-    }
-    registry::import(csv.as_bytes(), Format::Csv, &*store, &index, |_| {})
-        .await
-        .expect("registry");
-    let clock = Arc::new(TestClock(AtomicU64::new(NOW)));
-    let limits = Limits {
-        body_bytes: 4096,
-        request_timeout_ms: 5_000,
-        channel_per_sec: 1_000,
-        holder_per_min: 1_000,
-    };
-    let state = AppState {
-        store,
-        keys: Arc::new(RwLock::new(Arc::new(
-            KeyMaterial::load(&dir.path().join("keys"), now).expect("keys"),
-        ))),
-        keys_dir: dir.path().join("keys"),
-        index,
-        clock: clock.clone(),
-        admin_token: hash_credential(ADMIN),
-        token_lifetime_secs: 60,
-        limits: Arc::new(RateLimits::new(&limits)),
-    };
-    let router = app::router(state.clone(), 4096, Duration::from_secs(5));
-    let mut h = Harness {
-        router,
-        state,
-        clock,
-        channel: String::new(),
-        _guards: (dir, server),
-    };
-    let (_, body) = h
-        .call(
-            Method::POST,
-            "/v1/admin/channels",
-            Some(ADMIN),
-            Some(json!({"id": "app", "name": "测试", "regions": []})),
-        )
-        .await;
-    h.channel = body["credential"].as_str().expect("channel key").to_owned();
-    h
-}
-
-impl Harness {
-    async fn call(
+/// The family flows a test drives.
+trait FamilyCalls {
+    /// Activates a person's own voucher through the harness's channel:
+    /// (credential, voucher id).
+    async fn holder(&self, name: &str, id_number: &str) -> (String, String);
+    /// The same for synthetic person `i`.
+    async fn synthetic_holder(&self, i: usize) -> (String, String);
+    /// Binds a member with relation `parent` plus `extra` fields.
+    async fn bind(
         &self,
-        method: Method,
-        uri: &str,
-        bearer: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(token) = bearer {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let req = match body {
-            Some(b) => req
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(b.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .expect("request");
-        let response = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
+        binder: &str,
+        name: &str,
+        id_number: &str,
+        extra: Value,
+    ) -> (StatusCode, Value);
+    /// The member's token as the binder fetches it.
+    async fn member_token(&self, binder: &str, member: &str) -> (StatusCode, Value);
+}
 
-    /// Activates a person's own voucher; returns (credential, voucher id).
+impl FamilyCalls for Harness {
     async fn holder(&self, name: &str, id_number: &str) -> (String, String) {
-        let body = json!({"name": name, "id_number": id_number,
-            "attestation": {"real_name": true, "real_person": true, "method": "face"}});
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/v1/activations",
-                Some(&self.channel),
-                Some(body),
-            )
-            .await;
+        let (status, body) = self.activate_person(&self.channel, name, id_number).await;
         assert!(status.is_success(), "{body}");
-        (
-            body["holder_credential"]
-                .as_str()
-                .expect("credential")
-                .to_owned(),
-            body["voucher_id"].as_str().expect("id").to_owned(),
-        )
+        let voucher = body["voucher_id"].as_str().expect("id").to_owned();
+        (credential_of(&body), voucher)
     }
 
     async fn synthetic_holder(&self, i: usize) -> (String, String) {
@@ -202,27 +54,18 @@ impl Harness {
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
-        self.call(Method::POST, "/v1/family/members", Some(binder), Some(body))
+        self.json(Method::POST, "/v1/family/members", Some(binder), Some(body))
             .await
     }
 
     async fn member_token(&self, binder: &str, member: &str) -> (StatusCode, Value) {
-        self.call(
-            Method::GET,
-            &format!("/v1/family/members/{member}/token"),
-            Some(binder),
-            None,
-        )
-        .await
+        let uri = format!("/v1/family/members/{member}/token");
+        self.json(Method::GET, &uri, Some(binder), None).await
     }
 }
 
 fn attested() -> Value {
     json!({"member_attestation": {"real_name": true, "real_person": true, "method": "face"}})
-}
-
-fn code_of(got: &(StatusCode, Value)) -> &str {
-    got.1["code"].as_str().unwrap_or("")
 }
 
 async fn sixth_member_is_refused(h: Harness) {
@@ -264,13 +107,13 @@ async fn a_sixteen_year_old_is_pending_until_consent(h: Harness) {
     let (member_cred, member_voucher) = h.holder(&name, &id).await;
     assert_eq!(member_voucher, member);
     let (status, binders) = h
-        .call(Method::GET, "/v1/family/binders", Some(&member_cred), None)
+        .json(Method::GET, "/v1/family/binders", Some(&member_cred), None)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(binders[0]["binder"], binder_voucher.as_str());
     assert_eq!(binders[0]["status"], "pending");
     let (status, approved) = h
-        .call(
+        .json(
             Method::POST,
             &format!("/v1/family/binders/{binder_voucher}/approve"),
             Some(&member_cred),
@@ -311,7 +154,7 @@ async fn a_sixteen_year_old_is_pending_until_consent(h: Harness) {
     assert_eq!(verified.claims().masked_name.as_str(), "测*六");
     // Approving twice is not possible.
     let again = h
-        .call(
+        .json(
             Method::POST,
             &format!("/v1/family/binders/{binder_voucher}/approve"),
             Some(&member_cred),
@@ -388,7 +231,7 @@ async fn nobody_acts_for_someone_not_actively_bound(h: Harness) {
         .await;
     assert_eq!(link["status"], "pending");
     let (status, _) = h
-        .call(
+        .json(
             Method::POST,
             &format!("/v1/family/binders/{a_voucher}/reject"),
             Some(&b_cred),
@@ -400,11 +243,11 @@ async fn nobody_acts_for_someone_not_actively_bound(h: Harness) {
     // Expired: seven days without consent.
     let (p3, _, _) = synthetic_person(3);
     let (_, link3) = h.bind(&a, &p3.name, &p3.id_number, json!({})).await;
-    h.clock.0.store(NOW + 7 * DAY + 1, Ordering::SeqCst);
+    h.clock.set(NOW + 7 * DAY + 1);
     let member3 = link3["member"].as_str().expect("member").to_owned();
     forbidden(h.member_token(&a, &member3).await);
     let (_, list) = h
-        .call(Method::GET, "/v1/family/members", Some(&a), None)
+        .json(Method::GET, "/v1/family/members", Some(&a), None)
         .await;
     let status_of = |m: &str| {
         list.as_array()
@@ -415,7 +258,7 @@ async fn nobody_acts_for_someone_not_actively_bound(h: Harness) {
     };
     assert_eq!(status_of(&member3), Some(json!("expired")));
     assert_eq!(status_of(&b), Some(json!("rejected")));
-    h.clock.0.store(NOW, Ordering::SeqCst);
+    h.clock.set(NOW);
 
     // Unbound by the binder, and by the member: effective at once.
     let (p4, _, _) = synthetic_person(4);
@@ -423,7 +266,7 @@ async fn nobody_acts_for_someone_not_actively_bound(h: Harness) {
     let m4 = link4["member"].as_str().expect("member").to_owned();
     assert_eq!(h.member_token(&a, &m4).await.0, StatusCode::OK);
     assert_eq!(
-        h.call(
+        h.json(
             Method::DELETE,
             &format!("/v1/family/members/{m4}"),
             Some(&a),
@@ -447,7 +290,7 @@ async fn nobody_acts_for_someone_not_actively_bound(h: Harness) {
     assert_eq!(link5["member"], c.as_str());
     assert_eq!(h.member_token(&a, &c).await.0, StatusCode::OK);
     assert_eq!(
-        h.call(
+        h.json(
             Method::DELETE,
             &format!("/v1/family/binders/{a_voucher}"),
             Some(&c_cred),
@@ -459,7 +302,7 @@ async fn nobody_acts_for_someone_not_actively_bound(h: Harness) {
     );
     forbidden(h.member_token(&a, &c).await);
     let (_, binders) = h
-        .call(Method::GET, "/v1/family/binders", Some(&c_cred), None)
+        .json(Method::GET, "/v1/family/binders", Some(&c_cred), None)
         .await;
     assert_eq!(binders[0]["status"], "unbound");
 
@@ -473,7 +316,7 @@ async fn suspension_revocation_and_the_audit_trail(h: Harness) {
     let (_, link) = h.bind(&a, &p1.name, &p1.id_number, attested()).await;
     let m = link["member"].as_str().expect("member").to_owned();
     assert_eq!(
-        h.call(
+        h.json(
             Method::POST,
             &format!("/v1/admin/vouchers/{m}/suspend"),
             Some(ADMIN),
@@ -489,7 +332,7 @@ async fn suspension_revocation_and_the_audit_trail(h: Harness) {
         (StatusCode::FORBIDDEN, "voucher-suspended")
     );
     assert_eq!(
-        h.call(
+        h.json(
             Method::POST,
             &format!("/v1/admin/vouchers/{m}/reinstate"),
             Some(ADMIN),
@@ -502,7 +345,7 @@ async fn suspension_revocation_and_the_audit_trail(h: Harness) {
     assert_eq!(h.member_token(&a, &m).await.0, StatusCode::OK);
 
     let (_, audit) = h
-        .call(Method::GET, "/v1/family/audit", Some(&a), None)
+        .json(Method::GET, "/v1/family/audit", Some(&a), None)
         .await;
     let actions: Vec<&str> = audit
         .as_array()
@@ -517,7 +360,7 @@ async fn suspension_revocation_and_the_audit_trail(h: Harness) {
             .is_some_and(|a| a.starts_with("channel:") || a == "binder")
     );
     let (status, admin_view) = h
-        .call(
+        .json(
             Method::GET,
             &format!("/v1/admin/family/{a_voucher}/audit"),
             Some(ADMIN),
@@ -528,13 +371,13 @@ async fn suspension_revocation_and_the_audit_trail(h: Harness) {
     assert_eq!(admin_view, audit);
     let (stranger, _) = h.synthetic_holder(9).await;
     let (_, theirs) = h
-        .call(Method::GET, "/v1/family/audit", Some(&stranger), None)
+        .json(Method::GET, "/v1/family/audit", Some(&stranger), None)
         .await;
     assert_eq!(theirs, json!([]));
 
     // The binder's revoked credential cannot act for anyone.
     assert_eq!(
-        h.call(Method::DELETE, "/v1/holder/credential", Some(&a), None)
+        h.json(Method::DELETE, "/v1/holder/credential", Some(&a), None)
             .await
             .0,
         StatusCode::NO_CONTENT
@@ -568,17 +411,6 @@ async fn binding_checks_identity_and_self(h: Harness) {
         (absent.0, code_of(&absent)),
         (StatusCode::NOT_FOUND, "not-in-registry")
     );
-}
-
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(#[tokio::test] async fn $case() { super::$case(super::harness(false).await).await; })*
-        }
-        mod redis {
-            $(#[tokio::test] async fn $case() { super::$case(super::harness(true).await).await; })*
-        }
-    };
 }
 
 on_both_backends!(

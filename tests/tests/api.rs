@@ -1,179 +1,25 @@
-//! The HTTP API through `router(state).oneshot(…)` on the embedded store with a fixed clock:
-//! the happy path and one test per error code.
+//! The HTTP API through `router(state).oneshot(…)` on both storage backends: the happy
+//! path verified offline, and one test per error code.
 
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use yibao_issuer::app;
 use yibao_issuer::config::Limits;
-use yibao_issuer::demo::{self, synthetic_person};
+use yibao_issuer::demo::synthetic_person;
 use yibao_issuer::registry::{self, Format};
-use yibao_issuer::secrets::{IndexKey, hash_credential};
-use yibao_issuer::signing::KeyMaterial;
-use yibao_issuer::state::{AppState, RateLimits};
-use yibao_issuer::store::{EmbeddedStore, Store};
+use yibao_issuer::secrets::hash_credential;
 use yibao_shared::UnixTime;
-use yibao_verifier::{FixedClock, Policy, Verifier};
+use yibao_tests::api::{
+    ADMIN, Backend, Harness, NOW, activation, assert_code, credential_of, generous,
+};
+use yibao_tests::on_both_backends;
+use yibao_verifier::{Policy, Verifier};
 
-const NOW: UnixTime = UnixTime::from_secs(1_767_225_600);
-const ADMIN: &str = "yba_test-admin-token";
+const AT: UnixTime = UnixTime::from_secs(NOW);
 
-struct Harness {
-    _dir: tempfile::TempDir,
-    router: Router,
-    state: AppState,
-}
-
-async fn harness_with(limits: Limits) -> Harness {
-    let dir = tempfile::tempdir().expect("tempdir");
-    demo::ensure_keys(&dir.path().join("keys"), NOW).expect("keys");
-    let store: Arc<dyn Store> =
-        Arc::new(EmbeddedStore::open(&dir.path().join("store")).expect("store"));
-    let index = IndexKey::new(vec![4; 32]).expect("index");
-    let csv = demo::synthetic_registry(60);
-    registry::import(csv.as_bytes(), Format::Csv, &*store, &index, |_| {})
-        .await
-        .expect("registry");
-    let state = AppState {
-        store,
-        keys: Arc::new(RwLock::new(Arc::new(
-            KeyMaterial::load(&dir.path().join("keys"), NOW).expect("key material"),
-        ))),
-        keys_dir: dir.path().join("keys"),
-        index,
-        clock: Arc::new(FixedClock(NOW)),
-        admin_token: hash_credential(ADMIN),
-        token_lifetime_secs: 60,
-        limits: Arc::new(RateLimits::new(&limits)),
-    };
-    let router = app::router(state.clone(), 4096, Duration::from_secs(5));
-    Harness {
-        _dir: dir,
-        router,
-        state,
-    }
-}
-
-fn generous() -> Limits {
-    Limits {
-        body_bytes: 4096,
-        request_timeout_ms: 5_000,
-        channel_per_sec: 1_000,
-        holder_per_min: 1_000,
-    }
-}
-
-async fn harness() -> Harness {
-    harness_with(generous()).await
-}
-
-type Raw = (StatusCode, Vec<u8>, Option<String>);
-
-impl Harness {
-    async fn call(
-        &self,
-        method: Method,
-        uri: &str,
-        bearer: Option<&str>,
-        body: Option<String>,
-    ) -> Raw {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(token) = bearer {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let req = match body {
-            Some(b) => req
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(b)),
-            None => req.body(Body::empty()),
-        }
-        .expect("request");
-        let response = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes()
-            .to_vec();
-        (status, bytes, content_type)
-    }
-
-    async fn json(
-        &self,
-        method: Method,
-        uri: &str,
-        bearer: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let (status, bytes, _) = self
-            .call(method, uri, bearer, body.map(|b| b.to_string()))
-            .await;
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn channel(&self, id: &str, regions: &[&str]) -> String {
-        let body = json!({"id": id, "name": "测试渠道", "regions": regions});
-        let (status, body) = self
-            .json(Method::POST, "/v1/admin/channels", Some(ADMIN), Some(body))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["credential"].as_str().expect("credential").to_owned()
-    }
-
-    async fn activate(&self, channel: &str, person: usize) -> (StatusCode, Value) {
-        let (p, _, _) = synthetic_person(person);
-        let body = activation(&p.name, &p.id_number);
-        self.json(Method::POST, "/v1/activations", Some(channel), Some(body))
-            .await
-    }
-
-    async fn token(&self, credential: &str) -> (StatusCode, Value) {
-        self.json(Method::GET, "/v1/token", Some(credential), None)
-            .await
-    }
-}
-
-fn activation(name: &str, id_number: &str) -> Value {
-    json!({
-        "name": name,
-        "id_number": id_number,
-        "attestation": {"real_name": true, "real_person": true, "method": "face"}
-    })
-}
-
-fn credential_of(body: &Value) -> String {
-    body["holder_credential"]
-        .as_str()
-        .expect("credential")
-        .to_owned()
-}
-
-fn assert_code(got: (StatusCode, Value), status: StatusCode, code: &str) {
-    assert_eq!(got.0, status, "{}", got.1);
-    assert_eq!(got.1["code"], code, "{}", got.1);
-    assert!(got.1["message"].as_str().is_some_and(|m| !m.is_empty()));
-}
-
-#[tokio::test]
-async fn activation_then_token_verifies_offline() {
-    let h = harness().await;
-    let channel = h.channel("wechat", &[]).await;
+async fn activation_then_token_verifies_offline(h: Harness) {
+    let channel = h.register_channel("wechat", &[]).await;
     let (status, body) = h.activate(&channel, 0).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let credential = credential_of(&body);
@@ -181,42 +27,40 @@ async fn activation_then_token_verifies_offline() {
 
     let (status, token) = h.token(&credential).await;
     assert_eq!(status, StatusCode::OK, "{token}");
-    assert_eq!(token["expires_at"], NOW.as_secs() + 60);
+    assert_eq!(token["expires_at"], NOW + 60);
 
-    let (status, bundle, _) = h.call(Method::GET, "/v1/trust-bundle", None, None).await;
+    let (status, bundle, _) = h.raw(Method::GET, "/v1/trust-bundle", None, None).await;
     assert_eq!(status, StatusCode::OK);
     let root = yibao_keys::KeyDir::new(&h.state.keys_dir)
         .root_public()
         .expect("root");
     let mut verifier = Verifier::new(root, Policy::default());
     verifier
-        .install_bundle(std::str::from_utf8(&bundle).expect("utf-8"), NOW)
+        .install_bundle(std::str::from_utf8(&bundle).expect("utf-8"), AT)
         .expect("bundle");
     let verified = verifier
-        .verify_text(token["code"].as_str().expect("code"), NOW)
+        .verify_text(token["code"].as_str().expect("code"), AT)
         .expect("accepted");
     assert_eq!(verified.voucher_id().to_string(), body["voucher_id"]);
     assert_eq!(verified.claims().masked_name.as_str(), body["masked_name"]);
 
     let (status, svg, content_type) = h
-        .call(Method::GET, "/v1/token.svg", Some(&credential), None)
+        .raw(Method::GET, "/v1/token.svg", Some(&credential), None)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type.as_deref(), Some("image/svg+xml"));
     assert!(String::from_utf8_lossy(&svg).contains("<svg"));
     let (status, png, content_type) = h
-        .call(Method::GET, "/v1/token.png", Some(&credential), None)
+        .raw(Method::GET, "/v1/token.png", Some(&credential), None)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type.as_deref(), Some("image/png"));
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
 
-#[tokio::test]
-async fn a_second_channel_gets_its_own_credential_for_the_same_voucher() {
-    let h = harness().await;
-    let a = h.channel("wechat", &[]).await;
-    let b = h.channel("alipay", &[]).await;
+async fn a_second_channel_gets_its_own_credential_for_the_same_voucher(h: Harness) {
+    let a = h.register_channel("wechat", &[]).await;
+    let b = h.register_channel("alipay", &[]).await;
     let (s1, first) = h.activate(&a, 1).await;
     let (s2, second) = h.activate(&b, 1).await;
     assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::OK));
@@ -227,12 +71,10 @@ async fn a_second_channel_gets_its_own_credential_for_the_same_voucher() {
     }
 }
 
-#[tokio::test]
-async fn malformed_unknown_and_oversized_bodies_are_refused() {
-    let h = harness().await;
-    let channel = h.channel("wechat", &[]).await;
+async fn malformed_unknown_and_oversized_bodies_are_refused(h: Harness) {
+    let channel = h.register_channel("wechat", &[]).await;
     let (status, body, _) = h
-        .call(
+        .raw(
             Method::POST,
             "/v1/activations",
             Some(&channel),
@@ -271,10 +113,8 @@ async fn malformed_unknown_and_oversized_bodies_are_refused() {
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
-#[tokio::test]
-async fn identity_and_insurance_failures_have_their_own_codes() {
-    let h = harness().await;
-    let channel = h.channel("wechat", &[]).await;
+async fn identity_and_insurance_failures_have_their_own_codes(h: Harness) {
+    let channel = h.register_channel("wechat", &[]).await;
     let (p, _, _) = synthetic_person(3);
     let post = |body: Value| h.json(Method::POST, "/v1/activations", Some(&channel), Some(body));
 
@@ -316,7 +156,7 @@ async fn identity_and_insurance_failures_have_their_own_codes() {
     assert_code(post(weak).await, unprocessable, "attestation-incomplete");
 
     // Person 3 is insured in 310101 (Shanghai); a Beijing-only channel may not serve them.
-    let beijing = h.channel("beijing-app", &["11"]).await;
+    let beijing = h.register_channel("beijing-app", &["11"]).await;
     assert_code(
         h.activate(&beijing, 3).await,
         StatusCode::FORBIDDEN,
@@ -324,9 +164,7 @@ async fn identity_and_insurance_failures_have_their_own_codes() {
     );
 }
 
-#[tokio::test]
-async fn credentials_are_checked_and_revocation_is_immediate() {
-    let h = harness().await;
+async fn credentials_are_checked_and_revocation_is_immediate(h: Harness) {
     let unauthorized = StatusCode::UNAUTHORIZED;
     assert_code(
         h.json(Method::GET, "/v1/token", None, None).await,
@@ -352,11 +190,11 @@ async fn credentials_are_checked_and_revocation_is_immediate() {
         "unauthorized",
     );
 
-    let channel = h.channel("wechat", &[]).await;
+    let channel = h.register_channel("wechat", &[]).await;
     let one = credential_of(&h.activate(&channel, 4).await.1);
     let two = credential_of(&h.activate(&channel, 4).await.1);
     let (status, _, _) = h
-        .call(Method::DELETE, "/v1/holder/credential", Some(&one), None)
+        .raw(Method::DELETE, "/v1/holder/credential", Some(&one), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_code(h.token(&one).await, unauthorized, "credential-revoked");
@@ -380,16 +218,13 @@ async fn credentials_are_checked_and_revocation_is_immediate() {
     assert_code(h.token(&two).await, unauthorized, "credential-revoked");
 }
 
-#[tokio::test]
-async fn a_suspended_voucher_or_person_gets_no_token() {
-    let h = harness().await;
-    let channel = h.channel("wechat", &[]).await;
+async fn a_suspended_voucher_or_person_gets_no_token(h: Harness) {
+    let channel = h.register_channel("wechat", &[]).await;
     let (_, body) = h.activate(&channel, 5).await;
     let cred = credential_of(&body);
     let voucher = body["voucher_id"].as_str().expect("voucher").to_owned();
     let h = &h;
-    let admin =
-        |path: String| async move { h.call(Method::POST, &path, Some(ADMIN), None).await.0 };
+    let admin = |path: String| async move { h.raw(Method::POST, &path, Some(ADMIN), None).await.0 };
 
     let suspend = format!("/v1/admin/vouchers/{voucher}/suspend");
     assert_eq!(admin(suspend).await, StatusCode::NO_CONTENT);
@@ -440,15 +275,14 @@ async fn a_suspended_voucher_or_person_gets_no_token() {
     assert_code(h.token(&cred).await, forbidden, "not-insured");
 }
 
-#[tokio::test]
-async fn holders_and_channels_are_rate_limited() {
-    let h = harness_with(Limits {
+async fn rate_limits(backend: Backend) {
+    let limits = Limits {
         holder_per_min: 3,
         channel_per_sec: 1,
         ..generous()
-    })
-    .await;
-    let channel = h.channel("wechat", &[]).await;
+    };
+    let h = Harness::start(backend, limits).await;
+    let channel = h.register_channel("wechat", &[]).await;
     let cred = credential_of(&h.activate(&channel, 6).await.1);
     // Back to back, well inside one second: the channel's single request is used up.
     let limited = StatusCode::TOO_MANY_REQUESTS;
@@ -459,9 +293,7 @@ async fn holders_and_channels_are_rate_limited() {
     assert_code(h.token(&cred).await, limited, "rate-limited");
 }
 
-#[tokio::test]
-async fn operators_register_institutions_and_terminals() {
-    let h = harness().await;
+async fn operators_register_institutions_and_terminals(h: Harness) {
     let admin_post =
         |path: &'static str, body: Value| h.json(Method::POST, path, Some(ADMIN), Some(body));
     let pharmacy = json!({"code": "P11010500009", "name": "测试药店", "kind": "pharmacy",
@@ -524,9 +356,7 @@ async fn operators_register_institutions_and_terminals() {
     );
 }
 
-#[tokio::test]
-async fn ops_endpoints_answer() {
-    let h = harness().await;
+async fn ops_endpoints_answer(h: Harness) {
     let ok = json!({"status": "ok"});
     assert_eq!(
         h.json(Method::GET, "/healthz", None, None).await,
@@ -554,9 +384,9 @@ async fn ops_endpoints_answer() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "OpenAPI misses {path}");
     }
-    let channel = h.channel("wechat", &[]).await;
+    let channel = h.register_channel("wechat", &[]).await;
     let _ = h.activate(&channel, 9).await;
-    let (status, text, _) = h.call(Method::GET, "/metrics", None, None).await;
+    let (status, text, _) = h.raw(Method::GET, "/metrics", None, None).await;
     assert_eq!(status, StatusCode::OK);
     let text = String::from_utf8(text).expect("utf-8");
     assert!(text.contains("yibao_activations_total"), "{text}");
@@ -571,24 +401,44 @@ async fn ops_endpoints_answer() {
     );
 }
 
-#[tokio::test]
-async fn key_rotation_takes_effect_on_reload() {
-    let h = harness().await;
+async fn key_rotation_takes_effect_on_reload(h: Harness) {
     let keys = yibao_keys::KeyDir::new(&h.state.keys_dir);
     keys.create_issuer_key(&yibao_keys::NewIssuerKey {
         key_id: None,
         regions: vec![],
-        not_before: NOW.saturating_sub(10),
-        not_after: NOW.saturating_add(86_400),
+        not_before: AT.saturating_sub(10),
+        not_after: AT.saturating_add(86_400),
     })
     .expect("new key");
-    keys.sign_bundle(NOW, 86_400).expect("bundle");
+    keys.sign_bundle(AT, 86_400).expect("bundle");
     let (status, body) = h
         .json(Method::POST, "/v1/admin/keys/reload", Some(ADMIN), None)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["key_id"], 2);
-    let channel = h.channel("wechat", &[]).await;
+    let channel = h.register_channel("wechat", &[]).await;
     let cred = credential_of(&h.activate(&channel, 10).await.1);
     assert_eq!(h.token(&cred).await.1["key_id"], 2);
 }
+
+#[tokio::test]
+async fn holders_and_channels_are_rate_limited_embedded() {
+    rate_limits(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn holders_and_channels_are_rate_limited_redis() {
+    rate_limits(Backend::Redis).await;
+}
+
+on_both_backends!(
+    activation_then_token_verifies_offline,
+    a_second_channel_gets_its_own_credential_for_the_same_voucher,
+    malformed_unknown_and_oversized_bodies_are_refused,
+    identity_and_insurance_failures_have_their_own_codes,
+    credentials_are_checked_and_revocation_is_immediate,
+    a_suspended_voucher_or_person_gets_no_token,
+    operators_register_institutions_and_terminals,
+    ops_endpoints_answer,
+    key_rotation_takes_effect_on_reload,
+);
