@@ -47,6 +47,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod business;
 mod claims;
 pub mod codec;
 mod error;
@@ -56,6 +57,7 @@ mod time;
 mod token;
 pub mod trust_list;
 
+pub use business::{BusinessType, UnknownBusinessType};
 pub use claims::{
     Claims, FamilyProxy, Gender, InsuranceType, MaskedName, RegionCode, Relation, TokenId,
     VoucherId,

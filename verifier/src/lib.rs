@@ -68,16 +68,24 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
 mod clock;
 mod error;
+mod outbox;
 mod policy;
+mod presentation;
 mod replay;
+mod terminal;
 mod verifier;
 
+pub use client::{ClientError, IssuerClient, MAX_BATCH};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::Rejection;
+pub use outbox::{ForwardAttempt, Outbox, OutboxError, OutboxStatus, Recorder};
 pub use policy::Policy;
+pub use presentation::{Outcome, Presentation, Visit};
 pub use replay::{Admission, MemoryReplayGuard, ReplayGuard};
+pub use terminal::{Accepted, FlushReport, ForwardError, SyncError, Terminal, TerminalConfig};
 pub use verifier::{BundleUpdate, VerifiedToken, Verifier};
 pub use yibao_shared;
 

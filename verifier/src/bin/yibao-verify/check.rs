@@ -1,25 +1,35 @@
-//! `yibao-verify check`.
+//! `yibao-verify check` and `scan`: one code, against a bundle file or a terminal's outbox.
 
 use std::io::{BufRead, Read};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use yibao_shared::key_file::{KeyRole, PublicKeyFile};
-use yibao_shared::{PublicKey, UnixTime};
-use yibao_verifier::{Clock, Policy, SystemClock, Verifier};
+use yibao_shared::{BusinessType, UnixTime};
+use yibao_verifier::{CheckError, Clock, Policy, SystemClock, Terminal, Verifier};
 
-use crate::Outcome;
-use crate::report;
+use crate::{Outcome, config, report};
 
+/// How a code is verified: a terminal directory (records to its outbox), or a bundle file
+/// and root key (verdict only).
 #[derive(Args)]
-pub(crate) struct CheckArgs {
-    /// Signed trust bundle file (from the issuer or `yibao-keys bundle sign`).
-    #[arg(long, env = "YIBAO_BUNDLE")]
-    bundle: PathBuf,
-    /// Root public key file pinned on this terminal.
-    #[arg(long, env = "YIBAO_ROOT_KEY")]
-    root_key: PathBuf,
+pub(crate) struct VerifyArgs {
+    /// Terminal directory set up by `yibao-verify init`: the code is checked against the
+    /// terminal's bundle and replay memory and, if accepted, queued for settlement.
+    #[arg(long, env = "YIBAO_TERMINAL", conflicts_with_all = ["bundle", "root_key"])]
+    terminal: Option<PathBuf>,
+    /// Signed trust bundle file (without a terminal directory).
+    #[arg(long, env = "YIBAO_BUNDLE", requires = "root_key")]
+    bundle: Option<PathBuf>,
+    /// Root public key file pinned on this terminal (without a terminal directory).
+    #[arg(long, env = "YIBAO_ROOT_KEY", requires = "bundle")]
+    root_key: Option<PathBuf>,
+    /// Cashier or operator id (default: the terminal's).
+    #[arg(long)]
+    operator: Option<String>,
+    /// National business-type code, e.g. 01301 结算, 02121 药店购药 (default: the terminal's).
+    #[arg(long)]
+    business_type: Option<BusinessType>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -32,37 +42,87 @@ pub(crate) struct CheckArgs {
     /// Longest token lifetime accepted, in seconds.
     #[arg(long, default_value_t = Policy::default().max_lifetime_secs)]
     max_lifetime: u64,
+}
+
+impl VerifyArgs {
+    pub(crate) fn policy(&self) -> Policy {
+        Policy {
+            leeway_secs: self.leeway,
+            max_lifetime_secs: self.max_lifetime,
+        }
+    }
+
+    pub(crate) fn now(&self) -> UnixTime {
+        self.now
+            .map_or_else(|| SystemClock.now(), UnixTime::from_secs)
+    }
+}
+
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    verify: VerifyArgs,
     /// The code; omit (or give "-") to read one line from standard input.
     code: Option<String>,
 }
 
+#[derive(Args)]
+pub(crate) struct ScanArgs {
+    #[command(flatten)]
+    verify: VerifyArgs,
+    /// A photo or screenshot of the QR code (PNG or JPEG).
+    image: PathBuf,
+}
+
 pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
-    let root = read_root_key(&args.root_key)?;
-    let bundle = std::fs::read_to_string(&args.bundle)
-        .with_context(|| format!("reading trust bundle {}", args.bundle.display()))?;
     let code = match args.code.as_deref() {
         None | Some("-") => read_code_from_stdin()?,
         Some(code) => code.to_owned(),
     };
-    let now = args
-        .now
-        .map_or_else(|| SystemClock.now(), UnixTime::from_secs);
-    let policy = Policy {
-        leeway_secs: args.leeway,
-        max_lifetime_secs: args.max_lifetime,
-    };
+    verify(&args.verify, &code)
+}
 
-    let mut verifier = Verifier::new(root, policy);
-    // A bundle that does not verify or is stale means no code can be accepted: that is a
-    // verdict (exit 1) with its own reason, not a usage error.
-    let verdict = verifier
-        .install_bundle(&bundle, now)
-        .and_then(|_| verifier.verify_text(&code, now));
+pub(crate) fn scan(args: &ScanArgs) -> anyhow::Result<Outcome> {
+    let code = decode_qr(&args.image)?;
+    verify(&args.verify, &code)
+}
+
+fn verify(args: &VerifyArgs, code: &str) -> anyhow::Result<Outcome> {
+    let now = args.now();
+    let (verdict, seq) = match (&args.terminal, &args.bundle, &args.root_key) {
+        (Some(dir), _, _) => {
+            let loaded = config::load(dir, args.policy())?;
+            let terminal = Terminal::open(&loaded.config)?;
+            let operator = args.operator.as_deref().unwrap_or(&loaded.operator);
+            let business = args.business_type.unwrap_or(loaded.business_type);
+            match terminal.check(code, operator, business, now) {
+                Ok(accepted) => (Ok(accepted.token), Some(accepted.seq)),
+                Err(CheckError::Rejected(rejection)) => (Err(rejection), None),
+                // Not recorded means not accepted: the cashier must not be told otherwise.
+                Err(CheckError::Guard(e)) => {
+                    return Err(e).context("the code could not be recorded; it is NOT accepted");
+                }
+            }
+        }
+        (None, Some(bundle), Some(root_key)) => {
+            let root = config::read_root_key(root_key)?;
+            let bundle = std::fs::read_to_string(bundle)
+                .with_context(|| format!("reading trust bundle {}", bundle.display()))?;
+            let mut verifier = Verifier::new(root, args.policy());
+            // A bundle that does not verify or is stale means no code can be accepted: that
+            // is a verdict (exit 1) with its own reason, not a usage error.
+            let verdict = verifier
+                .install_bundle(&bundle, now)
+                .and_then(|_| verifier.verify_text(code, now));
+            (verdict, None)
+        }
+        _ => bail!("give --terminal DIR (or YIBAO_TERMINAL), or --bundle FILE and --root-key FILE"),
+    };
     let accepted = verdict.is_ok();
     if args.json {
-        println!("{}", report::json(&verdict));
+        println!("{}", report::json(&verdict, seq));
     } else {
-        print!("{}", report::text(&verdict));
+        print!("{}", report::text(&verdict, seq));
     }
     Ok(if accepted {
         Outcome::Accepted
@@ -71,12 +131,32 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-fn read_root_key(path: &PathBuf) -> anyhow::Result<PublicKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading root key {}", path.display()))?;
-    let file = PublicKeyFile::parse(&text, KeyRole::Root)
-        .with_context(|| format!("root key {}", path.display()))?;
-    Ok(file.public_key)
+/// The text of the first yibao-looking QR code in the image (any QR code if none looks
+/// like ours, so the verifier can say why it is refused).
+fn decode_qr(path: &PathBuf) -> anyhow::Result<String> {
+    let image = image::ImageReader::open(path)
+        .with_context(|| format!("opening {}", path.display()))?
+        .with_guessed_format()
+        .with_context(|| format!("reading {}", path.display()))?
+        .decode()
+        .with_context(|| format!("decoding image {}", path.display()))?
+        .to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let mut texts: Vec<String> = prepared
+        .detect_grids()
+        .into_iter()
+        .filter_map(|grid| grid.decode().ok().map(|(_, text)| text))
+        .collect();
+    if let Some(ours) = texts
+        .iter()
+        .position(|t| t.starts_with(yibao_shared::codec::PREFIX))
+    {
+        return Ok(texts.swap_remove(ours));
+    }
+    texts
+        .into_iter()
+        .next()
+        .with_context(|| format!("no readable QR code in {}", path.display()))
 }
 
 fn read_code_from_stdin() -> anyhow::Result<String> {

@@ -1,9 +1,12 @@
-//! `yibao-verify`: verify yibao voucher codes at a terminal, offline.
+//! `yibao-verify`: verify yibao voucher codes at a terminal, offline, and hand accepted
+//! visits to settlement when the issuer is reachable.
 //!
-//! Exit codes: 0 accepted, 1 rejected, 2 usage or I/O error.
+//! Exit codes: 0 accepted (or done), 1 rejected, 2 usage or I/O error.
 
 mod check;
+mod config;
 mod report;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -13,8 +16,8 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "yibao-verify",
     version,
-    about = "Verify yibao medical-insurance codes offline",
-    after_help = "Exit codes: 0 accepted, 1 rejected, 2 usage or I/O error."
+    about = "Verify yibao medical-insurance codes offline; queue and settle the visits",
+    after_help = "Exit codes: 0 accepted (or done), 1 rejected, 2 usage or I/O error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,8 +26,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Set up a terminal directory: issuer, institution, credential, pinned root key.
+    Init(terminal::InitArgs),
     /// Verify one code (argument, or one line from standard input as a scanner types it).
     Check(check::CheckArgs),
+    /// Read the QR code in an image file, then verify it like `check`.
+    Scan(check::ScanArgs),
+    /// Fetch the issuer's trust bundle and install it if the pinned root key signed it and
+    /// it is not older than the one held.
+    Sync(terminal::SyncArgs),
+    /// Bundle age, outbox queue, last hand-off to settlement.
+    Status(terminal::StatusArgs),
+    /// Hand every queued visit to settlement, retrying with backoff.
+    Flush(terminal::FlushArgs),
 }
 
 /// What a command concluded.
@@ -37,7 +51,12 @@ fn main() -> ExitCode {
     // clap exits with 2 on usage errors by itself, matching our convention.
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init(args) => terminal::init(&args),
         Command::Check(args) => check::run(&args),
+        Command::Scan(args) => check::scan(&args),
+        Command::Sync(args) => terminal::sync(&args),
+        Command::Status(args) => terminal::status(&args),
+        Command::Flush(args) => terminal::flush(&args),
     };
     match result {
         Ok(Outcome::Accepted) => ExitCode::SUCCESS,

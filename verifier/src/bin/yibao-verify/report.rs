@@ -6,11 +6,14 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{Value, json};
 use yibao_verifier::{Rejection, VerifiedToken};
 
-pub(crate) fn text(verdict: &Result<VerifiedToken, Rejection>) -> String {
+pub(crate) fn text(verdict: &Result<VerifiedToken, Rejection>, queued: Option<u64>) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = match verdict {
-        Ok(token) => accepted_text(&mut out, token),
+        Ok(token) => accepted_text(&mut out, token).and_then(|()| match queued {
+            Some(seq) => writeln!(out, "  已入队 queued for settlement as #{seq}"),
+            None => Ok(()),
+        }),
         Err(rejection) => writeln!(
             out,
             "✘ 拒绝 REJECTED  {} / {}  [{}]\n  detail: {rejection}",
@@ -59,10 +62,11 @@ fn accepted_text(out: &mut String, token: &VerifiedToken) -> std::fmt::Result {
     )
 }
 
-pub(crate) fn json(verdict: &Result<VerifiedToken, Rejection>) -> Value {
+pub(crate) fn json(verdict: &Result<VerifiedToken, Rejection>, queued: Option<u64>) -> Value {
     match verdict {
         Ok(token) => json!({
             "accepted": true,
+            "queued": queued,
             "key_id": token.key_id(),
             "key_status": token.key_status(),
             "token_id": token.token_id(),
@@ -81,6 +85,6 @@ pub(crate) fn json(verdict: &Result<VerifiedToken, Rejection>) -> Value {
     }
 }
 
-fn rfc3339(secs: u64) -> String {
+pub(crate) fn rfc3339(secs: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
 }

@@ -1,0 +1,272 @@
+//! A terminal: its identity, its verifier, its outbox and its link to the issuer, wired
+//! together. This is what a cashier program embeds.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use yibao_shared::{BusinessType, PublicKey, TrustBundle, UnixTime};
+
+use crate::client::{ClientError, IssuerClient, MAX_BATCH};
+use crate::outbox::{ForwardAttempt, Outbox, OutboxError, OutboxStatus};
+use crate::presentation::Visit;
+use crate::verifier::{BundleUpdate, VerifiedToken, Verifier};
+use crate::{CheckError, Policy, Rejection};
+
+/// Who this terminal is and where its issuer is.
+#[derive(Clone)]
+pub struct TerminalConfig {
+    /// The issuer's base URL, e.g. `https://yibao.example.org`.
+    pub issuer_url: String,
+    /// The terminal credential the operator registered (`ybt_…`).
+    pub credential: String,
+    /// The institution the terminal belongs to.
+    pub institution: String,
+    /// The operator's root public key, pinned at installation.
+    pub root_key: PublicKey,
+    /// Where the outbox lives.
+    pub data_dir: PathBuf,
+    /// Verification policy.
+    pub policy: Policy,
+    /// How long one call to the issuer may take.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for TerminalConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TerminalConfig")
+            .field("issuer_url", &self.issuer_url)
+            .field("credential", &"<redacted>")
+            .field("institution", &self.institution)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A code accepted and durably queued.
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    /// The verified token.
+    pub token: VerifiedToken,
+    /// Its place in the outbox.
+    pub seq: u64,
+}
+
+/// Why a bundle sync did not install a bundle.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The issuer could not be asked.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The bundle offered was refused (bad signature, rollback, stale).
+    #[error("trust bundle refused: {0}")]
+    Refused(#[from] Rejection),
+    /// The bundle could not be kept.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+/// Why a forward stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForwardError {
+    /// Talking to the issuer failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The outbox failed.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+impl ForwardError {
+    /// Whether retrying later may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Client(e) if e.is_transient())
+    }
+}
+
+/// What one call to [`Terminal::flush`] achieved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Presentations settlement answered (settled or refused).
+    pub answered: u64,
+    /// Requests that failed and were retried.
+    pub retries: u32,
+    /// Still queued when the flush ended.
+    pub remaining: u64,
+}
+
+/// A terminal with its verifier, outbox and issuer link.
+#[derive(Debug)]
+pub struct Terminal {
+    institution: String,
+    verifier: Verifier,
+    outbox: Outbox,
+    client: IssuerClient,
+}
+
+impl Terminal {
+    /// Opens the terminal's outbox and restores the bundle it holds.
+    ///
+    /// A held bundle that has since expired is restored anyway, so checks say
+    /// [`Rejection::StaleBundle`] ("sync the bundle") rather than "no bundle".
+    ///
+    /// # Errors
+    ///
+    /// The outbox cannot be opened.
+    pub fn open(config: &TerminalConfig) -> Result<Self, OutboxError> {
+        let outbox = Outbox::open(&config.data_dir)?;
+        let (document, min_sequence) = outbox.bundle()?;
+        let mut verifier = Verifier::new(config.root_key, config.policy);
+        if let Some(document) = document
+            && let Ok(bundle) = TrustBundle::open(&document, &config.root_key)
+        {
+            // Installed as of its own issue time; staleness is judged at each check.
+            let _ = verifier.install_bundle(&document, bundle.issued_at);
+        }
+        let verifier = verifier.with_min_sequence(min_sequence);
+        Ok(Self {
+            institution: config.institution.clone(),
+            verifier,
+            outbox,
+            client: IssuerClient::new(&config.issuer_url, &config.credential, config.timeout),
+        })
+    }
+
+    /// The verifier (bundle, policy).
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The outbox.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// The institution this terminal belongs to.
+    pub fn institution(&self) -> &str {
+        &self.institution
+    }
+
+    /// Verifies `text` offline and, if it is accepted, queues the presentation durably
+    /// before returning: the cashier may say "accepted" once this returns `Ok`.
+    ///
+    /// # Errors
+    ///
+    /// [`CheckError::Rejected`] with the reason (a replay at this terminal, also one
+    /// accepted before a restart, is [`Rejection::Replayed`]); [`CheckError::Guard`] when
+    /// the outbox could not record, in which case the code must not be accepted.
+    pub fn check(
+        &self,
+        text: &str,
+        operator: &str,
+        business_type: BusinessType,
+        now: UnixTime,
+    ) -> Result<Accepted, CheckError<OutboxError>> {
+        let visit = Visit {
+            institution: self.institution.clone(),
+            operator: operator.to_owned(),
+            business_type,
+        };
+        let mut recorder = self.outbox.recorder(&visit, true);
+        let token = self.verifier.check_once(text, now, &mut recorder)?;
+        let seq = recorder
+            .recorded()
+            .ok_or_else(|| CheckError::Guard(OutboxError::Storage("nothing recorded".into())))?;
+        Ok(Accepted { token, seq })
+    }
+
+    /// Fetches the issuer's trust bundle, verifies it against the pinned root key, refuses
+    /// rollback (also across restarts) and keeps it.
+    ///
+    /// # Errors
+    ///
+    /// A [`SyncError`]; the held bundle stays.
+    pub fn sync(&mut self, now: UnixTime) -> Result<BundleUpdate, SyncError> {
+        let document = self.client.trust_bundle()?;
+        let mut candidate = self.verifier.clone();
+        let update = candidate.install_bundle(&document, now)?;
+        if let BundleUpdate::Installed { sequence } = update {
+            self.outbox.save_bundle(&document, sequence)?;
+        }
+        self.verifier = candidate;
+        Ok(update)
+    }
+
+    /// Hands one batch of queued presentations to settlement and records the answers.
+    /// Returns how many were answered (0: the queue is empty).
+    ///
+    /// # Errors
+    ///
+    /// A [`ForwardError`]; the batch stays queued and a retry is harmless.
+    pub fn forward_batch(&self, batch_size: usize, now: UnixTime) -> Result<u64, ForwardError> {
+        let batch = self.outbox.queued(batch_size.clamp(1, MAX_BATCH))?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let outcomes = self.client.hand_off(&batch, now)?;
+        let answered = outcomes.len() as u64;
+        self.outbox.record_outcomes(outcomes, now)?;
+        Ok(answered)
+    }
+
+    /// Forwards until the queue is empty, retrying transient failures with exponential
+    /// backoff (0.5 s doubling to 30 s) until `deadline` has passed. `now` is read before
+    /// each batch.
+    ///
+    /// # Errors
+    ///
+    /// A non-transient [`ForwardError`] at once, or the last transient one when the deadline
+    /// passes with presentations still queued.
+    pub fn flush(
+        &self,
+        batch_size: usize,
+        deadline: std::time::Instant,
+        mut now: impl FnMut() -> UnixTime,
+    ) -> Result<FlushReport, ForwardError> {
+        let mut report = FlushReport::default();
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let at = now();
+            let result = self.forward_batch(batch_size, at);
+            let error = match result {
+                Ok(0) => break,
+                Ok(answered) => {
+                    report.answered += answered;
+                    backoff = Duration::from_millis(500);
+                    continue;
+                }
+                Err(error) => error,
+            };
+            let attempt = ForwardAttempt {
+                at,
+                answered: report.answered,
+                error: Some(error.to_string()),
+            };
+            self.outbox.record_forward(&attempt)?;
+            let wait = backoff.min(deadline.saturating_duration_since(std::time::Instant::now()));
+            if !error.is_transient() || wait.is_zero() {
+                return Err(error);
+            }
+            report.retries += 1;
+            std::thread::sleep(wait);
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+        self.outbox.record_forward(&ForwardAttempt {
+            at: now(),
+            answered: report.answered,
+            error: None,
+        })?;
+        report.remaining = self.outbox.status()?.queued;
+        Ok(report)
+    }
+
+    /// Outbox counts and the last forward.
+    ///
+    /// # Errors
+    ///
+    /// The outbox failed.
+    pub fn status(&self) -> Result<OutboxStatus, OutboxError> {
+        self.outbox.status()
+    }
+}

@@ -1,0 +1,196 @@
+//! The terminal's outbox: an accepted code is queued and remembered in one commit, the
+//! replay memory survives a restart, answers move presentations to the history, and the
+//! held bundle's sequence survives too.
+
+use yibao_shared::*;
+use yibao_verifier::{CheckError, Outbox, Outcome, Policy, Rejection, Verifier, Visit};
+
+const NOW: u64 = 1_767_225_600;
+
+fn root() -> SecretKey {
+    SecretKey::from_seed(&[0x52; 32])
+}
+
+fn issuer() -> SecretKey {
+    SecretKey::from_seed(&[0x11; 32])
+}
+
+fn bundle(sequence: u64) -> String {
+    TrustBundle {
+        sequence,
+        issued_at: UnixTime::from_secs(NOW - 60),
+        expires_at: UnixTime::from_secs(NOW + 3_600),
+        keys: vec![IssuerKey {
+            key_id: KeyId(1),
+            public_key: issuer().public_key(),
+            regions: vec![],
+            not_before: UnixTime::from_secs(NOW - 86_400),
+            not_after: UnixTime::from_secs(NOW + 86_400),
+            status: KeyStatus::Active,
+        }],
+    }
+    .sign(&root())
+}
+
+fn code(token_byte: u8) -> String {
+    TokenBody {
+        kind: TokenKind::IssuerSigned,
+        key_id: KeyId(1),
+        token_id: TokenId([token_byte; 8]),
+        issued_at: UnixTime::from_secs(NOW),
+        lifetime_secs: 60,
+        claims: Claims {
+            voucher_id: VoucherId([1; 8]),
+            region: RegionCode::parse("440305").expect("valid"),
+            insurance: InsuranceType::Employee,
+            masked_name: MaskedName::mask("测试丙").expect("valid"),
+            gender: Gender::Female,
+            birth_year: 1985,
+            proxy: None,
+        },
+    }
+    .sign(&issuer())
+    .expect("encodable")
+}
+
+fn verifier() -> Verifier {
+    let mut v = Verifier::new(root().public_key(), Policy::default());
+    v.install_bundle(&bundle(3), UnixTime::from_secs(NOW))
+        .expect("installs");
+    v
+}
+
+fn visit() -> Visit {
+    Visit {
+        institution: "P44030500001".into(),
+        operator: "cashier-7".into(),
+        business_type: BusinessType::parse("02121").expect("listed"),
+    }
+}
+
+fn at(secs: u64) -> UnixTime {
+    UnixTime::from_secs(secs)
+}
+
+#[test]
+fn an_accepted_code_is_queued_and_refused_again_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let verifier = verifier();
+    let visit = visit();
+    {
+        let outbox = Outbox::open(dir.path()).expect("opens");
+        let mut recorder = outbox.recorder(&visit, true);
+        let token = verifier
+            .check_once(&code(1), at(NOW + 5), &mut recorder)
+            .expect("accepted");
+        let seq = recorder.recorded().expect("queued");
+        let queued = outbox.queued(10).expect("reads");
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].seq, seq);
+        assert_eq!(queued[0].code, code(1));
+        assert_eq!(queued[0].token_id, token.token_id());
+        assert_eq!(queued[0].visit, visit);
+        assert_eq!(queued[0].verified_at, at(NOW + 5));
+        assert!(queued[0].offline);
+    }
+    // A new process: the same code is a replay, another code is accepted.
+    let outbox = Outbox::open(dir.path()).expect("reopens");
+    let mut recorder = outbox.recorder(&visit, true);
+    let replay = verifier.check_once(&code(1), at(NOW + 9), &mut recorder);
+    assert!(
+        matches!(
+            replay,
+            Err(CheckError::Rejected(Rejection::Replayed { .. }))
+        ),
+        "{replay:?}"
+    );
+    assert_eq!(recorder.recorded(), None);
+    verifier
+        .check_once(&code(2), at(NOW + 9), &mut recorder)
+        .expect("a new code is accepted");
+    assert_eq!(outbox.status().expect("status").queued, 2);
+}
+
+#[test]
+fn answers_move_presentations_to_the_history_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outbox = Outbox::open(dir.path()).expect("opens");
+    let verifier = verifier();
+    let visit = visit();
+    for byte in 1..=3 {
+        verifier
+            .check_once(&code(byte), at(NOW), &mut outbox.recorder(&visit, true))
+            .expect("accepted");
+    }
+    let queued = outbox.queued(2).expect("reads");
+    assert_eq!(queued.len(), 2, "the limit is respected");
+    let settled = Outcome::Settled {
+        reference: "ref-1".into(),
+        at: at(NOW + 60),
+    };
+    let refused = Outcome::Refused {
+        code: "double-use".into(),
+        message: "settled at another terminal".into(),
+        at: at(NOW + 60),
+    };
+    let answers = vec![(queued[0].seq, settled.clone()), (queued[1].seq, refused)];
+    outbox
+        .record_outcomes(answers.clone(), at(NOW + 60))
+        .expect("records");
+    // A second forwarder's late answers for the same presentations change nothing.
+    outbox
+        .record_outcomes(answers, at(NOW + 61))
+        .expect("records");
+
+    let status = outbox.status().expect("status");
+    assert_eq!((status.queued, status.settled, status.refused), (1, 1, 1));
+    let remaining = outbox.queued(10).expect("reads");
+    assert_eq!(remaining.len(), 1);
+    assert_eq!(remaining[0].token_id, TokenId([3; 8]));
+    let first = outbox
+        .presentation(queued[0].seq)
+        .expect("reads")
+        .expect("kept in the history");
+    assert_eq!(first.outcome, Some(settled));
+}
+
+#[test]
+fn the_held_bundle_and_its_sequence_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let outbox = Outbox::open(dir.path()).expect("opens");
+        assert_eq!(outbox.bundle().expect("reads"), (None, 0));
+        outbox.save_bundle(&bundle(3), 3).expect("saves");
+    }
+    let outbox = Outbox::open(dir.path()).expect("reopens");
+    assert_eq!(outbox.bundle().expect("reads"), (Some(bundle(3)), 3));
+    // Restored into a verifier, the sequence refuses an older bundle.
+    let mut v = Verifier::new(root().public_key(), Policy::default()).with_min_sequence(3);
+    let rollback = v.install_bundle(&bundle(2), at(NOW));
+    assert!(
+        matches!(rollback, Err(Rejection::BundleRollback { .. })),
+        "{rollback:?}"
+    );
+}
+
+#[test]
+fn a_long_expired_code_is_refused_as_expired_not_as_a_replay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outbox = Outbox::open(dir.path()).expect("opens");
+    let verifier = verifier();
+    let visit = visit();
+    verifier
+        .check_once(&code(1), at(NOW), &mut outbox.recorder(&visit, true))
+        .expect("accepted");
+    // Long after expiry the verdict is "expired": the replay memory may forget the token
+    // then (it is pruned past expiry plus leeway) without ever letting it through.
+    let late = verifier.check_once(
+        &code(1),
+        at(NOW + 3_000),
+        &mut outbox.recorder(&visit, true),
+    );
+    assert!(
+        matches!(late, Err(CheckError::Rejected(Rejection::Expired { .. }))),
+        "{late:?}"
+    );
+}
