@@ -12,13 +12,13 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::error::ApiError;
-use crate::routes::{admin, family, holder, public};
+use crate::routes::{admin, family, holder, public, settlement};
 use crate::state::AppState;
 
 /// The OpenAPI document of every endpoint.
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "yibao issuer", description = "医保电子凭证 issuer: activation, QR tokens, trust bundle"),
+    info(title = "yibao issuer", description = "医保电子凭证 issuer: activation, family accounts, QR tokens, trust bundle, settlement, expenses"),
     paths(
         holder::activate, holder::deactivate, holder::token, holder::token_svg,
         holder::token_png, holder::revoke_own_credential,
@@ -29,6 +29,8 @@ use crate::state::AppState;
         family::reject, family::unbind_binder, family::audit, family::admin_audit,
         public::trust_bundle, public::institutions, public::healthz, public::readyz,
         public::metrics, openapi_json,
+        settlement::hand_off, settlement::decode, settlement::complete, settlement::expenses,
+        settlement::admin_settlements,
     ),
     modifiers(&BearerAuth)
 )]
@@ -51,6 +53,9 @@ impl utoipa::Modify for BearerAuth {
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+/// Body limit of `POST /v1/handoffs`: 500 handoffs of about 300 bytes, with room.
+const HANDOFF_BODY_LIMIT: usize = 512 * 1024;
 
 /// Builds the service.
 pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
@@ -98,6 +103,21 @@ pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
         .route("/v1/family/binders/{binder}/reject", post(family::reject))
         .route("/v1/family/audit", get(family::audit))
         .route("/v1/admin/family/{voucher}/audit", get(family::admin_audit))
+        .route(
+            "/v1/handoffs",
+            // A full batch of handoffs is far above the general body limit.
+            post(settlement::hand_off).layer(DefaultBodyLimit::max(HANDOFF_BODY_LIMIT)),
+        )
+        .route("/v1/decode", post(settlement::decode))
+        .route(
+            "/v1/settlements/{reference}/complete",
+            post(settlement::complete),
+        )
+        .route("/v1/expenses", get(settlement::expenses))
+        .route(
+            "/v1/admin/vouchers/{id}/settlements",
+            get(settlement::admin_settlements),
+        )
         .route("/v1/trust-bundle", get(public::trust_bundle))
         .route("/v1/institutions", get(public::institutions))
         .route("/healthz", get(public::healthz))

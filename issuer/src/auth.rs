@@ -6,7 +6,9 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::error::ApiError;
-use crate::model::{Channel, HolderCredential, Person, Voucher, VoucherStatus};
+use crate::model::{
+    Channel, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
+};
 use crate::secrets::{CredentialHash, hash_credential};
 use crate::state::AppState;
 
@@ -97,6 +99,41 @@ impl FromRequestParts<AppState> for HolderAuth {
             credential,
             voucher,
             person,
+        })
+    }
+}
+
+/// An authenticated terminal and its institution.
+#[derive(Debug)]
+pub struct TerminalAuth {
+    /// The terminal.
+    pub terminal: Terminal,
+    /// The institution it belongs to.
+    pub institution: Institution,
+}
+
+impl FromRequestParts<AppState> for TerminalAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let hash = bearer(parts)?;
+        let terminal = state
+            .store
+            .terminal_by_key(&hash)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        let institution = state
+            .store
+            .institution(&terminal.institution)
+            .await?
+            .ok_or_else(|| ApiError::Internal("terminal of an unknown institution".into()))?;
+        // An institution that no longer accepts the voucher cannot settle with it.
+        if !institution.accepts_voucher {
+            return Err(ApiError::InstitutionNotDesignated);
+        }
+        Ok(Self {
+            terminal,
+            institution,
         })
     }
 }

@@ -26,6 +26,9 @@ pub struct Config {
     pub store: Option<StoreConfig>,
     /// Lifetime of issued tokens in seconds (1–255).
     pub token_lifetime_secs: u8,
+    /// How long after a code's expiry a terminal that verified it offline may still hand it
+    /// to settlement (default 7 days: a terminal cut off for a week loses nothing).
+    pub handoff_window_secs: u64,
     /// Request limits.
     pub limits: Limits,
 }
@@ -56,6 +59,10 @@ impl Config {
             .set_default("listen", "127.0.0.1:8080")?
             .set_default("data_dir", "data")?
             .set_default("token_lifetime_secs", 60)?
+            .set_default(
+                "handoff_window_secs",
+                crate::settlement::DEFAULT_HANDOFF_WINDOW_SECS,
+            )?
             .set_default("limits.body_bytes", 16 * 1024)?
             .set_default("limits.request_timeout_ms", 5_000)?
             .set_default("limits.channel_per_sec", 100)?

@@ -83,6 +83,24 @@ pub enum ApiError {
     /// The request is no longer pending (approved, rejected, expired or unbound).
     #[error("no pending request to decide")]
     NotPending,
+    /// The terminal's institution does not (or no longer) accept the voucher.
+    #[error("this institution is not designated to accept the voucher")]
+    InstitutionNotDesignated,
+    /// A handoff or decode names another institution than the terminal's.
+    #[error("the institution does not match the terminal's")]
+    InstitutionMismatch,
+    /// Not one of the national business-type codes.
+    #[error("unknown business type: expected a national 5-digit code such as 01301 or 02121")]
+    InvalidBusinessType,
+    /// No settlement with this reference at the caller's institution.
+    #[error("no settlement with this reference at this institution")]
+    SettlementNotFound,
+    /// The settlement was already completed with other amounts.
+    #[error("the settlement is already completed with other amounts")]
+    SettlementCompleted,
+    /// Fund, account and cash do not add up to the total (or the total is implausible).
+    #[error("fund_fen + account_fen + cash_fen must equal total_fen")]
+    AmountsInconsistent,
     /// A concurrent change won; retry.
     #[error("changed concurrently, retry")]
     Conflict,
@@ -128,6 +146,12 @@ impl ApiError {
             Self::CannotBindSelf => "cannot-bind-self",
             Self::GuardianAttestationRequired => "guardian-attestation-required",
             Self::NotPending => "not-pending",
+            Self::InstitutionNotDesignated => "institution-not-designated",
+            Self::InstitutionMismatch => "institution-mismatch",
+            Self::InvalidBusinessType => "invalid-business-type",
+            Self::SettlementNotFound => "settlement-not-found",
+            Self::SettlementCompleted => "settlement-completed",
+            Self::AmountsInconsistent => "amounts-inconsistent",
             Self::Conflict => "conflict",
             Self::RateLimited => "rate-limited",
             Self::Timeout => "timeout",
@@ -140,10 +164,18 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MalformedJson | Self::UnknownField => StatusCode::BAD_REQUEST,
-            Self::FamilyLimitReached | Self::AlreadyBound | Self::NotPending | Self::Conflict => {
-                StatusCode::CONFLICT
+            Self::FamilyLimitReached
+            | Self::AlreadyBound
+            | Self::NotPending
+            | Self::Conflict
+            | Self::SettlementCompleted => StatusCode::CONFLICT,
+            Self::NotBound | Self::InstitutionNotDesignated | Self::InstitutionMismatch => {
+                StatusCode::FORBIDDEN
             }
-            Self::NotBound => StatusCode::FORBIDDEN,
+            Self::SettlementNotFound => StatusCode::NOT_FOUND,
+            Self::InvalidBusinessType | Self::AmountsInconsistent => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::CannotBindSelf | Self::GuardianAttestationRequired => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }

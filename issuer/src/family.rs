@@ -121,7 +121,8 @@ pub async fn may_act_for(
     }
 }
 
-fn today(now: UnixTime) -> BirthDate {
+/// The civil date in China Standard Time (UTC+8) at `now`.
+pub(crate) fn today(now: UnixTime) -> BirthDate {
     // Civil date from Unix days (Howard Hinnant's algorithm), UTC+8 (China Standard Time).
     let days = (now.as_secs() + 8 * 3_600) / 86_400;
     let z = days as i64 + 719_468;

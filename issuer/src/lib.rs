@@ -2,7 +2,8 @@
 //!
 //! The issuer service: the insured-person registry, authorised activation channels,
 //! activation, holder credentials, short-lived signed QR tokens (JSON, SVG, PNG), the trust
-//! bundle for terminals, and the operator's endpoints. [`app::router`] builds the axum
+//! bundle for terminals, settlement intake (handoffs, online decode, amounts) and the
+//! expense ledger, and the operator's endpoints. [`app::router`] builds the axum
 //! service; [`store`] holds the embedded (redb) and Redis backends.
 
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod registry;
 pub mod routes;
 pub mod secrets;
 pub mod service;
+pub mod settlement;
 pub mod setup;
 pub mod shutdown;
 pub mod signing;

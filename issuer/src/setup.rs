@@ -89,6 +89,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App
         clock,
         admin_token: hash_credential(&admin_token(&config.data_dir)?),
         token_lifetime_secs: config.token_lifetime_secs,
+        handoff_window_secs: config.handoff_window_secs,
         limits: Arc::new(RateLimits::new(&config.limits)),
     };
     let limits = Arc::clone(&state.limits);

@@ -8,6 +8,7 @@ use yibao_keys::{KeyDir, KeysError};
 use yibao_shared::{
     Claims, KeyId, KeyStatus, SecretKey, TokenBody, TokenId, TokenKind, TrustBundle, UnixTime,
 };
+use yibao_verifier::{Policy, Verifier};
 
 /// An issuer key ready to sign, and the bundle to serve.
 #[derive(Debug)]
@@ -16,6 +17,7 @@ pub struct KeyMaterial {
     secret: SecretKey,
     bundle_document: String,
     bundle: TrustBundle,
+    verifier: Verifier,
 }
 
 /// Why key material could not be loaded.
@@ -63,11 +65,18 @@ impl KeyMaterial {
         {
             return Err(KeyMaterialError::KeyNotPublished(key.key_id));
         }
+        // Settlement re-verifies handed-off codes with the very library terminals embed, on
+        // the bundle terminals hold, so both give the same verdict.
+        let mut verifier = Verifier::new(root, Policy::default());
+        verifier
+            .install_bundle(&bundle_document, now)
+            .map_err(|e| KeyMaterialError::Bundle(path.display().to_string(), e.to_string()))?;
         Ok(Self {
             key_id: key.key_id,
             secret,
             bundle_document,
             bundle,
+            verifier,
         })
     }
 
@@ -84,6 +93,11 @@ impl KeyMaterial {
     /// The bundle, decoded.
     pub fn bundle(&self) -> &TrustBundle {
         &self.bundle
+    }
+
+    /// A verifier holding the served bundle, with the default terminal policy.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
     }
 
     /// Signs a token for `claims`.

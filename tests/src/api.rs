@@ -149,6 +149,7 @@ impl Harness {
             clock: clock.clone(),
             admin_token: hash_credential(ADMIN),
             token_lifetime_secs: 60,
+            handoff_window_secs: yibao_issuer::settlement::DEFAULT_HANDOFF_WINDOW_SECS,
             limits: Arc::new(RateLimits::new(&limits)),
         };
         let router = app::router(state.clone(), limits.body_bytes, Duration::from_secs(5));

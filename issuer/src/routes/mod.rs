@@ -4,3 +4,4 @@ pub mod admin;
 pub mod family;
 pub mod holder;
 pub mod public;
+pub mod settlement;

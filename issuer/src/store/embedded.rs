@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use yibao_shared::{UnixTime, VoucherId};
+use yibao_shared::{TokenId, UnixTime, VoucherId};
 
 use super::{Activation, LinkSave, Store, StoreError, decode, encode};
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
+use crate::settlement::{DoubleUse, Settlement};
 
 type Table = TableDefinition<'static, &'static str, &'static [u8]>;
 
@@ -33,7 +34,13 @@ const LINKS: Table = TableDefinition::new("family_links");
 /// Key `"<member hex>/<binder hex>"`, empty value: a member's binders.
 const MEMBER_LINKS: Table = TableDefinition::new("family_member_links");
 
-const ALL: [Table; 12] = [
+/// Key `"<voucher hex>/<token hex>"`: the token's settlement (so a voucher's ledger is one
+/// prefix range).
+const SETTLEMENTS: Table = TableDefinition::new("settlements");
+/// Key `"<voucher hex>/<token hex>/<terminal>"`: a refused double use.
+const DOUBLE_USES: Table = TableDefinition::new("double_uses");
+
+const ALL: [Table; 14] = [
     PERSONS,
     CHANNELS,
     CHANNEL_KEYS,
@@ -46,6 +53,8 @@ const ALL: [Table; 12] = [
     VOUCHER_CREDENTIALS,
     LINKS,
     MEMBER_LINKS,
+    SETTLEMENTS,
+    DOUBLE_USES,
 ];
 
 /// redb-backed store.
@@ -485,6 +494,91 @@ impl Store for EmbeddedStore {
             }
         }
         Ok(links)
+    }
+
+    async fn insert_settlement(
+        &self,
+        settlement: &Settlement,
+    ) -> Result<Option<Settlement>, StoreError> {
+        let key = format!("{}/{}", settlement.voucher_id, settlement.token_id);
+        let record = encode(settlement);
+        self.write(move |txn| {
+            if let Some(existing) = get_in::<Settlement>(txn, SETTLEMENTS, &key)? {
+                return Ok(Some(existing));
+            }
+            put(txn, SETTLEMENTS, &key, &record)?;
+            Ok(None)
+        })
+        .await
+    }
+
+    async fn replace_settlement(
+        &self,
+        current: &Settlement,
+        new: &Settlement,
+    ) -> Result<bool, StoreError> {
+        let key = format!("{}/{}", current.voucher_id, current.token_id);
+        let (current, new) = (current.clone(), encode(new));
+        self.write(move |txn| {
+            if get_in::<Settlement>(txn, SETTLEMENTS, &key)?.as_ref() != Some(&current) {
+                return Ok(false);
+            }
+            put(txn, SETTLEMENTS, &key, &new)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn settlement(
+        &self,
+        voucher: VoucherId,
+        token: TokenId,
+    ) -> Result<Option<Settlement>, StoreError> {
+        self.get_record(SETTLEMENTS, &format!("{voucher}/{token}"))
+    }
+
+    async fn settlements_of(&self, voucher: VoucherId) -> Result<Vec<Settlement>, StoreError> {
+        self.with_prefix(SETTLEMENTS, &format!("{voucher}/"))
+    }
+
+    async fn record_double_use(&self, double_use: &DoubleUse) -> Result<(), StoreError> {
+        let key = format!(
+            "{}/{}/{}",
+            double_use.voucher_id, double_use.token_id, double_use.terminal
+        );
+        let record = encode(double_use);
+        self.write(move |txn| {
+            if get_in::<DoubleUse>(txn, DOUBLE_USES, &key)?.is_none() {
+                put(txn, DOUBLE_USES, &key, &record)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn double_uses_of(&self, voucher: VoucherId) -> Result<Vec<DoubleUse>, StoreError> {
+        self.with_prefix(DOUBLE_USES, &format!("{voucher}/"))
+    }
+}
+
+impl EmbeddedStore {
+    /// Every record whose key starts with `prefix`, in key order.
+    fn with_prefix<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        table: Table,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(table).map_err(backend)?;
+        let mut out = Vec::new();
+        for entry in table.range(prefix..).map_err(backend)? {
+            let (key, value) = entry.map_err(backend)?;
+            if !key.value().starts_with(prefix) {
+                break;
+            }
+            out.push(decode(value.value())?);
+        }
+        Ok(out)
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use yibao_shared::{UnixTime, VoucherId};
+use yibao_shared::{TokenId, UnixTime, VoucherId};
 
 pub use self::embedded::EmbeddedStore;
 pub use self::redis::RedisStore;
@@ -18,6 +18,7 @@ use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
+use crate::settlement::{DoubleUse, Settlement};
 
 /// A storage failure. Says nothing about the backend's internals to callers.
 #[derive(Debug, Error)]
@@ -174,6 +175,34 @@ pub trait Store: Send + Sync + 'static {
     async fn links_of_binder(&self, binder: VoucherId) -> Result<Vec<FamilyLink>, StoreError>;
     /// Every link where `member` is the member.
     async fn links_of_member(&self, member: VoucherId) -> Result<Vec<FamilyLink>, StoreError>;
+
+    /// Writes `settlement` unless its token already has one, in one atomic step: `None`
+    /// when written, otherwise the settlement that was there (which is kept). This is the
+    /// once-only rule across all terminals.
+    async fn insert_settlement(
+        &self,
+        settlement: &Settlement,
+    ) -> Result<Option<Settlement>, StoreError>;
+    /// Replaces `current` by `new` if the stored record is still `current`; `false` if it
+    /// changed (or vanished) meanwhile.
+    async fn replace_settlement(
+        &self,
+        current: &Settlement,
+        new: &Settlement,
+    ) -> Result<bool, StoreError>;
+    /// A token's settlement.
+    async fn settlement(
+        &self,
+        voucher: VoucherId,
+        token: TokenId,
+    ) -> Result<Option<Settlement>, StoreError>;
+    /// Every settlement of a voucher (its expense ledger and visit history).
+    async fn settlements_of(&self, voucher: VoucherId) -> Result<Vec<Settlement>, StoreError>;
+    /// Records a refused double use, once per token and terminal (a retried handoff does
+    /// not add a second record).
+    async fn record_double_use(&self, double_use: &DoubleUse) -> Result<(), StoreError>;
+    /// Every double use recorded against a voucher.
+    async fn double_uses_of(&self, voucher: VoucherId) -> Result<Vec<DoubleUse>, StoreError>;
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {

@@ -12,7 +12,14 @@
 //! yb:ch:{<id>} / yb:chk:{<key hash>}    channel record / key → channel id
 //! yb:t:{<id>}  / yb:tk:{<key hash>}     terminal record / key → terminal id
 //! yb:inst                    hash: institution code → record (one key)
+//! yb:v:{<voucher>}:members   hash: member voucher → family link (binder's side)
+//! yb:v:{<voucher>}:binders   set of binder vouchers (member's index)
+//! yb:v:{<voucher>}:settled   hash: token id → settlement (the voucher's ledger)
+//! yb:v:{<voucher>}:double-use  hash: "<token>/<terminal>" → refused double use
 //! ```
+//!
+//! A token's settlement lives under its voucher's tag, so insert-if-absent (the once-only
+//! rule) and the ledger read are single-slot operations.
 //!
 //! Mutable state lives in its own key so every change is one single-key write, never a
 //! read-modify-write of a record. Activation touches three slots (person, voucher,
@@ -29,13 +36,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use yibao_shared::{UnixTime, VoucherId};
+use yibao_shared::{TokenId, UnixTime, VoucherId};
 
 use super::{Activation, LinkSave, Store, StoreError, decode, encode};
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
+use crate::settlement::{DoubleUse, Settlement};
 
 /// Redis-backed store.
 #[derive(Clone)]
@@ -225,6 +233,28 @@ if max >= 0 then
   end
   if taken >= max then return -2 end
 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"#;
+
+fn settled_key(voucher: VoucherId) -> String {
+    format!("yb:v:{{{voucher}}}:settled")
+}
+fn double_use_key(voucher: VoucherId) -> String {
+    format!("yb:v:{{{voucher}}}:double-use")
+}
+
+/// Insert-if-absent returning what is there: nil when written, else the kept record.
+const INSERT_SETTLEMENT: &str = r#"
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then return current end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return false
+"#;
+
+/// Compare-and-set of one hash field on its exact stored bytes: 1 replaced, 0 changed.
+const REPLACE_FIELD: &str = r#"
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 "#;
@@ -504,5 +534,79 @@ impl Store for RedisStore {
             }
         }
         Ok(links)
+    }
+
+    async fn insert_settlement(
+        &self,
+        settlement: &Settlement,
+    ) -> Result<Option<Settlement>, StoreError> {
+        let existing: Option<Vec<u8>> = redis::Script::new(INSERT_SETTLEMENT)
+            .key(settled_key(settlement.voucher_id))
+            .arg(settlement.token_id.to_string())
+            .arg(encode(settlement))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(failed)?;
+        existing.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    async fn replace_settlement(
+        &self,
+        current: &Settlement,
+        new: &Settlement,
+    ) -> Result<bool, StoreError> {
+        let replaced: i64 = redis::Script::new(REPLACE_FIELD)
+            .key(settled_key(current.voucher_id))
+            .arg(current.token_id.to_string())
+            .arg(encode(current))
+            .arg(encode(new))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(failed)?;
+        Ok(replaced == 1)
+    }
+
+    async fn settlement(
+        &self,
+        voucher: VoucherId,
+        token: TokenId,
+    ) -> Result<Option<Settlement>, StoreError> {
+        let raw: Option<Vec<u8>> = self
+            .conn()
+            .hget(settled_key(voucher), token.to_string())
+            .await
+            .map_err(failed)?;
+        raw.map(|b| decode(&b)).transpose()
+    }
+
+    async fn settlements_of(&self, voucher: VoucherId) -> Result<Vec<Settlement>, StoreError> {
+        let all: Vec<Vec<u8>> = self
+            .conn()
+            .hvals(settled_key(voucher))
+            .await
+            .map_err(failed)?;
+        all.iter().map(|b| decode(b)).collect()
+    }
+
+    async fn record_double_use(&self, double_use: &DoubleUse) -> Result<(), StoreError> {
+        let _: bool = self
+            .conn()
+            .hset_nx(
+                double_use_key(double_use.voucher_id),
+                format!("{}/{}", double_use.token_id, double_use.terminal),
+                encode(double_use),
+            )
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn double_uses_of(&self, voucher: VoucherId) -> Result<Vec<DoubleUse>, StoreError> {
+        let all: Vec<Vec<u8>> = self
+            .conn()
+            .hvals(double_use_key(voucher))
+            .await
+            .map_err(failed)?;
+        all.iter().map(|b| decode(b)).collect()
     }
 }

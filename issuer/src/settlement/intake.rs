@@ -1,0 +1,401 @@
+//! Handoffs from terminals and online decode: re-verify, then settle each token once.
+
+use serde::{Deserialize, Serialize};
+use yibao_shared::{BusinessType, Claims, TokenId, UnixTime, VoucherId};
+use yibao_verifier::{Rejection, VerifiedToken};
+
+use super::{DoubleUse, Settlement, reference};
+use crate::auth::TerminalAuth;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// One presentation a terminal verified and queued.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffItem {
+    /// The code as scanned.
+    pub code: String,
+    /// The institution code (must be the terminal's).
+    pub institution: String,
+    /// Cashier or operator id.
+    pub operator: String,
+    /// National business-type code, e.g. `01301`.
+    pub business_type: String,
+    /// When the terminal verified it (unix seconds).
+    pub verified_at: u64,
+    /// Verified by the terminal against its trust bundle.
+    #[serde(default = "yes")]
+    pub offline: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What became of one handoff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HandoffStatus {
+    /// Settled by this terminal (now or on an earlier try): see `reference`.
+    Settled,
+    /// Another terminal settled this token first; recorded for audit.
+    DoubleUse,
+    /// Refused: see `code` (a verifier rejection code, `handoff-too-late`, …).
+    Rejected,
+}
+
+/// The answer for one handoff, in request order.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct HandoffResult {
+    /// Outcome.
+    pub status: HandoffStatus,
+    /// The token, when the code could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub token_id: Option<TokenId>,
+    /// Settlement reference (settled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Stable code (double use, rejected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// Explanation (double use, rejected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl HandoffResult {
+    fn rejected(token_id: Option<TokenId>, code: &'static str, message: String) -> Self {
+        Self {
+            status: HandoffStatus::Rejected,
+            token_id,
+            reference: None,
+            code: Some(code),
+            message: Some(message),
+        }
+    }
+}
+
+/// What settling one verified token did.
+#[derive(Debug)]
+pub enum Settled {
+    /// This call settled it.
+    New(Settlement),
+    /// This terminal had settled it already (a retry).
+    Repeat(Settlement),
+    /// Another terminal had settled it: refused, recorded.
+    DoubleUse(Settlement),
+}
+
+/// Where and why a verified token is being settled.
+#[derive(Debug)]
+pub struct Presented<'a> {
+    /// The calling terminal.
+    pub by: &'a TerminalAuth,
+    /// Operator id.
+    pub operator: &'a str,
+    /// Business type.
+    pub business_type: BusinessType,
+    /// When it was verified.
+    pub verified_at: UnixTime,
+    /// Verified by the terminal itself.
+    pub offline: bool,
+}
+
+/// Settles `token` once across all terminals.
+///
+/// # Errors
+///
+/// Store failures only.
+pub async fn settle(
+    state: &AppState,
+    token: &VerifiedToken,
+    presented: &Presented<'_>,
+    now: UnixTime,
+) -> Result<Settled, ApiError> {
+    let (voucher, token_id) = (token.voucher_id(), token.token_id());
+    let candidate = Settlement {
+        reference: reference(voucher, token_id),
+        voucher_id: voucher,
+        token_id,
+        shown_by: token.proxy().map(|p| p.binder),
+        terminal: presented.by.terminal.id.clone(),
+        institution: presented.by.institution.code.clone(),
+        institution_kind: presented.by.institution.kind,
+        operator: presented.operator.to_owned(),
+        business_type: presented.business_type,
+        verified_at: presented.verified_at,
+        offline: presented.offline,
+        received_at: now,
+        amounts: None,
+        completed_at: None,
+    };
+    let Some(existing) = state.store.insert_settlement(&candidate).await? else {
+        metrics::counter!("yibao_settlements_total", "outcome" => "settled").increment(1);
+        return Ok(Settled::New(candidate));
+    };
+    if existing.terminal == candidate.terminal {
+        metrics::counter!("yibao_settlements_total", "outcome" => "repeat").increment(1);
+        return Ok(Settled::Repeat(existing));
+    }
+    metrics::counter!("yibao_settlements_total", "outcome" => "double-use").increment(1);
+    tracing::warn!(
+        reference = %existing.reference,
+        settled_by = %existing.terminal,
+        terminal = %candidate.terminal,
+        "double use refused"
+    );
+    state
+        .store
+        .record_double_use(&DoubleUse {
+            reference: existing.reference.clone(),
+            voucher_id: voucher,
+            token_id,
+            settled_by: existing.terminal.clone(),
+            terminal: candidate.terminal,
+            institution: candidate.institution,
+            operator: candidate.operator,
+            verified_at: candidate.verified_at,
+            received_at: now,
+        })
+        .await?;
+    Ok(Settled::DoubleUse(existing))
+}
+
+/// A business type and operator a terminal sent, checked.
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBusinessType`], [`ApiError::InvalidField`] for the operator,
+/// [`ApiError::InstitutionMismatch`].
+pub fn check_visit(
+    by: &TerminalAuth,
+    institution: &str,
+    operator: &str,
+    business_type: &str,
+) -> Result<BusinessType, ApiError> {
+    if institution != by.institution.code {
+        return Err(ApiError::InstitutionMismatch);
+    }
+    if operator.is_empty()
+        || operator.chars().count() > 64
+        || operator.chars().any(char::is_control)
+    {
+        return Err(ApiError::InvalidField("operator"));
+    }
+    BusinessType::parse(business_type).ok_or(ApiError::InvalidBusinessType)
+}
+
+/// Handles one handoff: the visit checked, the code re-verified as of when the terminal
+/// verified it, the lateness bounded, then settled once.
+///
+/// The window: `verified_at` may not lie in the future (beyond the clock-skew leeway), the
+/// code must have been valid at `verified_at` (the verifier's own checks, revoked keys
+/// refused), and the handoff must arrive within `handoff_window_secs` of the code's expiry.
+///
+/// # Errors
+///
+/// Store failures only; every verdict is a [`HandoffResult`].
+pub async fn hand_off(
+    state: &AppState,
+    by: &TerminalAuth,
+    item: &HandoffItem,
+    now: UnixTime,
+) -> Result<HandoffResult, ApiError> {
+    let business_type =
+        match check_visit(by, &item.institution, &item.operator, &item.business_type) {
+            Ok(business_type) => business_type,
+            Err(e) => return Ok(HandoffResult::rejected(None, e.code(), e.to_string())),
+        };
+    let verified_at = UnixTime::from_secs(item.verified_at);
+    let keys = state.keys();
+    let verifier = keys.verifier();
+    let token = match verifier.verify_text(&item.code, verified_at) {
+        Ok(token) => token,
+        Err(rejection) => {
+            return Ok(HandoffResult::rejected(
+                None,
+                rejection.code(),
+                rejection.to_string(),
+            ));
+        }
+    };
+    let leeway = verifier.policy().leeway_secs;
+    if verified_at > now.saturating_add(leeway) {
+        return Ok(HandoffResult::rejected(
+            Some(token.token_id()),
+            "verified-in-future",
+            format!("verified_at {verified_at} is ahead of the issuer's clock ({now})"),
+        ));
+    }
+    let last_day = token
+        .expires_at()
+        .saturating_add(leeway)
+        .saturating_add(state.handoff_window_secs);
+    if now > last_day {
+        return Ok(HandoffResult::rejected(
+            Some(token.token_id()),
+            "handoff-too-late",
+            format!("handed off after the settlement window closed at {last_day}"),
+        ));
+    }
+    let presented = Presented {
+        by,
+        operator: &item.operator,
+        business_type,
+        verified_at,
+        offline: item.offline,
+    };
+    Ok(match settle(state, &token, &presented, now).await? {
+        Settled::New(s) | Settled::Repeat(s) => HandoffResult {
+            status: HandoffStatus::Settled,
+            token_id: Some(s.token_id),
+            reference: Some(s.reference),
+            code: None,
+            message: None,
+        },
+        Settled::DoubleUse(s) => HandoffResult {
+            status: HandoffStatus::DoubleUse,
+            token_id: Some(s.token_id),
+            reference: None,
+            code: Some("double-use"),
+            message: Some("already settled at another terminal".into()),
+        },
+    })
+}
+
+/// A code to decode online.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecodeRequest {
+    /// The code as scanned.
+    pub code: String,
+    /// The institution code (must be the terminal's).
+    pub institution: String,
+    /// Cashier or operator id.
+    pub operator: String,
+    /// National business-type code.
+    pub business_type: String,
+}
+
+/// The verdict, as the offline verifier would give it, plus the settlement reference.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct DecodeResponse {
+    /// Whether the code is accepted.
+    pub accepted: bool,
+    /// Rejection code (`expired`, `bad-signature`, `replayed`, `double-use`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// Reason for the cashier, in Chinese.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_zh: Option<&'static str>,
+    /// Reason in English.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_en: Option<&'static str>,
+    /// Settlement reference: when accepted, and for `replayed` (this terminal's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The token id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub token_id: Option<TokenId>,
+    /// Whose voucher.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub voucher_id: Option<VoucherId>,
+    /// Expiry of the code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u64>)]
+    pub expires_at: Option<UnixTime>,
+    /// What the cashier checks: masked name, gender, birth year, region, family proxy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub claims: Option<Claims>,
+}
+
+impl DecodeResponse {
+    fn refused(rejection: &Rejection) -> Self {
+        Self {
+            accepted: false,
+            code: Some(rejection.code()),
+            reason_zh: Some(rejection.reason_zh()),
+            reason_en: Some(rejection.reason_en()),
+            reference: None,
+            token_id: None,
+            voucher_id: None,
+            expires_at: None,
+            claims: None,
+        }
+    }
+}
+
+/// Online decode: verify now, with the offline verifier's rules, and settle once.
+///
+/// # Errors
+///
+/// Bad visit fields and store failures; verdicts are a [`DecodeResponse`].
+pub async fn decode(
+    state: &AppState,
+    by: &TerminalAuth,
+    request: &DecodeRequest,
+    now: UnixTime,
+) -> Result<DecodeResponse, ApiError> {
+    let business_type = check_visit(
+        by,
+        &request.institution,
+        &request.operator,
+        &request.business_type,
+    )?;
+    let keys = state.keys();
+    let token = match keys.verifier().verify_text(&request.code, now) {
+        Ok(token) => token,
+        Err(rejection) => return Ok(DecodeResponse::refused(&rejection)),
+    };
+    let presented = Presented {
+        by,
+        operator: &request.operator,
+        business_type,
+        verified_at: now,
+        offline: false,
+    };
+    let settled = settle(state, &token, &presented, now).await?;
+    let mut response = DecodeResponse {
+        accepted: true,
+        code: None,
+        reason_zh: None,
+        reason_en: None,
+        reference: None,
+        token_id: Some(token.token_id()),
+        voucher_id: Some(token.voucher_id()),
+        expires_at: Some(token.expires_at()),
+        claims: Some(token.claims().clone()),
+    };
+    match settled {
+        Settled::New(s) => response.reference = Some(s.reference),
+        // The same terminal decoding the same code again: the offline verifier's "replayed",
+        // with the terminal's own reference so a retry after a lost answer can recover it.
+        Settled::Repeat(s) => {
+            let replayed = Rejection::Replayed {
+                token_id: s.token_id,
+            };
+            response = DecodeResponse {
+                reference: Some(s.reference),
+                token_id: Some(s.token_id),
+                ..DecodeResponse::refused(&replayed)
+            };
+        }
+        Settled::DoubleUse(s) => {
+            response = DecodeResponse {
+                accepted: false,
+                code: Some("double-use"),
+                reason_zh: Some("医保码已在其他终端使用"),
+                reason_en: Some("code already used at another terminal"),
+                token_id: Some(s.token_id),
+                ..DecodeResponse::refused(&Rejection::Replayed {
+                    token_id: s.token_id,
+                })
+            };
+        }
+    }
+    Ok(response)
+}
