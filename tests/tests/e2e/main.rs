@@ -1,5 +1,7 @@
-//! End-to-end tests: real `yibao-keys`, `yibao-issuer` and `redis-server` processes on
+//! End-to-end tests: real `yibao-keys`, `yibao-issuer`, `yibao-verify` and `redis-server`
+//! processes on
 //! loopback. One binary for all of them (`cargo test -p yibao-tests --test e2e`).
 
 mod demo;
 mod issuer;
+mod terminal;
