@@ -264,10 +264,15 @@ pub fn guide(info: &DemoInfo, data_dir: &Path) -> String {
          curl -s -H 'Authorization: Bearer {cred}' {url}/v1/token.svg -o code.svg\n  \
          curl -s {url}/v1/trust-bundle -o bundle.json\n  \
          CODE=$(curl -s -H 'Authorization: Bearer {cred}' {url}/v1/token | sed 's/.*\"code\":\"\\([0-9]*\\)\".*/\\1/')\n  \
-         cargo run -q -p yibao-verifier -- check --bundle bundle.json --root-key {root} $CODE\n  \
+         cargo run -q -p yibao-verifier -- check --bundle bundle.json --root-key {root} $CODE\n\
+         the pharmacy terminal (offline check, durable outbox, settlement):\n  \
+         export YIBAO_TERMINAL=data/demo-terminal; alias yv='cargo run -q -p yibao-verifier --'\n  \
+         YIBAO_TERMINAL_CREDENTIAL={term_cred} yv init --issuer {url} --institution {inst} --root-key {root}\n  \
+         yv sync && yv check $CODE && yv status && yv flush\n  \
          API: {url}/openapi.json   metrics: {url}/metrics\n",
         inst = info.terminal.institution,
         term = info.terminal.id,
+        term_cred = info.terminal.credential,
         json = data_dir.join("demo.json").display(),
         holders = info
             .holders

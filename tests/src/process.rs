@@ -64,12 +64,21 @@ impl Issuer {
     ///
     /// If it exits or does not say it is serving within 20 seconds.
     pub fn start(env: &[(&str, String)], log: &Path) -> Self {
+        Self::start_binary(&binary("yibao-issuer"), env, log)
+    }
+
+    /// [`Self::start`] with a given `yibao-issuer` binary (a release build for benchmarks).
+    ///
+    /// # Panics
+    ///
+    /// As [`Self::start`].
+    pub fn start_binary(program: &Path, env: &[(&str, String)], log: &Path) -> Self {
         let log_file = std::fs::File::create(log)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
         if std::env::var_os("TEST_LOG").is_some() {
             eprintln!("yibao-issuer log: {}", log.display());
         }
-        let mut cmd = Command::new(binary("yibao-issuer"));
+        let mut cmd = Command::new(program);
         cmd.arg("serve")
             .env("YIBAO__LISTEN", "127.0.0.1:0")
             .env("YIBAO_LOG_FORMAT", "json")
