@@ -28,7 +28,9 @@ fn main() {
     let issuer_bin = std::env::var("YIBAO_ISSUER_BIN")
         .unwrap_or_else(|_| "target/release/yibao-issuer".to_owned());
     let crypto = verify_ceiling();
-    println!("| backend | handoffs/s | batch p50 ms | batch p99 ms | vs one core of verify_strict |");
+    println!(
+        "| backend | handoffs/s | batch p50 ms | batch p99 ms | vs one core of verify_strict |"
+    );
     println!("|---|---|---|---|---|");
     println!("| (baseline) raw `verify_strict`, one core | {crypto:.0} | | | 1.00 |");
     for backend in ["embedded", "redis"] {

@@ -477,6 +477,22 @@ async fn a_token_settles_once_under_concurrent_handoffs(store: &dyn Store) {
             .expect("list")
             .is_empty()
     );
+    // A batch: an already settled token, a new one, and the new one again from another
+    // terminal, in one round trip; each item sees the ones before it.
+    let batch = [
+        settlement(1, "t-z"),
+        settlement(5, "t-a"),
+        settlement(5, "t-b"),
+    ];
+    let found = store.insert_settlements(&batch).await.expect("batch");
+    assert_eq!(found, vec![Some(stored), None, Some(settlement(5, "t-a"))]);
+    assert!(
+        store
+            .insert_settlements(&[])
+            .await
+            .expect("empty")
+            .is_empty()
+    );
 }
 
 async fn completion_is_compare_and_set_and_double_use_recorded_once(store: &dyn Store) {

@@ -7,6 +7,7 @@ use yibao_verifier::{Rejection, VerifiedToken};
 use super::{DoubleUse, Settlement, reference};
 use crate::auth::TerminalAuth;
 use crate::error::ApiError;
+use crate::signing::KeyMaterial;
 use crate::state::AppState;
 
 /// One presentation a terminal verified and queued.
@@ -102,19 +103,10 @@ pub struct Presented<'a> {
     pub offline: bool,
 }
 
-/// Settles `token` once across all terminals.
-///
-/// # Errors
-///
-/// Store failures only.
-pub async fn settle(
-    state: &AppState,
-    token: &VerifiedToken,
-    presented: &Presented<'_>,
-    now: UnixTime,
-) -> Result<Settled, ApiError> {
+/// The settlement `token` would get if this presentation is the first.
+fn candidate(token: &VerifiedToken, presented: &Presented<'_>, now: UnixTime) -> Settlement {
     let (voucher, token_id) = (token.voucher_id(), token.token_id());
-    let candidate = Settlement {
+    Settlement {
         reference: reference(voucher, token_id),
         voucher_id: voucher,
         token_id,
@@ -129,8 +121,17 @@ pub async fn settle(
         received_at: now,
         amounts: None,
         completed_at: None,
-    };
-    let Some(existing) = state.store.insert_settlement(&candidate).await? else {
+    }
+}
+
+/// What the insert-if-absent of `candidate` found, as a verdict; records a double use.
+async fn resolve(
+    state: &AppState,
+    candidate: Settlement,
+    existing: Option<Settlement>,
+    now: UnixTime,
+) -> Result<Settled, ApiError> {
+    let Some(existing) = existing else {
         metrics::counter!("yibao_settlements_total", "outcome" => "settled").increment(1);
         return Ok(Settled::New(candidate));
     };
@@ -149,8 +150,8 @@ pub async fn settle(
         .store
         .record_double_use(&DoubleUse {
             reference: existing.reference.clone(),
-            voucher_id: voucher,
-            token_id,
+            voucher_id: candidate.voucher_id,
+            token_id: candidate.token_id,
             settled_by: existing.terminal.clone(),
             terminal: candidate.terminal,
             institution: candidate.institution,
@@ -160,6 +161,22 @@ pub async fn settle(
         })
         .await?;
     Ok(Settled::DoubleUse(existing))
+}
+
+/// Settles `token` once across all terminals.
+///
+/// # Errors
+///
+/// Store failures only.
+pub async fn settle(
+    state: &AppState,
+    token: &VerifiedToken,
+    presented: &Presented<'_>,
+    now: UnixTime,
+) -> Result<Settled, ApiError> {
+    let candidate = candidate(token, presented, now);
+    let existing = state.store.insert_settlement(&candidate).await?;
+    resolve(state, candidate, existing, now).await
 }
 
 /// A business type and operator a terminal sent, checked.
@@ -186,8 +203,8 @@ pub fn check_visit(
     BusinessType::parse(business_type).ok_or(ApiError::InvalidBusinessType)
 }
 
-/// Handles one handoff: the visit checked, the code re-verified as of when the terminal
-/// verified it, the lateness bounded, then settled once.
+/// Handles a batch of handoffs: each visit checked, each code re-verified as of when the
+/// terminal verified it, lateness bounded, then all settled once in one store round trip.
 ///
 /// The window: `verified_at` may not lie in the future (beyond the clock-skew leeway), the
 /// code must have been valid at `verified_at` (the verifier's own checks, revoked keys
@@ -195,34 +212,76 @@ pub fn check_visit(
 ///
 /// # Errors
 ///
-/// Store failures only; every verdict is a [`HandoffResult`].
+/// Store failures only; every verdict is a [`HandoffResult`], in request order.
 pub async fn hand_off(
     state: &AppState,
     by: &TerminalAuth,
+    items: &[HandoffItem],
+    now: UnixTime,
+) -> Result<Vec<HandoffResult>, ApiError> {
+    let prepared: Vec<Result<Settlement, HandoffResult>> = {
+        let keys = state.keys();
+        items
+            .iter()
+            .map(|item| prepare(state, &keys, by, item, now))
+            .collect()
+    };
+    let candidates: Vec<Settlement> = prepared.iter().flatten().cloned().collect();
+    let mut existing = state
+        .store
+        .insert_settlements(&candidates)
+        .await?
+        .into_iter();
+    let mut results = Vec::with_capacity(items.len());
+    for prepared in prepared {
+        let candidate = match prepared {
+            Ok(candidate) => candidate,
+            Err(rejected) => {
+                results.push(rejected);
+                continue;
+            }
+        };
+        let found = existing
+            .next()
+            .ok_or_else(|| ApiError::Internal("store answered fewer settlements".into()))?;
+        results.push(match resolve(state, candidate, found, now).await? {
+            Settled::New(s) | Settled::Repeat(s) => HandoffResult {
+                status: HandoffStatus::Settled,
+                token_id: Some(s.token_id),
+                reference: Some(s.reference),
+                code: None,
+                message: None,
+            },
+            Settled::DoubleUse(s) => HandoffResult {
+                status: HandoffStatus::DoubleUse,
+                token_id: Some(s.token_id),
+                reference: None,
+                code: Some("double-use"),
+                message: Some("already settled at another terminal".into()),
+            },
+        });
+    }
+    Ok(results)
+}
+
+/// One handoff checked and re-verified: the settlement it would create, or its refusal.
+fn prepare(
+    state: &AppState,
+    keys: &KeyMaterial,
+    by: &TerminalAuth,
     item: &HandoffItem,
     now: UnixTime,
-) -> Result<HandoffResult, ApiError> {
-    let business_type =
-        match check_visit(by, &item.institution, &item.operator, &item.business_type) {
-            Ok(business_type) => business_type,
-            Err(e) => return Ok(HandoffResult::rejected(None, e.code(), e.to_string())),
-        };
+) -> Result<Settlement, HandoffResult> {
+    let business_type = check_visit(by, &item.institution, &item.operator, &item.business_type)
+        .map_err(|e| HandoffResult::rejected(None, e.code(), e.to_string()))?;
     let verified_at = UnixTime::from_secs(item.verified_at);
-    let keys = state.keys();
     let verifier = keys.verifier();
-    let token = match verifier.verify_text(&item.code, verified_at) {
-        Ok(token) => token,
-        Err(rejection) => {
-            return Ok(HandoffResult::rejected(
-                None,
-                rejection.code(),
-                rejection.to_string(),
-            ));
-        }
-    };
+    let token = verifier
+        .verify_text(&item.code, verified_at)
+        .map_err(|r| HandoffResult::rejected(None, r.code(), r.to_string()))?;
     let leeway = verifier.policy().leeway_secs;
     if verified_at > now.saturating_add(leeway) {
-        return Ok(HandoffResult::rejected(
+        return Err(HandoffResult::rejected(
             Some(token.token_id()),
             "verified-in-future",
             format!("verified_at {verified_at} is ahead of the issuer's clock ({now})"),
@@ -233,7 +292,7 @@ pub async fn hand_off(
         .saturating_add(leeway)
         .saturating_add(state.handoff_window_secs);
     if now > last_day {
-        return Ok(HandoffResult::rejected(
+        return Err(HandoffResult::rejected(
             Some(token.token_id()),
             "handoff-too-late",
             format!("handed off after the settlement window closed at {last_day}"),
@@ -246,22 +305,7 @@ pub async fn hand_off(
         verified_at,
         offline: item.offline,
     };
-    Ok(match settle(state, &token, &presented, now).await? {
-        Settled::New(s) | Settled::Repeat(s) => HandoffResult {
-            status: HandoffStatus::Settled,
-            token_id: Some(s.token_id),
-            reference: Some(s.reference),
-            code: None,
-            message: None,
-        },
-        Settled::DoubleUse(s) => HandoffResult {
-            status: HandoffStatus::DoubleUse,
-            token_id: Some(s.token_id),
-            reference: None,
-            code: Some("double-use"),
-            message: Some("already settled at another terminal".into()),
-        },
-    })
+    Ok(candidate(&token, &presented, now))
 }
 
 /// A code to decode online.

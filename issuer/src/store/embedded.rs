@@ -512,6 +512,30 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn insert_settlements(
+        &self,
+        batch: &[Settlement],
+    ) -> Result<Vec<Option<Settlement>>, StoreError> {
+        let batch: Vec<(String, Vec<u8>)> = batch
+            .iter()
+            .map(|s| (format!("{}/{}", s.voucher_id, s.token_id), encode(s)))
+            .collect();
+        // One transaction, one fsync, for the whole batch.
+        self.write(move |txn| {
+            batch
+                .iter()
+                .map(|(key, record)| {
+                    if let Some(existing) = get_in::<Settlement>(txn, SETTLEMENTS, key)? {
+                        return Ok(Some(existing));
+                    }
+                    put(txn, SETTLEMENTS, key, record)?;
+                    Ok(None)
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn replace_settlement(
         &self,
         current: &Settlement,

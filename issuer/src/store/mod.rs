@@ -183,6 +183,13 @@ pub trait Store: Send + Sync + 'static {
         &self,
         settlement: &Settlement,
     ) -> Result<Option<Settlement>, StoreError>;
+    /// [`Self::insert_settlement`] for a batch, in order, in as few round trips as the
+    /// backend allows (one transaction; one pipeline). Each item is still its own
+    /// insert-if-absent: a later item for the same token sees the earlier one.
+    async fn insert_settlements(
+        &self,
+        batch: &[Settlement],
+    ) -> Result<Vec<Option<Settlement>>, StoreError>;
     /// Replaces `current` by `new` if the stored record is still `current`; `false` if it
     /// changed (or vanished) meanwhile.
     async fn replace_settlement(

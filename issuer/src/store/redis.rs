@@ -550,6 +550,47 @@ impl Store for RedisStore {
         existing.map(|bytes| decode(&bytes)).transpose()
     }
 
+    async fn insert_settlements(
+        &self,
+        batch: &[Settlement],
+    ) -> Result<Vec<Option<Settlement>>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One pipeline of HSETNX + HGET per item: HSETNX is the atomic once-only step; the
+        // HGET after it reads back whichever record won (ours, or the one kept).
+        let mut pipe = redis::pipe();
+        for s in batch {
+            let (key, field) = (settled_key(s.voucher_id), s.token_id.to_string());
+            pipe.hset_nx(&key, &field, encode(s)).hget(&key, &field);
+        }
+        let replies: Vec<(bool, Option<Vec<u8>>)> = {
+            let flat: Vec<redis::Value> =
+                pipe.query_async(&mut self.conn()).await.map_err(failed)?;
+            let mut out = Vec::with_capacity(batch.len());
+            let mut it = flat.into_iter();
+            while let (Some(set), Some(current)) = (it.next(), it.next()) {
+                let set: bool =
+                    redis::from_redis_value(set).map_err(|e| StoreError::Backend(e.to_string()))?;
+                let current: Option<Vec<u8>> = redis::from_redis_value(current)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                out.push((set, current));
+            }
+            out
+        };
+        if replies.len() != batch.len() {
+            return Err(StoreError::Backend("short pipeline reply".into()));
+        }
+        replies
+            .into_iter()
+            .map(|(set, current)| match (set, current) {
+                (true, _) => Ok(None),
+                (false, Some(bytes)) => decode(&bytes).map(Some),
+                (false, None) => Err(StoreError::Backend("settlement vanished".into())),
+            })
+            .collect()
+    }
+
     async fn replace_settlement(
         &self,
         current: &Settlement,
