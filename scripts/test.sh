@@ -30,7 +30,7 @@ cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "yibao-verifier library pulls in no async runtime, web stack, database or CLI parser"
+step "yibao-verifier library pulls in no async runtime, web server stack, Redis client or CLI parser"
 forbidden='^(tokio|axum|hyper|redis|reqwest|tower|clap|anyhow) '
 if cargo tree -p yibao-verifier -e normal --no-default-features --prefix none \
   | grep -E "$forbidden"; then

@@ -12,8 +12,12 @@
 //! constructs one; then a [`ReplayGuard`] admits it once. [`Verifier::check_once`] does all
 //! of it. Time is always an argument (a [`Clock`] in binaries), never read inside.
 //!
-//! The library pulls in no async runtime, HTTP stack or database, so a terminal vendor can
-//! embed it (`default-features = false` drops the CLI's dependencies too).
+//! A terminal adds the durable side: [`Terminal`] keeps every accepted presentation in an
+//! [`Outbox`] (an embedded redb file, committed with fsync before "accepted") together with
+//! the replay memory, and forwards it to settlement with a blocking client when online.
+//!
+//! The library pulls in no async runtime, web server or Redis client, so a terminal vendor
+//! can embed it (`default-features = false` drops the CLI's dependencies too).
 //!
 //! ```
 //! use yibao_shared::*;
