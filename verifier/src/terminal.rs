@@ -183,11 +183,34 @@ impl Terminal {
     ///
     /// A [`SyncError`]; the held bundle stays.
     pub fn sync(&mut self, now: UnixTime) -> Result<BundleUpdate, SyncError> {
-        let document = self.client.trust_bundle()?;
+        let document = self.fetch_bundle()?;
+        self.install_bundle(&document, now)
+    }
+
+    /// Fetches the issuer's bundle document without installing it (so a caller sharing the
+    /// terminal can do the slow network part without holding a write lock).
+    ///
+    /// # Errors
+    ///
+    /// The issuer could not be asked.
+    pub fn fetch_bundle(&self) -> Result<String, ClientError> {
+        self.client.trust_bundle()
+    }
+
+    /// Verifies `document` against the pinned root key, refuses rollback, keeps it.
+    ///
+    /// # Errors
+    ///
+    /// A [`SyncError`]; the held bundle stays.
+    pub fn install_bundle(
+        &mut self,
+        document: &str,
+        now: UnixTime,
+    ) -> Result<BundleUpdate, SyncError> {
         let mut candidate = self.verifier.clone();
-        let update = candidate.install_bundle(&document, now)?;
+        let update = candidate.install_bundle(document, now)?;
         if let BundleUpdate::Installed { sequence } = update {
-            self.outbox.save_bundle(&document, sequence)?;
+            self.outbox.save_bundle(document, sequence)?;
         }
         self.verifier = candidate;
         Ok(update)

@@ -6,6 +6,7 @@
 mod check;
 mod config;
 mod report;
+mod serve;
 mod terminal;
 
 use std::process::ExitCode;
@@ -39,6 +40,9 @@ enum Command {
     Status(terminal::StatusArgs),
     /// Hand every queued visit to settlement, retrying with backoff.
     Flush(terminal::FlushArgs),
+    /// Serve the cashier page (loopback): scan, see accept/reject; syncs and forwards in the
+    /// background.
+    Serve(serve::ServeArgs),
 }
 
 /// What a command concluded.
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => terminal::sync(&args),
         Command::Status(args) => terminal::status(&args),
         Command::Flush(args) => terminal::flush(&args),
+        Command::Serve(args) => serve::serve(&args),
     };
     match result {
         Ok(Outcome::Accepted) => ExitCode::SUCCESS,
