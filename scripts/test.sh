@@ -2,8 +2,8 @@
 # Runs every test of yibao: formatting, lints, the verifier's dependency rule and the whole
 # workspace's tests. This is the README's test command and what .ci/run calls.
 # It installs what the tests need when missing (redis-server for the Redis store tests,
-# Python's `cryptography` for the independent verifier); the tests start their own servers
-# on free loopback ports.
+# chromium, chromium-driver and a CJK font for the browser tests, Python's `cryptography` for
+# the independent verifier); the tests start their own servers on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,18 @@ if ! command -v redis-server >/dev/null 2>&1; then
     || { echo "cannot install redis-server: run 'apt-get install -y redis-server'" >&2; exit 1; }
 fi
 redis-server --version
+# The browser tests drive Debian's chromium through chromedriver (never a browser download);
+# the CJK font makes the pages' Chinese render in screenshots.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} (apt-get) for the browser tests"
+  { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; } \
+    || { echo "cannot install ${missing[*]}: run 'apt-get install -y ${missing[*]}'" >&2; exit 1; }
+fi
+chromium --version
 
 step "cargo fmt --all --check"
 cargo fmt --all --check

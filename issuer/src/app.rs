@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::error::ApiError;
-use crate::routes::{admin, family, holder, public, settlement};
+use crate::routes::{admin, family, holder, page, public, settlement};
 use crate::state::AppState;
 
 /// The OpenAPI document of every endpoint.
@@ -30,7 +30,7 @@ use crate::state::AppState;
         public::trust_bundle, public::institutions, public::healthz, public::readyz,
         public::metrics, openapi_json,
         settlement::hand_off, settlement::decode, settlement::complete, settlement::expenses,
-        settlement::admin_settlements,
+        settlement::admin_settlements, page::app,
     ),
     modifiers(&BearerAuth)
 )]
@@ -118,6 +118,7 @@ pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
             "/v1/admin/vouchers/{id}/settlements",
             get(settlement::admin_settlements),
         )
+        .route("/app", get(page::app))
         .route("/v1/trust-bundle", get(public::trust_bundle))
         .route("/v1/institutions", get(public::institutions))
         .route("/healthz", get(public::healthz))

@@ -259,6 +259,7 @@ pub fn guide(info: &DemoInfo, data_dir: &Path) -> String {
     format!(
         "\nyibao demo: 1,000 synthetic insured people, channel `demo-app`, pharmacy {inst} with terminal {term}\n\
          holders (credentials in {json}):\n{holders}\n\
+         the phone app page: {url}/app  (paste a holder credential from {json})\n\
          try:\n  \
          curl -s -H 'Authorization: Bearer {cred}' {url}/v1/token\n  \
          curl -s -H 'Authorization: Bearer {cred}' {url}/v1/token.svg -o code.svg\n  \
@@ -269,6 +270,7 @@ pub fn guide(info: &DemoInfo, data_dir: &Path) -> String {
          export YIBAO_TERMINAL=data/demo-terminal; alias yv='cargo run -q -p yibao-verifier --'\n  \
          YIBAO_TERMINAL_CREDENTIAL={term_cred} yv init --issuer {url} --institution {inst} --root-key {root}\n  \
          yv sync && yv check $CODE && yv status && yv flush\n  \
+         yv serve   # the cashier page on http://127.0.0.1:8090/\n  \
          API: {url}/openapi.json   metrics: {url}/metrics\n",
         inst = info.terminal.institution,
         term = info.terminal.id,

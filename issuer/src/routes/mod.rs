@@ -3,5 +3,6 @@
 pub mod admin;
 pub mod family;
 pub mod holder;
+pub mod page;
 pub mod public;
 pub mod settlement;

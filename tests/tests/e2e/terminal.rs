@@ -14,23 +14,29 @@ use yibao_tests::process::{Issuer, binary};
 use yibao_tests::redis_server::free_port;
 use yibao_verifier::{Clock, SystemClock};
 
-const HOSPITAL: &str = "H11010500001";
-const PHARMACY: &str = "P11010500002";
+pub(crate) const HOSPITAL: &str = "H11010500001";
+pub(crate) const PHARMACY: &str = "P11010500002";
 
 /// An issuer with a registry, a channel, a hospital and a pharmacy, restartable on the
 /// same port.
-struct Platform {
-    data: tempfile::TempDir,
+pub(crate) struct Platform {
+    pub(crate) data: tempfile::TempDir,
     port: u16,
     issuer: Option<Issuer>,
-    http: Client,
+    pub(crate) http: Client,
     admin: String,
     channel: String,
     starts: u32,
+    extra_env: Vec<(&'static str, String)>,
 }
 
 impl Platform {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
+        Self::with_env(Vec::new())
+    }
+
+    /// [`Self::new`] with extra issuer configuration (`YIBAO__…`).
+    pub(crate) fn with_env(extra_env: Vec<(&'static str, String)>) -> Self {
         let data = tempfile::tempdir().expect("tempdir");
         ensure_keys(&data.path().join("keys"), SystemClock.now()).expect("keys");
         let registry = data.path().join("registry.csv");
@@ -54,6 +60,7 @@ impl Platform {
             admin: String::new(),
             channel: String::new(),
             starts: 0,
+            extra_env,
         };
         platform.start();
         platform.admin = std::fs::read_to_string(platform.data.path().join("admin.token"))
@@ -77,28 +84,29 @@ impl Platform {
         platform
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         self.starts += 1;
         let log = self.data.path().join(format!("issuer-{}.log", self.starts));
-        let env = [
+        let mut env = vec![
             ("YIBAO__DATA_DIR", self.data.path().display().to_string()),
             ("YIBAO__LISTEN", format!("127.0.0.1:{}", self.port)),
             ("YIBAO__LIMITS__HOLDER_PER_MIN", "10000".to_owned()),
         ];
+        env.extend(self.extra_env.iter().cloned());
         self.issuer = Some(Issuer::start(&env, &log));
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(issuer) = self.issuer.take() {
             issuer.stop();
         }
     }
 
-    fn post(&self, path: &str, bearer: &str, body: Value) -> Value {
+    pub(crate) fn post(&self, path: &str, bearer: &str, body: Value) -> Value {
         let response = self
             .http
             .post(self.url(path))
@@ -114,7 +122,7 @@ impl Platform {
         response.json().expect("json")
     }
 
-    fn get(&self, path: &str, bearer: &str) -> (StatusCode, Value) {
+    pub(crate) fn get(&self, path: &str, bearer: &str) -> (StatusCode, Value) {
         let response = self
             .http
             .get(self.url(path))
@@ -125,7 +133,7 @@ impl Platform {
     }
 
     /// Activates synthetic person `i`: (holder credential, voucher id).
-    fn holder(&self, i: usize) -> (String, String) {
+    pub(crate) fn holder(&self, i: usize) -> (String, String) {
         let (p, _, _) = synthetic_person(i);
         let body = self.post(
             "/v1/activations",
@@ -142,14 +150,14 @@ impl Platform {
         )
     }
 
-    fn code(&self, holder: &str) -> String {
+    pub(crate) fn code(&self, holder: &str) -> String {
         let (status, body) = self.get("/v1/token", holder);
         assert_eq!(status, StatusCode::OK, "{body}");
         body["code"].as_str().expect("code").to_owned()
     }
 
     /// Registers a terminal and sets up its directory with `yibao-verify init` and `sync`.
-    fn terminal(&self, institution: &str, id: &str) -> TerminalDir {
+    pub(crate) fn terminal(&self, institution: &str, id: &str) -> TerminalDir {
         let issued = self.post(
             &format!("/v1/admin/institutions/{institution}/terminals"),
             &self.admin,
@@ -190,7 +198,7 @@ impl Platform {
     }
 
     /// The settlements and double uses of a voucher, as the operator sees them.
-    fn audit(&self, voucher: &str) -> Value {
+    pub(crate) fn audit(&self, voucher: &str) -> Value {
         let (status, body) = self.get(
             &format!("/v1/admin/vouchers/{voucher}/settlements"),
             &self.admin,
@@ -200,20 +208,20 @@ impl Platform {
     }
 }
 
-struct TerminalDir {
+pub(crate) struct TerminalDir {
     dir: PathBuf,
     credential: String,
 }
 
 impl TerminalDir {
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(binary("yibao-verify"));
         cmd.args(args).env("YIBAO_TERMINAL", &self.dir);
         cmd
     }
 
     /// Runs `yibao-verify args…` for this terminal: (exit code, stdout + stderr).
-    fn run(&self, args: &[&str]) -> (i32, String) {
+    pub(crate) fn run(&self, args: &[&str]) -> (i32, String) {
         let out: Output = self.command(args).output().expect("runs");
         (
             out.status.code().unwrap_or(-1),
@@ -225,7 +233,7 @@ impl TerminalDir {
         )
     }
 
-    fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         let (code, out) = self.run(&["status", "--json"]);
         assert_eq!(code, 0, "{out}");
         serde_json::from_str(&out).expect("status json")
@@ -501,13 +509,13 @@ fn expenses_are_shown_to_the_holder_and_a_binder_not_a_stranger() {
 }
 
 /// A running `yibao-verify serve`, killed on drop.
-struct Cashier {
+pub(crate) struct Cashier {
     child: std::process::Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Cashier {
-    fn start(terminal: &TerminalDir) -> Self {
+    pub(crate) fn start(terminal: &TerminalDir) -> Self {
         let port = free_port();
         let child = terminal
             .command(&[

@@ -1,0 +1,339 @@
+//! The two pages in a real headless Chromium (Debian `chromium` + `chromium-driver`, driven
+//! over WebDriver): the phone app page at a phone's viewport and the cashier page.
+//! Screenshots are kept in `target/browser-artifacts/`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use yibao_issuer::demo::synthetic_person;
+use yibao_shared::key_file::{KeyRole, PublicKeyFile};
+use yibao_tests::process::workspace_root;
+use yibao_tests::redis_server::free_port;
+use yibao_verifier::{Clock, Policy, SystemClock, Verifier};
+
+use super::terminal::{Cashier, PHARMACY, Platform};
+
+/// Phone viewport (CSS pixels) of the app page.
+const PHONE: (u32, u32) = (390, 844);
+
+/// A running chromedriver, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let program = ["chromedriver", "/usr/bin/chromedriver"]
+            .into_iter()
+            .find(|p| Command::new(p).arg("--version").output().is_ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "chromedriver is missing: apt-get install -y chromium chromium-driver \
+                     (scripts/test.sh installs it)"
+                )
+            });
+        let port = free_port();
+        let child = Command::new(program)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::blocking::get(format!("{url}/status")).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { child, url }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Driver, (width, height): (u32, u32), phone: bool) -> Client {
+    let mut options = json!({
+        "binary": "/usr/bin/chromium",
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--hide-scrollbars", "--force-device-scale-factor=1",
+                 format!("--window-size={width},{height}")],
+    });
+    if phone {
+        // Chromium's phone emulation: the viewport is exactly the phone's.
+        options["mobileEmulation"] = json!({
+            "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1, "touch": true},
+        });
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), options);
+    ClientBuilder::rustls()
+        .expect("tls config")
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a headless chromium session")
+}
+
+fn artifacts() -> PathBuf {
+    let dir = workspace_root().join("target/browser-artifacts");
+    std::fs::create_dir_all(&dir).expect("artifact dir");
+    dir
+}
+
+/// Waits until `script` (a JS expression) is truthy.
+async fn wait_for(client: &Client, script: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let value = client
+            .execute(&format!("return !!({script});"), vec![])
+            .await
+            .expect("script runs");
+        if value == json!(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .expect("element")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Screenshot saved as `name`, and the QR code in it decoded.
+async fn screenshot_code(client: &Client, name: &str) -> Option<String> {
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(artifacts().join(name), &png).expect("save screenshot");
+    let image = image::load_from_memory(&png).expect("png").to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    prepared
+        .detect_grids()
+        .into_iter()
+        .find_map(|g| g.decode().ok().map(|(_, text)| text))
+}
+
+#[test]
+fn the_app_page_shows_a_rotating_code_and_a_family_members_code() {
+    // Tokens of 15 s: the page refreshes 10 s before expiry, so a new code appears in ~5 s.
+    let platform = Platform::with_env(vec![("YIBAO__TOKEN_LIFETIME_SECS", "15".into())]);
+    let (member, member_voucher) = platform.holder(8);
+    let (binder, _) = platform.holder(9);
+    let (p, _, _) = synthetic_person(8);
+    platform.post(
+        "/v1/family/members",
+        &binder,
+        json!({"name": p.name, "id_number": p.id_number, "relation": "parent",
+            "member_attestation": {"real_name": true, "real_person": true, "method": "face"}}),
+    );
+    let bundle = platform
+        .http
+        .get(platform.url("/v1/trust-bundle"))
+        .send()
+        .expect("bundle")
+        .text()
+        .expect("text");
+    let root_file =
+        std::fs::read_to_string(platform.data.path().join("keys/root.public.json")).expect("root");
+    let root = PublicKeyFile::parse(&root_file, KeyRole::Root)
+        .expect("root")
+        .public_key;
+    let mut verifier = Verifier::new(root, Policy::default());
+    verifier
+        .install_bundle(&bundle, SystemClock.now())
+        .expect("bundle");
+    let driver = Driver::start();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+
+    let (first, second, proxy) = rt.block_on(async {
+        let client = browser(&driver, PHONE, true).await;
+        client.goto(&platform.url("/app")).await.expect("app page");
+        let input = client
+            .find(Locator::Css("#credential"))
+            .await
+            .expect("input");
+        input.send_keys(&binder).await.expect("type");
+        client
+            .find(Locator::Css("#signin-form button"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("click");
+        wait_for(&client, "document.querySelector('#qr svg')", "the QR code").await;
+        let first = screenshot_code(&client, "app-own-code.png").await;
+        let shown = client
+            .execute(
+                "return document.querySelector('#qr svg').dataset.tokenExpiresAt;",
+                vec![],
+            )
+            .await
+            .expect("script");
+        // Refreshed before it expires, without a reload.
+        wait_for(
+            &client,
+            &format!("document.querySelector('#qr svg').dataset.tokenExpiresAt !== {shown}"),
+            "a refreshed code",
+        )
+        .await;
+        let second = screenshot_code(&client, "app-own-code-refreshed.png").await;
+
+        // The family member's code, with the banner.
+        wait_for(
+            &client,
+            "document.querySelector('#members button.primary')",
+            "the family list",
+        )
+        .await;
+        let expires = client
+            .execute(
+                "return document.querySelector('#qr svg').dataset.tokenExpiresAt;",
+                vec![],
+            )
+            .await
+            .expect("script");
+        client
+            .find(Locator::Css("#members button.primary"))
+            .await
+            .expect("show button")
+            .click()
+            .await
+            .expect("click");
+        wait_for(
+            &client,
+            "!document.querySelector('#proxy-banner').hidden",
+            "the banner",
+        )
+        .await;
+        wait_for(
+            &client,
+            &format!("document.querySelector('#qr svg').dataset.tokenExpiresAt !== {expires}"),
+            "the member's code",
+        )
+        .await;
+        let banner = text_of(&client, "#proxy-banner").await;
+        assert!(banner.contains("代家人出示"), "{banner}");
+        let proxy = screenshot_code(&client, "app-family-code.png").await;
+        client.close().await.expect("close");
+        (first, second, proxy)
+    });
+
+    let now = SystemClock.now();
+    let first = first.expect("the screenshot's QR code decodes");
+    let second = second.expect("the refreshed screenshot's QR code decodes");
+    assert_ne!(first, second, "the code changed after refresh");
+    let own = verifier
+        .verify_text(&first, now)
+        .expect("the shown code verifies");
+    assert!(own.proxy().is_none());
+    verifier
+        .verify_text(&second, now)
+        .expect("the refreshed code verifies");
+    let proxy = verifier
+        .verify_text(&proxy.expect("the member's code decodes"), now)
+        .expect("the member's code verifies");
+    assert_eq!(proxy.voucher_id().to_string(), member_voucher);
+    assert!(proxy.proxy().is_some(), "shown for a family member");
+    drop(member);
+}
+
+#[test]
+fn the_cashier_page_accepts_a_fresh_code_and_refuses_a_replay_and_a_forgery() {
+    let platform = Platform::new();
+    let terminal = platform.terminal(PHARMACY, "p-1");
+    let cashier = Cashier::start(&terminal);
+    let (holder, _) = platform.holder(10);
+    let code = platform.code(&holder);
+    let forged = format!(
+        "{}{}",
+        &code[..code.len() - 1],
+        if code.ends_with('0') { "1" } else { "0" }
+    );
+    let driver = Driver::start();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let client = browser(&driver, (1024, 700), false).await;
+        client.goto(&cashier.url).await.expect("cashier page");
+        wait_for(
+            &client,
+            "document.querySelector('#business option')",
+            "the business types",
+        )
+        .await;
+        // A keyboard-wedge scanner types into whatever has focus: it must be the input.
+        let scan = |text: String| {
+            let client = client.clone();
+            async move {
+                client
+                    .active_element()
+                    .await
+                    .expect("focused element")
+                    .send_keys(&format!("{text}\u{E007}"))
+                    .await
+                    .expect("type and Enter");
+            }
+        };
+        scan(code.clone()).await;
+        wait_for(
+            &client,
+            "document.querySelector('#result.accepted')",
+            "accepted",
+        )
+        .await;
+        let person = text_of(&client, "#person").await;
+        assert!(person.contains('*'), "masked name shown: {person}");
+        std::fs::write(
+            artifacts().join("cashier-accepted.png"),
+            client.screenshot().await.expect("screenshot"),
+        )
+        .expect("save");
+
+        scan(code.clone()).await;
+        wait_for(
+            &client,
+            "document.querySelector('#result.rejected')",
+            "rejected",
+        )
+        .await;
+        assert_eq!(text_of(&client, "#verdict").await, "已使用");
+        std::fs::write(
+            artifacts().join("cashier-replayed.png"),
+            client.screenshot().await.expect("screenshot"),
+        )
+        .expect("save");
+
+        // Clear the verdict state, then a forged code.
+        client
+            .execute(
+                "document.getElementById('result').className = 'idle';",
+                vec![],
+            )
+            .await
+            .expect("script");
+        scan(forged).await;
+        wait_for(
+            &client,
+            "document.querySelector('#result.rejected')",
+            "rejected",
+        )
+        .await;
+        assert_eq!(text_of(&client, "#verdict").await, "拒绝");
+        let reason = text_of(&client, "#reason").await;
+        assert!(!reason.is_empty(), "the reason is shown in words");
+        client.close().await.expect("close");
+    });
+}
