@@ -37,6 +37,10 @@ const NEXT_SEQ: &str = "next_seq";
 const BUNDLE: &str = "bundle";
 const BUNDLE_SEQUENCE: &str = "bundle_sequence";
 const LAST_FORWARD: &str = "last_forward";
+/// Counts of the history by outcome, kept with it so `status` (polled by the cashier page)
+/// does not walk a quarter's history.
+const SETTLED_COUNT: &str = "settled_count";
+const REFUSED_COUNT: &str = "refused_count";
 
 /// Settled history older than this is pruned: settlement holds the record of truth, and a
 /// terminal keeps enough to answer "what happened to that visit" for a quarter.
@@ -178,6 +182,7 @@ impl Outbox {
         now: UnixTime,
     ) -> Result<(), OutboxError> {
         let txn = self.db.begin_write().map_err(storage)?;
+        let (mut settled, mut refused) = (0i64, 0i64);
         {
             let mut queue = txn.open_table(QUEUE).map_err(storage)?;
             let mut done = txn.open_table(DONE).map_err(storage)?;
@@ -187,11 +192,17 @@ impl Outbox {
                 };
                 let mut presentation: Presentation = decode(stored.value())?;
                 drop(stored);
+                match outcome {
+                    Outcome::Settled { .. } => settled += 1,
+                    Outcome::Refused { .. } => refused += 1,
+                }
                 presentation.outcome = Some(outcome);
                 done.insert(seq, encode(&presentation).as_slice())
                     .map_err(storage)?;
             }
         }
+        add_count(&txn, SETTLED_COUNT, settled)?;
+        add_count(&txn, REFUSED_COUNT, refused)?;
         prune_done(&txn, now)?;
         txn.commit().map_err(storage)
     }
@@ -233,16 +244,14 @@ impl Outbox {
             Some((_, value)) => Some(decode::<Presentation>(value.value())?.verified_at),
             None => None,
         };
-        let (mut settled, mut refused) = (0, 0);
-        let done = txn.open_table(DONE).map_err(storage)?;
-        for entry in done.iter().map_err(storage)? {
-            let (_, value) = entry.map_err(storage)?;
-            match decode::<Presentation>(value.value())?.outcome {
-                Some(Outcome::Refused { .. }) => refused += 1,
-                _ => settled += 1,
-            }
-        }
         let meta = txn.open_table(META).map_err(storage)?;
+        let count = |key: &str| -> Result<u64, OutboxError> {
+            match meta.get(key).map_err(storage)? {
+                Some(value) => decode(value.value()),
+                None => Ok(0),
+            }
+        };
+        let (settled, refused) = (count(SETTLED_COUNT)?, count(REFUSED_COUNT)?);
         let last_forward = match meta.get(LAST_FORWARD).map_err(storage)? {
             Some(value) => Some(decode(value.value())?),
             None => None,
@@ -442,16 +451,39 @@ fn prune_done(txn: &WriteTransaction, now: UnixTime) -> Result<(), OutboxError> 
     let cutoff = now.saturating_sub(KEEP_DONE_SECS);
     let mut done = txn.open_table(DONE).map_err(storage)?;
     let mut old = Vec::new();
+    let (mut settled, mut refused) = (0i64, 0i64);
     for entry in done.iter().map_err(storage)?.take(64) {
         let (seq, value) = entry.map_err(storage)?;
-        if decode::<Presentation>(value.value())?.verified_at >= cutoff {
+        let presentation: Presentation = decode(value.value())?;
+        if presentation.verified_at >= cutoff {
             break;
+        }
+        match presentation.outcome {
+            Some(Outcome::Refused { .. }) => refused -= 1,
+            _ => settled -= 1,
         }
         old.push(seq.value());
     }
     for seq in old {
         done.remove(seq).map_err(storage)?;
     }
+    drop(done);
+    add_count(txn, SETTLED_COUNT, settled)?;
+    add_count(txn, REFUSED_COUNT, refused)
+}
+
+fn add_count(txn: &WriteTransaction, key: &str, delta: i64) -> Result<(), OutboxError> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let mut meta = txn.open_table(META).map_err(storage)?;
+    let current: u64 = match meta.get(key).map_err(storage)? {
+        Some(value) => decode(value.value())?,
+        None => 0,
+    };
+    let next = current.saturating_add_signed(delta);
+    meta.insert(key, encode(&next).as_slice())
+        .map_err(storage)?;
     Ok(())
 }
 

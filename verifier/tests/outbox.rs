@@ -194,3 +194,29 @@ fn a_long_expired_code_is_refused_as_expired_not_as_a_replay() {
         "{late:?}"
     );
 }
+
+#[test]
+fn history_older_than_a_quarter_is_pruned_and_the_counts_follow() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outbox = Outbox::open(dir.path()).expect("opens");
+    let verifier = verifier();
+    let visit = visit();
+    let mut recorder = outbox.recorder(&visit, true);
+    verifier
+        .check_once(&code(1), at(NOW), &mut recorder)
+        .expect("accepted");
+    let seq = recorder.recorded().expect("queued");
+    // Settlement answers 91 days later (a terminal kept offline that long): the answer is
+    // recorded and, being older than the kept quarter, pruned in the same step.
+    let late = at(NOW + 91 * 86_400);
+    let settled = Outcome::Settled {
+        reference: "ref".into(),
+        at: late,
+    };
+    outbox
+        .record_outcomes(vec![(seq, settled)], late)
+        .expect("records");
+    let status = outbox.status().expect("status");
+    assert_eq!((status.queued, status.settled, status.refused), (0, 0, 0));
+    assert_eq!(outbox.presentation(seq).expect("reads"), None);
+}
