@@ -14,7 +14,7 @@ use yibao_tests::process::workspace_root;
 use yibao_tests::redis_server::free_port;
 use yibao_verifier::{Clock, Policy, SystemClock, Verifier};
 
-use super::terminal::{Cashier, PHARMACY, Platform};
+use super::platform::{Cashier, PHARMACY, Platform};
 
 /// Phone viewport (CSS pixels) of the app page.
 const PHONE: (u32, u32) = (390, 844);

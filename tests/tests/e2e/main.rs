@@ -5,4 +5,5 @@
 mod browser;
 mod demo;
 mod issuer;
+mod platform;
 mod terminal;
