@@ -104,7 +104,7 @@ impl FromRequestParts<AppState> for HolderAuth {
 }
 
 /// An authenticated terminal and its institution.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TerminalAuth {
     /// The terminal.
     pub terminal: Terminal,

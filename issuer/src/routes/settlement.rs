@@ -47,7 +47,7 @@ pub async fn hand_off(
         return Err(ApiError::InvalidField("handoffs (1 to 500)"));
     }
     let now = state.clock.now();
-    let results = intake::hand_off(&state, &terminal, &batch.handoffs, now).await?;
+    let results = intake::hand_off(&state, &terminal, batch.handoffs, now).await?;
     metrics::counter!("yibao_handoffs_total").increment(results.len() as u64);
     Ok(AppJson(HandoffAnswers { results }))
 }

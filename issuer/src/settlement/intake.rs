@@ -216,15 +216,23 @@ pub fn check_visit(
 pub async fn hand_off(
     state: &AppState,
     by: &TerminalAuth,
-    items: &[HandoffItem],
+    items: Vec<HandoffItem>,
     now: UnixTime,
 ) -> Result<Vec<HandoffResult>, ApiError> {
+    let capacity = items.len();
+    // Up to 500 signature checks (about 15 ms of CPU): on the blocking pool, so the
+    // runtime's workers keep answering other requests meanwhile.
     let prepared: Vec<Result<Settlement, HandoffResult>> = {
-        let keys = state.keys();
-        items
-            .iter()
-            .map(|item| prepare(state, &keys, by, item, now))
-            .collect()
+        let (state, by) = (state.clone(), by.clone());
+        tokio::task::spawn_blocking(move || {
+            let keys = state.keys();
+            items
+                .iter()
+                .map(|item| prepare(&state, &keys, &by, item, now))
+                .collect()
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("handoff verification: {e}")))?
     };
     let candidates: Vec<Settlement> = prepared.iter().flatten().cloned().collect();
     let mut existing = state
@@ -232,7 +240,7 @@ pub async fn hand_off(
         .insert_settlements(&candidates)
         .await?
         .into_iter();
-    let mut results = Vec::with_capacity(items.len());
+    let mut results = Vec::with_capacity(capacity);
     for prepared in prepared {
         let candidate = match prepared {
             Ok(candidate) => candidate,
