@@ -5,57 +5,13 @@
 use yibao_shared::*;
 use yibao_verifier::{CheckError, Outbox, Outcome, Policy, Rejection, Verifier, Visit};
 
-const NOW: u64 = 1_767_225_600;
+mod common;
 
-fn root() -> SecretKey {
-    SecretKey::from_seed(&[0x52; 32])
-}
-
-fn issuer() -> SecretKey {
-    SecretKey::from_seed(&[0x11; 32])
-}
-
-fn bundle(sequence: u64) -> String {
-    TrustBundle {
-        sequence,
-        issued_at: UnixTime::from_secs(NOW - 60),
-        expires_at: UnixTime::from_secs(NOW + 3_600),
-        keys: vec![IssuerKey {
-            key_id: KeyId(1),
-            public_key: issuer().public_key(),
-            regions: vec![],
-            not_before: UnixTime::from_secs(NOW - 86_400),
-            not_after: UnixTime::from_secs(NOW + 86_400),
-            status: KeyStatus::Active,
-        }],
-    }
-    .sign(&root())
-}
-
-fn code(token_byte: u8) -> String {
-    TokenBody {
-        kind: TokenKind::IssuerSigned,
-        key_id: KeyId(1),
-        token_id: TokenId([token_byte; 8]),
-        issued_at: UnixTime::from_secs(NOW),
-        lifetime_secs: 60,
-        claims: Claims {
-            voucher_id: VoucherId([1; 8]),
-            region: RegionCode::parse("440305").expect("valid"),
-            insurance: InsuranceType::Employee,
-            masked_name: MaskedName::mask("测试丙").expect("valid"),
-            gender: Gender::Female,
-            birth_year: 1985,
-            proxy: None,
-        },
-    }
-    .sign(&issuer())
-    .expect("encodable")
-}
+use common::{NOW, at, bundle, code, root};
 
 fn verifier() -> Verifier {
     let mut v = Verifier::new(root().public_key(), Policy::default());
-    v.install_bundle(&bundle(3), UnixTime::from_secs(NOW))
+    v.install_bundle(&bundle(3, NOW + 3_600, KeyStatus::Active), at(NOW))
         .expect("installs");
     v
 }
@@ -68,10 +24,6 @@ fn visit() -> Visit {
     }
 }
 
-fn at(secs: u64) -> UnixTime {
-    UnixTime::from_secs(secs)
-}
-
 #[test]
 fn an_accepted_code_is_queued_and_refused_again_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -81,13 +33,13 @@ fn an_accepted_code_is_queued_and_refused_again_after_a_restart() {
         let outbox = Outbox::open(dir.path()).expect("opens");
         let mut recorder = outbox.recorder(&visit, true);
         let token = verifier
-            .check_once(&code(1), at(NOW + 5), &mut recorder)
+            .check_once(&code(1, NOW), at(NOW + 5), &mut recorder)
             .expect("accepted");
         let seq = recorder.recorded().expect("queued");
         let queued = outbox.queued(10).expect("reads");
         assert_eq!(queued.len(), 1);
         assert_eq!(queued[0].seq, seq);
-        assert_eq!(queued[0].code, code(1));
+        assert_eq!(queued[0].code, code(1, NOW));
         assert_eq!(queued[0].token_id, token.token_id());
         assert_eq!(queued[0].visit, visit);
         assert_eq!(queued[0].verified_at, at(NOW + 5));
@@ -96,7 +48,7 @@ fn an_accepted_code_is_queued_and_refused_again_after_a_restart() {
     // A new process: the same code is a replay, another code is accepted.
     let outbox = Outbox::open(dir.path()).expect("reopens");
     let mut recorder = outbox.recorder(&visit, true);
-    let replay = verifier.check_once(&code(1), at(NOW + 9), &mut recorder);
+    let replay = verifier.check_once(&code(1, NOW), at(NOW + 9), &mut recorder);
     assert!(
         matches!(
             replay,
@@ -106,7 +58,7 @@ fn an_accepted_code_is_queued_and_refused_again_after_a_restart() {
     );
     assert_eq!(recorder.recorded(), None);
     verifier
-        .check_once(&code(2), at(NOW + 9), &mut recorder)
+        .check_once(&code(2, NOW), at(NOW + 9), &mut recorder)
         .expect("a new code is accepted");
     assert_eq!(outbox.status().expect("status").queued, 2);
 }
@@ -119,7 +71,11 @@ fn answers_move_presentations_to_the_history_once() {
     let visit = visit();
     for byte in 1..=3 {
         verifier
-            .check_once(&code(byte), at(NOW), &mut outbox.recorder(&visit, true))
+            .check_once(
+                &code(byte, NOW),
+                at(NOW),
+                &mut outbox.recorder(&visit, true),
+            )
             .expect("accepted");
     }
     let queued = outbox.queued(2).expect("reads");
@@ -160,13 +116,18 @@ fn the_held_bundle_and_its_sequence_survive_a_restart() {
     {
         let outbox = Outbox::open(dir.path()).expect("opens");
         assert_eq!(outbox.bundle().expect("reads"), (None, 0));
-        outbox.save_bundle(&bundle(3), 3).expect("saves");
+        outbox
+            .save_bundle(&bundle(3, NOW + 3_600, KeyStatus::Active), 3)
+            .expect("saves");
     }
     let outbox = Outbox::open(dir.path()).expect("reopens");
-    assert_eq!(outbox.bundle().expect("reads"), (Some(bundle(3)), 3));
+    assert_eq!(
+        outbox.bundle().expect("reads"),
+        (Some(bundle(3, NOW + 3_600, KeyStatus::Active)), 3)
+    );
     // Restored into a verifier, the sequence refuses an older bundle.
     let mut v = Verifier::new(root().public_key(), Policy::default()).with_min_sequence(3);
-    let rollback = v.install_bundle(&bundle(2), at(NOW));
+    let rollback = v.install_bundle(&bundle(2, NOW + 3_600, KeyStatus::Active), at(NOW));
     assert!(
         matches!(rollback, Err(Rejection::BundleRollback { .. })),
         "{rollback:?}"
@@ -180,12 +141,12 @@ fn a_long_expired_code_is_refused_as_expired_not_as_a_replay() {
     let verifier = verifier();
     let visit = visit();
     verifier
-        .check_once(&code(1), at(NOW), &mut outbox.recorder(&visit, true))
+        .check_once(&code(1, NOW), at(NOW), &mut outbox.recorder(&visit, true))
         .expect("accepted");
     // Long after expiry the verdict is "expired": the replay memory may forget the token
     // then (it is pruned past expiry plus leeway) without ever letting it through.
     let late = verifier.check_once(
-        &code(1),
+        &code(1, NOW),
         at(NOW + 3_000),
         &mut outbox.recorder(&visit, true),
     );
@@ -203,7 +164,7 @@ fn history_older_than_a_quarter_is_pruned_and_the_counts_follow() {
     let visit = visit();
     let mut recorder = outbox.recorder(&visit, true);
     verifier
-        .check_once(&code(1), at(NOW), &mut recorder)
+        .check_once(&code(1, NOW), at(NOW), &mut recorder)
         .expect("accepted");
     let seq = recorder.recorded().expect("queued");
     // Settlement answers 91 days later (a terminal kept offline that long): the answer is

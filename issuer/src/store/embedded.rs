@@ -458,18 +458,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn links_of_binder(&self, binder: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
-        let prefix = format!("{binder}/");
-        let txn = self.db.begin_read().map_err(backend)?;
-        let table = txn.open_table(LINKS).map_err(backend)?;
-        let mut out = Vec::new();
-        for entry in table.range(prefix.as_str()..).map_err(backend)? {
-            let (key, value) = entry.map_err(backend)?;
-            if !key.value().starts_with(&prefix) {
-                break;
-            }
-            out.push(decode(value.value())?);
-        }
-        Ok(out)
+        self.with_prefix(LINKS, &format!("{binder}/"))
     }
 
     async fn links_of_member(&self, member: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
@@ -494,22 +483,6 @@ impl Store for EmbeddedStore {
             }
         }
         Ok(links)
-    }
-
-    async fn insert_settlement(
-        &self,
-        settlement: &Settlement,
-    ) -> Result<Option<Settlement>, StoreError> {
-        let key = format!("{}/{}", settlement.voucher_id, settlement.token_id);
-        let record = encode(settlement);
-        self.write(move |txn| {
-            if let Some(existing) = get_in::<Settlement>(txn, SETTLEMENTS, &key)? {
-                return Ok(Some(existing));
-            }
-            put(txn, SETTLEMENTS, &key, &record)?;
-            Ok(None)
-        })
-        .await
     }
 
     async fn insert_settlements(

@@ -182,7 +182,14 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_settlement(
         &self,
         settlement: &Settlement,
-    ) -> Result<Option<Settlement>, StoreError>;
+    ) -> Result<Option<Settlement>, StoreError> {
+        let mut found = self
+            .insert_settlements(std::slice::from_ref(settlement))
+            .await?;
+        found
+            .pop()
+            .ok_or_else(|| StoreError::Backend("no answer for the settlement".into()))
+    }
     /// [`Self::insert_settlement`] for a batch, in order, in as few round trips as the
     /// backend allows (one transaction; one pipeline). Each item is still its own
     /// insert-if-absent: a later item for the same token sees the earlier one.

@@ -244,14 +244,6 @@ fn double_use_key(voucher: VoucherId) -> String {
     format!("yb:v:{{{voucher}}}:double-use")
 }
 
-/// Insert-if-absent returning what is there: nil when written, else the kept record.
-const INSERT_SETTLEMENT: &str = r#"
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current then return current end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return false
-"#;
-
 /// Compare-and-set of one hash field on its exact stored bytes: 1 replaced, 0 changed.
 const REPLACE_FIELD: &str = r#"
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
@@ -534,20 +526,6 @@ impl Store for RedisStore {
             }
         }
         Ok(links)
-    }
-
-    async fn insert_settlement(
-        &self,
-        settlement: &Settlement,
-    ) -> Result<Option<Settlement>, StoreError> {
-        let existing: Option<Vec<u8>> = redis::Script::new(INSERT_SETTLEMENT)
-            .key(settled_key(settlement.voucher_id))
-            .arg(settlement.token_id.to_string())
-            .arg(encode(settlement))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(failed)?;
-        existing.map(|bytes| decode(&bytes)).transpose()
     }
 
     async fn insert_settlements(
