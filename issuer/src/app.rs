@@ -26,7 +26,8 @@ use crate::state::AppState;
         admin::suspend, admin::reinstate, admin::reload_keys,
         family::bind, family::members, family::unbind_member, family::member_token,
         family::member_token_svg, family::member_token_png, family::binders, family::approve,
-        family::reject, family::unbind_binder, family::audit, family::admin_audit,
+        family::reject, family::requests, family::approve_request, family::reject_request,
+        family::unbind_binder, family::audit, family::admin_audit,
         public::trust_bundle, public::institutions, public::healthz, public::readyz,
         public::metrics, openapi_json,
         settlement::hand_off, settlement::decode, settlement::complete, settlement::expenses,
@@ -101,6 +102,15 @@ pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
         .route("/v1/family/binders/{binder}", delete(family::unbind_binder))
         .route("/v1/family/binders/{binder}/approve", post(family::approve))
         .route("/v1/family/binders/{binder}/reject", post(family::reject))
+        .route("/v1/family/requests", get(family::requests))
+        .route(
+            "/v1/family/requests/{binder}/{member}/approve",
+            post(family::approve_request),
+        )
+        .route(
+            "/v1/family/requests/{binder}/{member}/reject",
+            post(family::reject_request),
+        )
         .route("/v1/family/audit", get(family::audit))
         .route("/v1/admin/family/{voucher}/audit", get(family::admin_audit))
         .route(

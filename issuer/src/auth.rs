@@ -45,6 +45,38 @@ impl FromRequestParts<AppState> for ChannelAuth {
     }
 }
 
+/// The channel relaying a holder's request, when it signs in with its own key in
+/// `X-Channel-Key` (besides the holder's `Authorization`): only then do its attestations
+/// count. Absent header: `None`; a wrong key is refused, never silently ignored.
+#[derive(Debug)]
+pub struct AttestingChannel(pub Option<Channel>);
+
+/// The header that carries a relaying channel's API key.
+pub const CHANNEL_KEY_HEADER: &str = "x-channel-key";
+
+impl FromRequestParts<AppState> for AttestingChannel {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(CHANNEL_KEY_HEADER) else {
+            return Ok(Self(None));
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= 128)
+            .ok_or(ApiError::Unauthorized)?;
+        let channel = state
+            .store
+            .channel_by_key(&hash_credential(key))
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        state.limits.channel(&channel.id)?;
+        Ok(Self(Some(channel)))
+    }
+}
+
 /// An authenticated holder with a live credential, its voucher and the voucher owner's
 /// registry entry (rate-limited per credential). A suspended voucher still authenticates, so
 /// the holder can be told why.

@@ -46,6 +46,9 @@ pub struct Limits {
     /// Token requests per holder credential per minute (burst the same); a phone refreshes
     /// about once a minute.
     pub holder_per_min: u32,
+    /// Family binds per binder per day (burst the same): each bind is a registry look-up a
+    /// stranger could repeat, so the quota is small.
+    pub binds_per_day: u32,
 }
 
 impl Config {
@@ -66,7 +69,8 @@ impl Config {
             .set_default("limits.body_bytes", 16 * 1024)?
             .set_default("limits.request_timeout_ms", 5_000)?
             .set_default("limits.channel_per_sec", 100)?
-            .set_default("limits.holder_per_min", 30)?;
+            .set_default("limits.holder_per_min", 30)?
+            .set_default("limits.binds_per_day", 10)?;
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file));
         }

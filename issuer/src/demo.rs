@@ -91,13 +91,14 @@ pub fn synthetic_person(i: usize) -> (SyntheticPerson, BirthDate, &'static str) 
 
 /// A CSV registry of `n` synthetic people (every 50th suspended).
 pub fn synthetic_registry(n: usize) -> String {
-    let mut csv =
-        String::from("person_no,name,id_number,gender,birth_date,region,insurance,status\n");
+    let mut csv = String::from(
+        "person_no,name,id_number,gender,birth_date,region,insurance,status,guardian_id_numbers\n",
+    );
     for i in 0..n {
         let (p, birth, region) = synthetic_person(i);
         let _ = writeln!(
             csv,
-            "DEMO{i:06},{},{},{},{birth},{region},{},{}",
+            "DEMO{i:06},{},{},{},{birth},{region},{},{},",
             p.name,
             p.id_number,
             if i % 2 == 0 { "female" } else { "male" },

@@ -77,9 +77,12 @@ pub enum ApiError {
     /// A person cannot bind themselves.
     #[error("cannot add yourself as a family member")]
     CannotBindSelf,
-    /// A member under 16 needs the guardian's attestation.
-    #[error("a member under 16 needs guardian_attestation: true")]
-    GuardianAttestationRequired,
+    /// An attestation was sent without the attesting channel's own key.
+    #[error("attestations count only when the channel signs in with X-Channel-Key")]
+    AttestationNotAuthenticated,
+    /// A member under 16 cannot approve; a registered guardian must.
+    #[error("a member under 16 cannot approve: a registered guardian must")]
+    GuardianApprovalRequired,
     /// The request is no longer pending (approved, rejected, expired or unbound).
     #[error("no pending request to decide")]
     NotPending,
@@ -144,7 +147,8 @@ impl ApiError {
             Self::AlreadyBound => "already-bound",
             Self::NotBound => "not-bound",
             Self::CannotBindSelf => "cannot-bind-self",
-            Self::GuardianAttestationRequired => "guardian-attestation-required",
+            Self::AttestationNotAuthenticated => "attestation-not-authenticated",
+            Self::GuardianApprovalRequired => "guardian-approval-required",
             Self::NotPending => "not-pending",
             Self::InstitutionNotDesignated => "institution-not-designated",
             Self::InstitutionMismatch => "institution-mismatch",
@@ -169,16 +173,16 @@ impl ApiError {
             | Self::NotPending
             | Self::Conflict
             | Self::SettlementCompleted => StatusCode::CONFLICT,
-            Self::NotBound | Self::InstitutionNotDesignated | Self::InstitutionMismatch => {
-                StatusCode::FORBIDDEN
-            }
+            Self::NotBound
+            | Self::InstitutionNotDesignated
+            | Self::InstitutionMismatch
+            | Self::AttestationNotAuthenticated
+            | Self::GuardianApprovalRequired => StatusCode::FORBIDDEN,
             Self::SettlementNotFound => StatusCode::NOT_FOUND,
             Self::InvalidBusinessType | Self::AmountsInconsistent => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::CannotBindSelf | Self::GuardianAttestationRequired => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::CannotBindSelf => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InvalidBody
             | Self::InvalidIdNumber(_)
             | Self::InvalidField(_)

@@ -40,6 +40,10 @@ pub struct Person {
     pub insurance: InsuranceType,
     /// Insurance status.
     pub status: InsuredStatus,
+    /// For a minor: the registered guardians' ID-number keys (who enrolled the child).
+    /// A guardian binds the child at once and approves anyone else's request to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardians: Vec<IdKey>,
 }
 
 /// Voucher status, set by an operator.
@@ -178,8 +182,15 @@ pub enum LinkStatus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Consent {
-    /// Member under 16: the guardian's word, attested at binding.
+    /// Member under 16, bound before guardianship had to be established (the binder's own
+    /// word). Kept readable for old records; never written any more.
     Guardian,
+    /// Member under 16: the binder is a guardian the registry names for the child, or a
+    /// registered guardian approved the request.
+    RegisteredGuardian,
+    /// Member under 16: a channel attests the guardianship it verified from a document
+    /// (household register, birth certificate); the document is in the audit trail.
+    GuardianshipAttested,
     /// The member approved from their own account.
     MemberApproved,
     /// The binder's channel attested the member's real-person verification.
@@ -198,6 +209,10 @@ pub struct LinkEvent {
     pub actor: String,
     /// The channel the acting holder's credential came from.
     pub channel: String,
+    /// What established it, when a channel attested something (e.g.
+    /// `household-register`, with the channel's reference).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 /// A family link: `binder` may act for `member` while it is active. Stored once, on the
@@ -233,11 +248,26 @@ impl FamilyLink {
         }
     }
 
-    /// Whether it counts against the binder's limit of members.
+    /// Whether it is live: active, or a request still waiting for a decision.
     pub fn occupies_a_place(&self, now: UnixTime) -> bool {
         matches!(
             self.status_at(now),
             LinkStatus::Active | LinkStatus::Pending
         )
+    }
+
+    /// Whether it counts against the binder's limit of members: only active links do.
+    /// Pending requests do not, so the limit never tells a binder whether a request reached
+    /// a real person; the limit is checked again when a request is approved.
+    pub fn counts_against_limit(&self) -> bool {
+        self.status == LinkStatus::Active
+    }
+
+    /// When the member (or guardian) last rejected a request from this binder.
+    pub fn rejected_at(&self) -> Option<UnixTime> {
+        (self.status == LinkStatus::Rejected)
+            .then(|| self.history.iter().rev().find(|e| e.action == "rejected"))
+            .flatten()
+            .map(|e| e.at)
     }
 }

@@ -13,7 +13,7 @@ use yibao_shared::{Gender, InsuranceType, MaskedName, RegionCode};
 
 use crate::id_number::{BirthDate, IdNumber};
 use crate::model::{InsuredStatus, Person};
-use crate::secrets::IndexKey;
+use crate::secrets::{IdKey, IndexKey};
 use crate::store::{Store, StoreError};
 
 /// Rows written per store batch.
@@ -63,6 +63,11 @@ pub struct Row {
     pub insurance: String,
     /// `insured`/`suspended`/`terminated` or `参保`/`暂停`/`终止`.
     pub status: String,
+    /// For a minor: the ID numbers of the registered guardians (who enrolled the child in
+    /// resident insurance), at most two, separated by `;`. Optional column; hashed like
+    /// every ID number, never stored in clear.
+    #[serde(default)]
+    pub guardian_id_numbers: String,
 }
 
 /// One refused row.
@@ -135,6 +140,7 @@ pub fn person_from_row(row: &Row, index: &IndexKey) -> Result<Person, String> {
         "terminated" | "终止" => InsuredStatus::Terminated,
         _ => return Err("status: insured, suspended or terminated".into()),
     };
+    let guardians = guardians_from(&row.guardian_id_numbers, &id, index)?;
     Ok(Person {
         id_key: index.id_key(&id),
         person_no: row.person_no.trim().to_owned(),
@@ -145,7 +151,29 @@ pub fn person_from_row(row: &Row, index: &IndexKey) -> Result<Person, String> {
         region,
         insurance,
         status,
+        guardians,
     })
+}
+
+/// Most registered guardians of one person (two parents).
+pub const MAX_GUARDIANS: usize = 2;
+
+fn guardians_from(field: &str, own: &IdNumber, index: &IndexKey) -> Result<Vec<IdKey>, String> {
+    let mut guardians = Vec::new();
+    for part in field.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let id = IdNumber::parse(part).map_err(|e| format!("guardian_id_numbers: {e}"))?;
+        if id == *own {
+            return Err("guardian_id_numbers: a person cannot be their own guardian".into());
+        }
+        let key = index.id_key(&id);
+        if !guardians.contains(&key) {
+            guardians.push(key);
+        }
+    }
+    if guardians.len() > MAX_GUARDIANS {
+        return Err(format!("guardian_id_numbers: at most {MAX_GUARDIANS}"));
+    }
+    Ok(guardians)
 }
 
 /// Streams `input` into `store`. `on_rows` is called after every batch with the rows read so
@@ -389,5 +417,51 @@ mod tests {
         let key = index().id_key(&IdNumber::parse(&id(1)).expect("valid"));
         let person = store.person(&key).await.expect("get").expect("stored");
         assert_eq!(person.status, InsuredStatus::Suspended);
+    }
+
+    #[tokio::test]
+    async fn guardians_are_stored_as_keys_and_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path()).expect("store");
+        let child = |n: u16| {
+            let birth = BirthDate {
+                year: 2018,
+                month: 6,
+                day: 1,
+            };
+            synthetic(1, birth, n)
+        };
+        let csv = format!(
+            "{}P1,测试甲,{},female,2018-06-01,110105,resident,insured,{};{}\n\
+             P2,测试乙,{},female,2018-06-01,110105,resident,insured,{}\n\
+             P3,测试丙,{},female,2018-06-01,110105,resident,insured,{};{};{}\n\
+             P4,测试丁,{},female,2018-06-01,110105,resident,insured,12345\n",
+            HEADER.trim_end().to_owned() + ",guardian_id_numbers\n",
+            child(1),
+            id(1),
+            id(2),
+            child(2),
+            child(2),
+            child(3),
+            id(1),
+            id(2),
+            id(3),
+            child(4),
+        );
+        let report = import(csv.as_bytes(), Format::Csv, &store, &index(), |_| {})
+            .await
+            .expect("imports");
+        assert_eq!(report.applied, 1, "{:?}", report.bad);
+        let reasons: Vec<&str> = report.bad.iter().map(|b| b.reason.as_str()).collect();
+        assert!(reasons[0].contains("own guardian"), "{reasons:?}");
+        assert!(reasons[1].contains("at most 2"), "{reasons:?}");
+        assert!(reasons[2].starts_with("guardian_id_numbers"), "{reasons:?}");
+        let key = index().id_key(&IdNumber::parse(&child(1)).expect("valid"));
+        let stored = store.person(&key).await.expect("get").expect("stored");
+        let expected: Vec<IdKey> = [id(1), id(2)]
+            .iter()
+            .map(|g| index().id_key(&IdNumber::parse(g).expect("valid")))
+            .collect();
+        assert_eq!(stored.guardians, expected);
     }
 }

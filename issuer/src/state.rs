@@ -7,6 +7,8 @@ use std::sync::{Arc, RwLock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use yibao_verifier::Clock;
 
+use yibao_shared::VoucherId;
+
 use crate::config::Limits;
 use crate::error::ApiError;
 use crate::secrets::{CredentialHash, IndexKey};
@@ -59,6 +61,7 @@ impl AppState {
 pub struct RateLimits {
     channel: DefaultKeyedRateLimiter<String>,
     holder: DefaultKeyedRateLimiter<CredentialHash>,
+    bind: DefaultKeyedRateLimiter<VoucherId>,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -72,9 +75,16 @@ impl RateLimits {
     pub fn new(limits: &Limits) -> Self {
         let per_sec = NonZeroU32::new(limits.channel_per_sec).unwrap_or(NonZeroU32::MIN);
         let per_min = NonZeroU32::new(limits.holder_per_min).unwrap_or(NonZeroU32::MIN);
+        let binds = NonZeroU32::new(limits.binds_per_day).unwrap_or(NonZeroU32::MIN);
+        // `binds` a day, all of them at once if need be (a family set up in one sitting).
+        let bind_period = std::time::Duration::from_secs(86_400) / binds.get();
+        let bind = Quota::with_period(bind_period)
+            .unwrap_or_else(|| Quota::per_hour(binds))
+            .allow_burst(binds);
         Self {
             channel: RateLimiter::keyed(Quota::per_second(per_sec)),
             holder: RateLimiter::keyed(Quota::per_minute(per_min).allow_burst(per_min)),
+            bind: RateLimiter::keyed(bind),
         }
     }
 
@@ -101,8 +111,21 @@ impl RateLimits {
     }
 
     /// Forgets callers idle long enough to be back at full quota (bounds memory).
+    /// Counts one family bind by `binder`: binds are what a stranger would repeat to probe
+    /// the registry, so they have their own, much smaller quota.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::RateLimited`] when the binder's quota is used up.
+    pub fn bind(&self, binder: VoucherId) -> Result<(), ApiError> {
+        self.bind
+            .check_key(&binder)
+            .map_err(|_| ApiError::RateLimited)
+    }
+
     pub fn forget_idle(&self) {
         self.channel.retain_recent();
         self.holder.retain_recent();
+        self.bind.retain_recent();
     }
 }

@@ -60,6 +60,9 @@ impl Clock for TestClock {
     }
 }
 
+/// The registered guardians of both [`teenager`]s: synthetic people 10 and 11.
+pub const GUARDIANS: [usize; 2] = [10, 11];
+
 /// A 16-year-old (born 2010-01-01) or a 15-year-old (born 2010-01-02) on [`NOW`]:
 /// (name, ID number), both in the harness's registry.
 pub fn teenager(sixteen: bool) -> (String, String) {
@@ -86,6 +89,7 @@ pub fn generous() -> Limits {
         request_timeout_ms: 5_000,
         channel_per_sec: 1_000,
         holder_per_min: 1_000,
+        binds_per_day: 1_000,
     }
 }
 
@@ -132,8 +136,9 @@ impl Harness {
         for sixteen in [true, false] {
             let (name, id) = teenager(sixteen);
             let day = if sixteen { "01" } else { "02" };
+            let guardians = GUARDIANS.map(|g| synthetic_person(g).0.id_number).join(";");
             csv.push_str(&format!(
-                "TEEN{day},{name},{id},female,2010-01-{day},110105,resident,insured\n"
+                "TEEN{day},{name},{id},female,2010-01-{day},110105,resident,insured,{guardians}\n"
             ));
         }
         registry::import(csv.as_bytes(), Format::Csv, &*store, &index, |_| {})
@@ -176,9 +181,28 @@ impl Harness {
         bearer: Option<&str>,
         body: Option<String>,
     ) -> Raw {
+        self.raw_with_headers(method, uri, bearer, &[], body).await
+    }
+
+    /// [`Self::raw`] with extra request headers.
+    ///
+    /// # Panics
+    ///
+    /// If the request cannot be built or the body not read.
+    pub async fn raw_with_headers(
+        &self,
+        method: Method,
+        uri: &str,
+        bearer: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Raw {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(token) = bearer {
             req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let req = match body {
             Some(b) => req
@@ -213,6 +237,24 @@ impl Harness {
     ) -> (StatusCode, Value) {
         let (status, bytes, _) = self
             .raw(method, uri, bearer, body.map(|b| b.to_string()))
+            .await;
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// [`Self::json`] with extra request headers.
+    pub async fn json_with_headers(
+        &self,
+        method: Method,
+        uri: &str,
+        bearer: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, bytes, _) = self
+            .raw_with_headers(method, uri, bearer, headers, body.map(|b| b.to_string()))
             .await;
         (
             status,

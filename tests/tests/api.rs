@@ -278,6 +278,7 @@ async fn a_suspended_voucher_or_person_gets_no_token(h: Harness) {
 async fn rate_limits(backend: Backend) {
     let limits = Limits {
         holder_per_min: 3,
+        binds_per_day: 1_000,
         channel_per_sec: 1,
         ..generous()
     };

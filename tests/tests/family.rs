@@ -1,11 +1,17 @@
 //! Family accounts through the HTTP API (`router(state).oneshot`), on both storage backends:
-//! every rule of the family-account issue.
+//! every rule of the family-account issue, and the hardening of issue 10 (guardianship is
+//! established, never claimed; a bind is no registry oracle; one authorisation check).
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
+use yibao_issuer::config::Limits;
 use yibao_issuer::demo::synthetic_person;
+use yibao_issuer::family::bind::COOLING_OFF_SECS;
+use yibao_issuer::id_number::IdNumber;
 use yibao_shared::{Relation, UnixTime};
-use yibao_tests::api::{ADMIN, Harness, NOW, code_of, credential_of, teenager};
+use yibao_tests::api::{
+    ADMIN, Backend, GUARDIANS, Harness, NOW, code_of, credential_of, generous, teenager,
+};
 use yibao_tests::on_both_backends;
 use yibao_verifier::{Policy, Verifier};
 
@@ -20,6 +26,15 @@ trait FamilyCalls {
     async fn synthetic_holder(&self, i: usize) -> (String, String);
     /// Binds a member with relation `parent` plus `extra` fields.
     async fn bind(
+        &self,
+        binder: &str,
+        name: &str,
+        id_number: &str,
+        extra: Value,
+    ) -> (StatusCode, Value);
+    /// [`Self::bind`] relayed by the harness's channel with its own key (its attestations
+    /// count).
+    async fn bind_via_channel(
         &self,
         binder: &str,
         name: &str,
@@ -58,6 +73,28 @@ impl FamilyCalls for Harness {
             .await
     }
 
+    async fn bind_via_channel(
+        &self,
+        binder: &str,
+        name: &str,
+        id_number: &str,
+        extra: Value,
+    ) -> (StatusCode, Value) {
+        let mut body = json!({"name": name, "id_number": id_number, "relation": "parent"});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let key = [("x-channel-key", self.channel.as_str())];
+        self.json_with_headers(
+            Method::POST,
+            "/v1/family/members",
+            Some(binder),
+            &key,
+            Some(body),
+        )
+        .await
+    }
+
     async fn member_token(&self, binder: &str, member: &str) -> (StatusCode, Value) {
         let uri = format!("/v1/family/members/{member}/token");
         self.json(Method::GET, &uri, Some(binder), None).await
@@ -72,23 +109,35 @@ async fn sixth_member_is_refused(h: Harness) {
     let (binder, _) = h.synthetic_holder(0).await;
     for i in 1..=5 {
         let (p, _, _) = synthetic_person(i);
-        let got = h.bind(&binder, &p.name, &p.id_number, attested()).await;
+        let got = h
+            .bind_via_channel(&binder, &p.name, &p.id_number, attested())
+            .await;
         assert_eq!(got.0, StatusCode::CREATED, "member {i}: {}", got.1);
         assert_eq!(got.1["status"], "active");
     }
+    // Refused before anything is created: the sixth person (who has no voucher) gets none.
     let (p, _, _) = synthetic_person(6);
-    let got = h.bind(&binder, &p.name, &p.id_number, attested()).await;
+    let got = h
+        .bind_via_channel(&binder, &p.name, &p.id_number, attested())
+        .await;
     assert_eq!(
         (got.0, code_of(&got)),
         (StatusCode::CONFLICT, "family-limit-reached"),
         "{}",
         got.1
     );
+    let key = h
+        .state
+        .index
+        .id_key(&IdNumber::parse(&p.id_number).expect("id"));
+    assert_eq!(h.state.store.voucher_of(&key).await.expect("store"), None);
     // The same person may be a member of several binders.
     let (other, _) = h.synthetic_holder(7).await;
     let (p1, _, _) = synthetic_person(1);
     assert_eq!(
-        h.bind(&other, &p1.name, &p1.id_number, attested()).await.0,
+        h.bind_via_channel(&other, &p1.name, &p1.id_number, attested())
+            .await
+            .0,
         StatusCode::CREATED
     );
 }
@@ -96,16 +145,15 @@ async fn sixth_member_is_refused(h: Harness) {
 async fn a_sixteen_year_old_is_pending_until_consent(h: Harness) {
     let (binder, binder_voucher) = h.synthetic_holder(0).await;
     let (name, id) = teenager(true);
-    let (status, link) = h.bind(&binder, &name, &id, json!({})).await;
-    assert_eq!(status, StatusCode::CREATED, "{link}");
-    assert_eq!(link["status"], "pending");
-    let member = link["member"].as_str().expect("member").to_owned();
+    let (member_cred, member) = h.holder(&name, &id).await;
+    let (status, sent) = h.bind(&binder, &name, &id, json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+    assert_eq!(sent["status"], "requested");
+    assert!(sent.get("member").is_none(), "{sent}");
     let got = h.member_token(&binder, &member).await;
     assert_eq!((got.0, code_of(&got)), (StatusCode::FORBIDDEN, "not-bound"));
 
     // The member consents from their own account.
-    let (member_cred, member_voucher) = h.holder(&name, &id).await;
-    assert_eq!(member_voucher, member);
     let (status, binders) = h
         .json(Method::GET, "/v1/family/binders", Some(&member_cred), None)
         .await;
@@ -167,36 +215,222 @@ async fn a_sixteen_year_old_is_pending_until_consent(h: Harness) {
     );
 }
 
-async fn a_fifteen_year_old_is_active_at_once_on_the_guardians_word(h: Harness) {
-    let (binder, _) = h.synthetic_holder(0).await;
+async fn a_child_is_bound_at_once_only_by_an_established_guardian(h: Harness) {
     let (name, id) = teenager(false);
-    let refused = h.bind(&binder, &name, &id, json!({})).await;
-    assert_eq!(
-        (refused.0, code_of(&refused)),
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "guardian-attestation-required"
-        )
-    );
-    let (status, link) = h
-        .bind(&binder, &name, &id, json!({"guardian_attestation": true}))
+    // A stranger's word is not enough, whatever they claim.
+    let (stranger, stranger_voucher) = h.synthetic_holder(0).await;
+    let claimed = h
+        .bind(&stranger, &name, &id, json!({"guardian_attestation": true}))
         .await;
+    assert_eq!(
+        (claimed.0, code_of(&claimed)),
+        (StatusCode::BAD_REQUEST, "unknown-field")
+    );
+    let self_attested = json!({"guardianship": {"document": "household-register"}});
+    let forged = h.bind(&stranger, &name, &id, self_attested.clone()).await;
+    assert_eq!(
+        (forged.0, code_of(&forged)),
+        (StatusCode::FORBIDDEN, "attestation-not-authenticated")
+    );
+    let asked = h.bind(&stranger, &name, &id, json!({})).await;
+    assert_eq!(asked.0, StatusCode::ACCEPTED, "{}", asked.1);
+    // The child had no voucher, so nobody could see that request: nothing was created.
+    let key = h.state.index.id_key(&IdNumber::parse(&id).expect("id"));
+    assert_eq!(h.state.store.voucher_of(&key).await.expect("store"), None);
+
+    // A guardian the registry names binds at once, activating the child's voucher by proxy.
+    let (guardian, _) = h.synthetic_holder(GUARDIANS[0]).await;
+    let (status, link) = h.bind(&guardian, &name, &id, json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{link}");
     assert_eq!(
         (link["status"].as_str(), link["consent"].as_str()),
-        (Some("active"), Some("guardian"))
+        (Some("active"), Some("registered-guardian"))
     );
-    // The child had no voucher: binding activated one by proxy.
     assert_eq!(link["member_activated_by_proxy"], true);
-    let member = link["member"].as_str().expect("member");
-    assert_eq!(h.member_token(&binder, member).await.0, StatusCode::OK);
-    let again = h
-        .bind(&binder, &name, &id, json!({"guardian_attestation": true}))
-        .await;
+    let child = link["member"].as_str().expect("member").to_owned();
+    assert_eq!(h.member_token(&guardian, &child).await.0, StatusCode::OK);
+    let again = h.bind(&guardian, &name, &id, json!({})).await;
     assert_eq!(
         (again.0, code_of(&again)),
         (StatusCode::CONFLICT, "already-bound")
     );
+
+    // Now the stranger's request waits for a registered guardian, who sees and decides it.
+    assert_eq!(
+        h.bind(&stranger, &name, &id, json!({})).await.0,
+        StatusCode::ACCEPTED
+    );
+    let got = h.member_token(&stranger, &child).await;
+    assert_eq!((got.0, code_of(&got)), (StatusCode::FORBIDDEN, "not-bound"));
+    let (_, requests) = h
+        .json(Method::GET, "/v1/family/requests", Some(&guardian), None)
+        .await;
+    assert_eq!(
+        requests[0]["binder"],
+        stranger_voucher.as_str(),
+        "{requests}"
+    );
+    assert_eq!(requests[0]["member"], child.as_str());
+    // The other registered guardian may decide it too; a third holder may not.
+    let (guardian2, _) = h.synthetic_holder(GUARDIANS[1]).await;
+    let (outsider, _) = h.synthetic_holder(3).await;
+    let path = format!("/v1/family/requests/{stranger_voucher}/{child}/approve");
+    let not_theirs = h.json(Method::POST, &path, Some(&outsider), None).await;
+    assert_eq!(
+        (not_theirs.0, code_of(&not_theirs)),
+        (StatusCode::FORBIDDEN, "not-bound")
+    );
+    let (status, approved) = h.json(Method::POST, &path, Some(&guardian2), None).await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["consent"], "registered-guardian");
+    assert_eq!(h.member_token(&stranger, &child).await.0, StatusCode::OK);
+
+    // A channel that checked a household register itself binds at once, with the document
+    // in the audit trail.
+    let (aunt, _) = h.synthetic_holder(4).await;
+    let attested = json!({"guardianship": {"document": "household-register", "reference": "HR-1"}});
+    let (status, link) = h.bind_via_channel(&aunt, &name, &id, attested).await;
+    assert_eq!(status, StatusCode::CREATED, "{link}");
+    assert_eq!(link["consent"], "guardianship-attested");
+    let (_, audit) = h
+        .json(Method::GET, "/v1/family/audit", Some(&aunt), None)
+        .await;
+    assert!(
+        audit
+            .as_array()
+            .expect("audit")
+            .iter()
+            .any(|e| e["event"]["evidence"] == "household-register HR-1"),
+        "{audit}"
+    );
+}
+
+async fn a_child_cannot_approve_for_itself(h: Harness) {
+    let (name, id) = teenager(false);
+    let (guardian, _) = h.synthetic_holder(GUARDIANS[0]).await;
+    assert_eq!(
+        h.bind(&guardian, &name, &id, json!({})).await.0,
+        StatusCode::CREATED
+    );
+    let (child, _) = h.holder(&name, &id).await;
+    let (stranger, stranger_voucher) = h.synthetic_holder(0).await;
+    assert_eq!(
+        h.bind(&stranger, &name, &id, json!({})).await.0,
+        StatusCode::ACCEPTED
+    );
+    let got = h
+        .json(
+            Method::POST,
+            &format!("/v1/family/binders/{stranger_voucher}/approve"),
+            Some(&child),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (got.0, code_of(&got)),
+        (StatusCode::FORBIDDEN, "guardian-approval-required")
+    );
+}
+
+async fn a_bind_tells_a_holder_nothing_about_the_registry(h: Harness) {
+    let (binder, _) = h.synthetic_holder(0).await;
+    let (real_cred, _) = h.synthetic_holder(1).await;
+    let (p1, _, _) = synthetic_person(1);
+    let (absent, _, _) = synthetic_person(900);
+    let (suspended, _, _) = synthetic_person(49);
+    let answers = [
+        h.bind(&binder, &p1.name, &p1.id_number, json!({})).await,
+        h.bind(&binder, "测试错名", &p1.id_number, json!({})).await,
+        h.bind(&binder, &absent.name, &absent.id_number, json!({}))
+            .await,
+        h.bind(&binder, &suspended.name, &suspended.id_number, json!({}))
+            .await,
+        // Sent again while pending: still the same answer.
+        h.bind(&binder, &p1.name, &p1.id_number, json!({})).await,
+    ];
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::ACCEPTED, "{body}");
+        assert_eq!(body, &answers[0].1);
+    }
+    // Only the matching, insured person sees it; the binder's list shows nothing pending.
+    let (_, theirs) = h
+        .json(Method::GET, "/v1/family/requests", Some(&real_cred), None)
+        .await;
+    assert_eq!(theirs.as_array().map(Vec::len), Some(1), "{theirs}");
+    let (_, list) = h
+        .json(Method::GET, "/v1/family/members", Some(&binder), None)
+        .await;
+    assert_eq!(list, json!([]));
+    // A channel that attests is told precisely, and nobody uninsured gets a voucher.
+    let refused = h
+        .bind_via_channel(&binder, &suspended.name, &suspended.id_number, attested())
+        .await;
+    assert_eq!(
+        (refused.0, code_of(&refused)),
+        (StatusCode::FORBIDDEN, "not-insured")
+    );
+    let key = h
+        .state
+        .index
+        .id_key(&IdNumber::parse(&suspended.id_number).expect("id"));
+    assert_eq!(h.state.store.voucher_of(&key).await.expect("store"), None);
+}
+
+async fn a_rejected_request_cools_off(h: Harness) {
+    let (binder, binder_voucher) = h.synthetic_holder(0).await;
+    let (member, _) = h.synthetic_holder(1).await;
+    let (p1, _, _) = synthetic_person(1);
+    let pending = async |h: &Harness| {
+        let (_, list) = h
+            .json(Method::GET, "/v1/family/requests", Some(&member), None)
+            .await;
+        list.as_array().map_or(0, Vec::len)
+    };
+    h.bind(&binder, &p1.name, &p1.id_number, json!({})).await;
+    let reject = format!("/v1/family/binders/{binder_voucher}/reject");
+    assert_eq!(
+        h.json(Method::POST, &reject, Some(&member), None).await.0,
+        StatusCode::OK
+    );
+    h.clock.set(NOW + COOLING_OFF_SECS - 1);
+    let again = h.bind(&binder, &p1.name, &p1.id_number, json!({})).await;
+    assert_eq!(again.0, StatusCode::ACCEPTED);
+    assert_eq!(pending(&h).await, 0, "re-sent within the cooling-off time");
+    h.clock.set(NOW + COOLING_OFF_SECS);
+    h.bind(&binder, &p1.name, &p1.id_number, json!({})).await;
+    assert_eq!(pending(&h).await, 1);
+}
+
+async fn a_suspended_binder_acts_for_nobody(h: Harness) {
+    let (a, a_voucher) = h.synthetic_holder(0).await;
+    let (p1, _, _) = synthetic_person(1);
+    let (_, link) = h
+        .bind_via_channel(&a, &p1.name, &p1.id_number, attested())
+        .await;
+    let m = link["member"].as_str().expect("member").to_owned();
+    let expenses = format!("/v1/expenses?voucher={m}");
+    assert_eq!(
+        h.json(Method::GET, &expenses, Some(&a), None).await.0,
+        StatusCode::OK
+    );
+    h.json(
+        Method::POST,
+        &format!("/v1/admin/vouchers/{a_voucher}/suspend"),
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    for got in [
+        h.member_token(&a, &m).await,
+        h.json(Method::GET, &expenses, Some(&a), None).await,
+    ] {
+        assert_eq!(
+            (got.0, code_of(&got)),
+            (StatusCode::FORBIDDEN, "voucher-suspended"),
+            "{}",
+            got.1
+        );
+    }
 }
 
 async fn nobody_acts_for_someone_not_actively_bound(h: Harness) {
@@ -215,21 +449,12 @@ async fn nobody_acts_for_someone_not_actively_bound(h: Harness) {
     forbidden(h.member_token(&a, &b).await);
     // Pending.
     let (p2, _, _) = synthetic_person(2);
-    let (_, pending) = h.bind(&a, &p2.name, &p2.id_number, json!({})).await;
-    forbidden(
-        h.member_token(&a, pending["member"].as_str().expect("member"))
-            .await,
-    );
+    let (p2_cred, p2_voucher) = h.synthetic_holder(2).await;
+    h.bind(&a, &p2.name, &p2.id_number, json!({})).await;
+    forbidden(h.member_token(&a, &p2_voucher).await);
     // Rejected.
-    let (_, link) = h
-        .bind(
-            &a,
-            &synthetic_person(1).0.name,
-            &synthetic_person(1).0.id_number,
-            json!({}),
-        )
-        .await;
-    assert_eq!(link["status"], "pending");
+    let (p1, _, _) = synthetic_person(1);
+    h.bind(&a, &p1.name, &p1.id_number, json!({})).await;
     let (status, _) = h
         .json(
             Method::POST,
@@ -242,27 +467,33 @@ async fn nobody_acts_for_someone_not_actively_bound(h: Harness) {
     forbidden(h.member_token(&a, &b).await);
     // Expired: seven days without consent.
     let (p3, _, _) = synthetic_person(3);
-    let (_, link3) = h.bind(&a, &p3.name, &p3.id_number, json!({})).await;
+    let (_, member3) = h.synthetic_holder(3).await;
+    h.bind(&a, &p3.name, &p3.id_number, json!({})).await;
     h.clock.set(NOW + 7 * DAY + 1);
-    let member3 = link3["member"].as_str().expect("member").to_owned();
     forbidden(h.member_token(&a, &member3).await);
     let (_, list) = h
-        .json(Method::GET, "/v1/family/members", Some(&a), None)
+        .json(Method::GET, "/v1/family/binders", Some(&p2_cred), None)
         .await;
-    let status_of = |m: &str| {
-        list.as_array()
-            .expect("list")
-            .iter()
-            .find(|l| l["member"] == m)
-            .map(|l| l["status"].clone())
-    };
-    assert_eq!(status_of(&member3), Some(json!("expired")));
-    assert_eq!(status_of(&b), Some(json!("rejected")));
+    assert_eq!(list[0]["status"], "expired", "{list}");
+    let expired = h
+        .json(
+            Method::POST,
+            &format!("/v1/family/binders/{a_voucher}/approve"),
+            Some(&p2_cred),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (expired.0, code_of(&expired)),
+        (StatusCode::CONFLICT, "not-pending")
+    );
     h.clock.set(NOW);
 
     // Unbound by the binder, and by the member: effective at once.
     let (p4, _, _) = synthetic_person(4);
-    let (_, link4) = h.bind(&a, &p4.name, &p4.id_number, attested()).await;
+    let (_, link4) = h
+        .bind_via_channel(&a, &p4.name, &p4.id_number, attested())
+        .await;
     let m4 = link4["member"].as_str().expect("member").to_owned();
     assert_eq!(h.member_token(&a, &m4).await.0, StatusCode::OK);
     assert_eq!(
@@ -280,7 +511,7 @@ async fn nobody_acts_for_someone_not_actively_bound(h: Harness) {
 
     let (c_cred, c) = h.synthetic_holder(5).await;
     let (_, link5) = h
-        .bind(
+        .bind_via_channel(
             &a,
             &synthetic_person(5).0.name,
             &synthetic_person(5).0.id_number,
@@ -313,7 +544,9 @@ async fn nobody_acts_for_someone_not_actively_bound(h: Harness) {
 async fn suspension_revocation_and_the_audit_trail(h: Harness) {
     let (a, a_voucher) = h.synthetic_holder(0).await;
     let (p1, _, _) = synthetic_person(1);
-    let (_, link) = h.bind(&a, &p1.name, &p1.id_number, attested()).await;
+    let (_, link) = h
+        .bind_via_channel(&a, &p1.name, &p1.id_number, attested())
+        .await;
     let m = link["member"].as_str().expect("member").to_owned();
     assert_eq!(
         h.json(
@@ -392,31 +625,84 @@ async fn suspension_revocation_and_the_audit_trail(h: Harness) {
 async fn binding_checks_identity_and_self(h: Harness) {
     let (a, _) = h.synthetic_holder(0).await;
     let (p0, _, _) = synthetic_person(0);
-    let me = h.bind(&a, &p0.name, &p0.id_number, attested()).await;
+    let me = h.bind(&a, &p0.name, &p0.id_number, json!({})).await;
     assert_eq!(
         (me.0, code_of(&me)),
         (StatusCode::UNPROCESSABLE_ENTITY, "cannot-bind-self")
     );
+    let typo = h.bind(&a, &p0.name, "1101051949123100", json!({})).await;
+    assert_eq!(typo.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", typo.1);
+    // A channel that attests is told what is wrong; a holder alone is not (see above).
     let (p1, _, _) = synthetic_person(1);
-    let wrong = h.bind(&a, "测试错名", &p1.id_number, attested()).await;
+    let wrong = h
+        .bind_via_channel(&a, "测试错名", &p1.id_number, attested())
+        .await;
     assert_eq!(
         (wrong.0, code_of(&wrong)),
         (StatusCode::UNPROCESSABLE_ENTITY, "name-mismatch")
     );
     let (stranger, _, _) = synthetic_person(900);
     let absent = h
-        .bind(&a, &stranger.name, &stranger.id_number, attested())
+        .bind_via_channel(&a, &stranger.name, &stranger.id_number, attested())
         .await;
     assert_eq!(
         (absent.0, code_of(&absent)),
         (StatusCode::NOT_FOUND, "not-in-registry")
+    );
+    let wrong_key = [("x-channel-key", "ybc_not-a-channel")];
+    let body = json!({"name": p1.name, "id_number": p1.id_number, "relation": "parent"});
+    let refused = h
+        .json_with_headers(
+            Method::POST,
+            "/v1/family/members",
+            Some(&a),
+            &wrong_key,
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        (refused.0, code_of(&refused)),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+}
+
+#[tokio::test]
+async fn binds_are_rate_limited_per_binder() {
+    let limits = Limits {
+        binds_per_day: 3,
+        ..generous()
+    };
+    let h = Harness::start(Backend::Embedded, limits).await;
+    let (binder, _) = h.synthetic_holder(0).await;
+    let (other, _) = h.synthetic_holder(1).await;
+    for i in 0..3 {
+        let (p, _, _) = synthetic_person(900 + i);
+        assert_eq!(
+            h.bind(&binder, &p.name, &p.id_number, json!({})).await.0,
+            StatusCode::ACCEPTED
+        );
+    }
+    let (p, _, _) = synthetic_person(903);
+    let limited = h.bind(&binder, &p.name, &p.id_number, json!({})).await;
+    assert_eq!(
+        (limited.0, code_of(&limited)),
+        (StatusCode::TOO_MANY_REQUESTS, "rate-limited")
+    );
+    assert_eq!(
+        h.bind(&other, &p.name, &p.id_number, json!({})).await.0,
+        StatusCode::ACCEPTED,
+        "another binder has their own quota"
     );
 }
 
 on_both_backends!(
     sixth_member_is_refused,
     a_sixteen_year_old_is_pending_until_consent,
-    a_fifteen_year_old_is_active_at_once_on_the_guardians_word,
+    a_child_is_bound_at_once_only_by_an_established_guardian,
+    a_child_cannot_approve_for_itself,
+    a_bind_tells_a_holder_nothing_about_the_registry,
+    a_rejected_request_cools_off,
+    a_suspended_binder_acts_for_nobody,
     nobody_acts_for_someone_not_actively_bound,
     suspension_revocation_and_the_audit_trail,
     binding_checks_identity_and_self,

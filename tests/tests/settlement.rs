@@ -368,10 +368,11 @@ async fn expenses_for_holder_and_binder_not_a_stranger(h: Harness) {
     let bind = json!({"name": p.name, "id_number": p.id_number, "relation": "parent",
         "member_attestation": {"real_name": true, "real_person": true, "method": "face"}});
     let (status, link) = h
-        .json(
+        .json_with_headers(
             Method::POST,
             "/v1/family/members",
             Some(&binder),
+            &[("x-channel-key", h.channel.as_str())],
             Some(bind),
         )
         .await;

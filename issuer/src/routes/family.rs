@@ -3,12 +3,13 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use yibao_shared::VoucherId;
 
-use crate::auth::{AdminAuth, HolderAuth};
+use crate::auth::{AdminAuth, AttestingChannel, HolderAuth};
 use crate::error::{ApiError, AppJson, ErrorBody};
-use crate::family::{self, AuditEntry, BindRequest, LinkView};
+use crate::family::bind::BindRequested;
+use crate::family::{self, AuditEntry, BindAnswer, BindRequest, LinkView};
 use crate::routes::holder::{png_response, svg_response};
 use crate::service::IssuedToken;
 use crate::state::AppState;
@@ -17,18 +18,32 @@ fn voucher(text: &str) -> Result<VoucherId, ApiError> {
     VoucherId::parse(text).ok_or(ApiError::NotBound)
 }
 
-/// Add a family member.
+/// Add a family member. Bound at once (201) only when the relation is established: the
+/// caller is a guardian the registry names for a child under 16, or a channel signing in
+/// with `X-Channel-Key` attests a guardianship document or the member's real-person
+/// verification. Otherwise 202 `requested`, the same whether or not the person exists: the
+/// member (or a registered guardian) approves it.
 #[utoipa::path(post, path = "/v1/family/members", tag = "family", request_body = BindRequest,
+    params(("X-Channel-Key" = Option<String>, Header,
+        description = "API key of the channel relaying the request; required for attestations")),
     security(("bearer" = [])),
-    responses((status = 201, body = LinkView), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = LinkView), (status = 202, body = BindRequested),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn bind(
     State(state): State<AppState>,
     holder: HolderAuth,
+    AttestingChannel(channel): AttestingChannel,
     AppJson(request): AppJson<BindRequest>,
-) -> Result<(StatusCode, AppJson<LinkView>), ApiError> {
-    let link = family::bind(&state, &holder, &request).await?;
-    Ok((StatusCode::CREATED, AppJson(link)))
+) -> Result<Response, ApiError> {
+    Ok(
+        match family::bind::bind(&state, &holder, channel.as_ref(), &request).await? {
+            BindAnswer::Bound(link) => (StatusCode::CREATED, AppJson(link)).into_response(),
+            BindAnswer::Requested(sent) => (StatusCode::ACCEPTED, AppJson(sent)).into_response(),
+        },
+    )
 }
 
 /// The caller's family members and their status.
@@ -122,7 +137,14 @@ pub async fn approve(
     Path(binder): Path<String>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
-        family::decide(&state, &holder, voucher(&binder)?, true).await?,
+        family::decide(
+            &state,
+            &holder,
+            voucher(&binder)?,
+            holder.voucher.voucher_id,
+            true,
+        )
+        .await?,
     ))
 }
 
@@ -136,7 +158,56 @@ pub async fn reject(
     Path(binder): Path<String>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
-        family::decide(&state, &holder, voucher(&binder)?, false).await?,
+        family::decide(
+            &state,
+            &holder,
+            voucher(&binder)?,
+            holder.voucher.voucher_id,
+            false,
+        )
+        .await?,
+    ))
+}
+
+/// Requests the caller may decide: to show the caller's own code, and (for a guardian the
+/// registry names) to show the code of a child under 16 the caller has bound.
+#[utoipa::path(get, path = "/v1/family/requests", tag = "family", security(("bearer" = [])),
+    responses((status = 200, body = Vec<LinkView>), (status = 401, body = ErrorBody)))]
+pub async fn requests(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+) -> Result<AppJson<Vec<LinkView>>, ApiError> {
+    Ok(AppJson(family::requests(&state, &holder).await?))
+}
+
+/// Approve a request to show `member`'s code: the member, or a registered guardian of a
+/// member under 16.
+#[utoipa::path(post, path = "/v1/family/requests/{binder}/{member}/approve", tag = "family",
+    params(("binder" = String, Path), ("member" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = LinkView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn approve_request(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+    Path((binder, member)): Path<(String, String)>,
+) -> Result<AppJson<LinkView>, ApiError> {
+    Ok(AppJson(
+        family::decide(&state, &holder, voucher(&binder)?, voucher(&member)?, true).await?,
+    ))
+}
+
+/// Reject a request to show `member`'s code (the member, or a registered guardian).
+#[utoipa::path(post, path = "/v1/family/requests/{binder}/{member}/reject", tag = "family",
+    params(("binder" = String, Path), ("member" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = LinkView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn reject_request(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+    Path((binder, member)): Path<(String, String)>,
+) -> Result<AppJson<LinkView>, ApiError> {
+    Ok(AppJson(
+        family::decide(&state, &holder, voucher(&binder)?, voucher(&member)?, false).await?,
     ))
 }
 

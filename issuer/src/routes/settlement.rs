@@ -132,7 +132,7 @@ pub async fn expenses(
     }
     let now = state.clock.now();
     Ok(AppJson(
-        expenses::expenses(&state, holder.voucher.voucher_id, target, query.year, now).await?,
+        expenses::expenses(&state, &holder, target, query.year, now).await?,
     ))
 }
 

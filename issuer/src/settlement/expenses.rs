@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use yibao_shared::{UnixTime, VoucherId};
 
 use super::{Amounts, Settlement};
+use crate::auth::HolderAuth;
 use crate::error::ApiError;
 use crate::family::{self, today};
 use crate::model::InstitutionKind;
@@ -80,7 +81,7 @@ pub struct Expenses {
 /// member ([`family::may_act_for`]); store failures.
 pub async fn expenses(
     state: &AppState,
-    caller: VoucherId,
+    caller: &HolderAuth,
     target: VoucherId,
     year: Option<u16>,
     now: UnixTime,

@@ -415,6 +415,39 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn discard_unused_voucher(
+        &self,
+        voucher: &Voucher,
+        binder: VoucherId,
+    ) -> Result<bool, StoreError> {
+        let (id, person) = (voucher.voucher_id.to_string(), voucher.id_key.to_hex());
+        self.write(move |txn| {
+            let pointed = {
+                let table = txn.open_table(PERSON_VOUCHER).map_err(backend)?;
+                let v = table.get(person.as_str()).map_err(backend)?;
+                v.is_some_and(|v| v.value() == id.as_bytes())
+            };
+            let prefix = format!("{id}/");
+            let has_credential = !keys_with_prefix(txn, VOUCHER_CREDENTIALS, &prefix)?.is_empty();
+            let other_binder = keys_with_prefix(txn, MEMBER_LINKS, &prefix)?
+                .iter()
+                .any(|k| k[prefix.len()..] != binder.to_string());
+            if !pointed || has_credential || other_binder {
+                return Ok(false);
+            }
+            let mut vouchers = txn.open_table(VOUCHERS).map_err(backend)?;
+            vouchers.remove(id.as_str()).map_err(backend)?;
+            let mut pointers = txn.open_table(PERSON_VOUCHER).map_err(backend)?;
+            pointers.remove(person.as_str()).map_err(backend)?;
+            let mut members = txn.open_table(MEMBER_LINKS).map_err(backend)?;
+            members
+                .remove(format!("{id}/{binder}").as_str())
+                .map_err(backend)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn save_link(
         &self,
         link: &FamilyLink,
@@ -428,10 +461,10 @@ impl Store for EmbeddedStore {
             if stored.as_ref().map_or(0, |l| l.version) != expected_version {
                 return Ok(LinkSave::Conflict);
             }
-            if let Some((max, now)) = limit {
+            if let Some((max, _)) = limit {
                 let others = links_with_prefix(txn, &format!("{}/", link.binder))?
                     .into_iter()
-                    .filter(|l| l.member != link.member && l.occupies_a_place(now))
+                    .filter(|l| l.member != link.member && l.counts_against_limit())
                     .count();
                 if others >= max {
                     return Ok(LinkSave::LimitReached);
@@ -591,6 +624,24 @@ fn links_with_prefix(
             break;
         }
         out.push(decode(value.value())?);
+    }
+    Ok(out)
+}
+
+/// The keys of `table` that start with `prefix`.
+fn keys_with_prefix(
+    txn: &redb::WriteTransaction,
+    table: Table,
+    prefix: &str,
+) -> Result<Vec<String>, StoreError> {
+    let table = txn.open_table(table).map_err(backend)?;
+    let mut out = Vec::new();
+    for entry in table.range(prefix..).map_err(backend)? {
+        let (key, _) = entry.map_err(backend)?;
+        if !key.value().starts_with(prefix) {
+            break;
+        }
+        out.push(key.value().to_owned());
     }
     Ok(out)
 }

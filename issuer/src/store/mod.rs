@@ -154,9 +154,18 @@ pub trait Store: Send + Sync + 'static {
     /// family member, without a holder credential).
     async fn ensure_voucher(&self, candidate: &Voucher) -> Result<Activation, StoreError>;
 
+    /// Undoes the proxy activation of `voucher` by `binder` whose bind then failed: deletes
+    /// the voucher if it is still the person's, has no credential and no link from another
+    /// binder; `false` (and nothing changed) otherwise.
+    async fn discard_unused_voucher(
+        &self,
+        voucher: &Voucher,
+        binder: VoucherId,
+    ) -> Result<bool, StoreError>;
+
     /// Writes `link` if the stored version is `expected_version` (0: no link yet). With
     /// `limit = Some((max, now))` it also refuses when the binder already has `max` other
-    /// links that occupy a place at `now`. Both checks and the write are one atomic step
+    /// active links. Both checks and the write are one atomic step
     /// on the binder's side; the member's index is written first and may hold extra entries
     /// (never missing ones), which readers skip.
     async fn save_link(

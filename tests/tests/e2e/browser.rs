@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use yibao_issuer::demo::synthetic_person;
 use yibao_shared::key_file::{KeyRole, PublicKeyFile};
 use yibao_tests::process::workspace_root;
 use yibao_tests::redis_server::free_port;
@@ -133,13 +132,7 @@ fn the_app_page_shows_a_rotating_code_and_a_family_members_code() {
     let platform = Platform::with_env(vec![("YIBAO__TOKEN_LIFETIME_SECS", "15".into())]);
     let (_, member_voucher) = platform.holder(8);
     let (binder, _) = platform.holder(9);
-    let (p, _, _) = synthetic_person(8);
-    platform.post(
-        "/v1/family/members",
-        &binder,
-        json!({"name": p.name, "id_number": p.id_number, "relation": "parent",
-            "member_attestation": {"real_name": true, "real_person": true, "method": "face"}}),
-    );
+    platform.bind_attested(&binder, 8);
     let bundle = platform
         .http
         .get(platform.url("/v1/trust-bundle"))

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use yibao_issuer::demo::synthetic_person;
 
 use super::platform::{Cashier, HOSPITAL, PHARMACY, Platform, settled_tokens, token_id_of};
 
@@ -220,13 +219,7 @@ fn expenses_are_shown_to_the_holder_and_a_binder_not_a_stranger() {
     let (member, member_voucher) = platform.holder(4);
     let (binder, _) = platform.holder(5);
     let (stranger, _) = platform.holder(6);
-    let (p, _, _) = synthetic_person(4);
-    platform.post(
-        "/v1/family/members",
-        &binder,
-        json!({"name": p.name, "id_number": p.id_number, "relation": "parent",
-            "member_attestation": {"real_name": true, "real_person": true, "method": "face"}}),
-    );
+    platform.bind_attested(&binder, 4);
 
     // The binder shows the member's code; the hospital settles and records the bill.
     let (_, proxy) = platform.get(

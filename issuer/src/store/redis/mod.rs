@@ -31,6 +31,10 @@
 //! 3. `SADD yb:v:{id}:creds <hash>` then `SET yb:c:{hash}`: a crash between them leaves a
 //!    hash in the set with no credential, which was never handed out and is skipped.
 
+mod family;
+mod keys;
+mod settlement;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,6 +42,10 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use yibao_shared::{TokenId, UnixTime, VoucherId};
 
+use self::keys::{
+    INSTITUTIONS, credential_key, credential_revoked_key, person_key, person_voucher_key,
+    voucher_creds_key, voucher_key, voucher_status_key,
+};
 use super::{Activation, LinkSave, Store, StoreError, decode, encode};
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
@@ -57,36 +65,13 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-fn failed(e: redis::RedisError) -> StoreError {
+pub(super) fn failed(e: redis::RedisError) -> StoreError {
     if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() {
         StoreError::Unavailable(e.to_string())
     } else {
         StoreError::Backend(e.to_string())
     }
 }
-
-fn person_key(k: &IdKey) -> String {
-    format!("yb:p:{{{}}}", k.to_hex())
-}
-fn person_voucher_key(k: &IdKey) -> String {
-    format!("yb:p:{{{}}}:v", k.to_hex())
-}
-fn voucher_key(v: VoucherId) -> String {
-    format!("yb:v:{{{v}}}")
-}
-fn voucher_status_key(v: VoucherId) -> String {
-    format!("yb:v:{{{v}}}:status")
-}
-fn voucher_creds_key(v: VoucherId) -> String {
-    format!("yb:v:{{{v}}}:creds")
-}
-fn credential_key(h: &CredentialHash) -> String {
-    format!("yb:c:{{{}}}", h.to_hex())
-}
-fn credential_revoked_key(h: &CredentialHash) -> String {
-    format!("yb:c:{{{}}}:revoked", h.to_hex())
-}
-const INSTITUTIONS: &str = "yb:inst";
 
 impl RedisStore {
     /// Connects (with automatic reconnection).
@@ -202,54 +187,6 @@ impl RedisStore {
         Ok(Activation { voucher, created })
     }
 }
-
-fn links_key(binder: VoucherId) -> String {
-    format!("yb:v:{{{binder}}}:members")
-}
-fn member_binders_key(member: VoucherId) -> String {
-    format!("yb:v:{{{member}}}:binders")
-}
-
-/// Compare-and-set of one link on the binder's hash, with the member limit checked in the
-/// same atomic step. Returns 1 saved, -1 version conflict, -2 limit reached.
-const SAVE_LINK: &str = r#"
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-local expected = tonumber(ARGV[2])
-if current then
-  if cjson.decode(current).version ~= expected then return -1 end
-elseif expected ~= 0 then
-  return -1
-end
-local max = tonumber(ARGV[4])
-if max >= 0 then
-  local now = tonumber(ARGV[5])
-  local taken = 0
-  for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
-    local l = cjson.decode(raw)
-    if l.member ~= ARGV[1] and (l.status == 'active'
-        or (l.status == 'pending' and type(l.pending_until) == 'number' and l.pending_until > now)) then
-      taken = taken + 1
-    end
-  end
-  if taken >= max then return -2 end
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1
-"#;
-
-fn settled_key(voucher: VoucherId) -> String {
-    format!("yb:v:{{{voucher}}}:settled")
-}
-fn double_use_key(voucher: VoucherId) -> String {
-    format!("yb:v:{{{voucher}}}:double-use")
-}
-
-/// Compare-and-set of one hash field on its exact stored bytes: 1 replaced, 0 changed.
-const REPLACE_FIELD: &str = r#"
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1
-"#;
 
 #[async_trait]
 impl Store for RedisStore {
@@ -462,36 +399,21 @@ impl Store for RedisStore {
         self.claim_voucher(candidate).await
     }
 
+    async fn discard_unused_voucher(
+        &self,
+        voucher: &Voucher,
+        binder: VoucherId,
+    ) -> Result<bool, StoreError> {
+        self.discard_unused_voucher_in_redis(voucher, binder).await
+    }
+
     async fn save_link(
         &self,
         link: &FamilyLink,
         expected_version: u64,
         limit: Option<(usize, UnixTime)>,
     ) -> Result<LinkSave, StoreError> {
-        let mut conn = self.conn();
-        // The member's index first: a crash after it leaves an entry readers skip.
-        let _: () = conn
-            .sadd(member_binders_key(link.member), link.binder.to_string())
-            .await
-            .map_err(failed)?;
-        let (max, now) = limit.map_or((-1i64, 0), |(max, now)| {
-            (i64::try_from(max).unwrap_or(i64::MAX), now.as_secs())
-        });
-        let outcome: i64 = redis::Script::new(SAVE_LINK)
-            .key(links_key(link.binder))
-            .arg(link.member.to_string())
-            .arg(expected_version)
-            .arg(encode(link))
-            .arg(max)
-            .arg(now)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(failed)?;
-        Ok(match outcome {
-            1 => LinkSave::Saved,
-            -2 => LinkSave::LimitReached,
-            _ => LinkSave::Conflict,
-        })
+        self.save_link_in_redis(link, expected_version, limit).await
     }
 
     async fn link(
@@ -499,74 +421,22 @@ impl Store for RedisStore {
         binder: VoucherId,
         member: VoucherId,
     ) -> Result<Option<FamilyLink>, StoreError> {
-        let raw: Option<Vec<u8>> = self
-            .conn()
-            .hget(links_key(binder), member.to_string())
-            .await
-            .map_err(failed)?;
-        raw.map(|b| decode(&b)).transpose()
+        self.link_in_redis(binder, member).await
     }
 
     async fn links_of_binder(&self, binder: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
-        let all: Vec<Vec<u8>> = self.conn().hvals(links_key(binder)).await.map_err(failed)?;
-        all.iter().map(|b| decode(b)).collect()
+        self.links_of_binder_in_redis(binder).await
     }
 
     async fn links_of_member(&self, member: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
-        let binders: Vec<String> = self
-            .conn()
-            .smembers(member_binders_key(member))
-            .await
-            .map_err(failed)?;
-        let mut links = Vec::new();
-        for binder in binders.iter().filter_map(|b| VoucherId::parse(b)) {
-            // An index entry without a record (crash between the two writes) is skipped.
-            if let Some(link) = self.link(binder, member).await? {
-                links.push(link);
-            }
-        }
-        Ok(links)
+        self.links_of_member_in_redis(member).await
     }
 
     async fn insert_settlements(
         &self,
         batch: &[Settlement],
     ) -> Result<Vec<Option<Settlement>>, StoreError> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
-        // One pipeline of HSETNX + HGET per item: HSETNX is the atomic once-only step; the
-        // HGET after it reads back whichever record won (ours, or the one kept).
-        let mut pipe = redis::pipe();
-        for s in batch {
-            let (key, field) = (settled_key(s.voucher_id), s.token_id.to_string());
-            pipe.hset_nx(&key, &field, encode(s)).hget(&key, &field);
-        }
-        let replies: Vec<(bool, Option<Vec<u8>>)> = {
-            let flat: Vec<redis::Value> =
-                pipe.query_async(&mut self.conn()).await.map_err(failed)?;
-            let mut out = Vec::with_capacity(batch.len());
-            let mut it = flat.into_iter();
-            while let (Some(set), Some(current)) = (it.next(), it.next()) {
-                let set: bool =
-                    redis::from_redis_value(set).map_err(|e| StoreError::Backend(e.to_string()))?;
-                let current: Option<Vec<u8>> = redis::from_redis_value(current)
-                    .map_err(|e| StoreError::Backend(e.to_string()))?;
-                out.push((set, current));
-            }
-            out
-        };
-        if replies.len() != batch.len() {
-            return Err(StoreError::Backend("short pipeline reply".into()));
-        }
-        replies
-            .into_iter()
-            .map(|(set, current)| match (set, current) {
-                (true, _) => Ok(None),
-                (false, Some(bytes)) => decode(&bytes).map(Some),
-                (false, None) => Err(StoreError::Backend("settlement vanished".into())),
-            })
-            .collect()
+        self.insert_settlements_in_redis(batch).await
     }
 
     async fn replace_settlement(
@@ -574,15 +444,7 @@ impl Store for RedisStore {
         current: &Settlement,
         new: &Settlement,
     ) -> Result<bool, StoreError> {
-        let replaced: i64 = redis::Script::new(REPLACE_FIELD)
-            .key(settled_key(current.voucher_id))
-            .arg(current.token_id.to_string())
-            .arg(encode(current))
-            .arg(encode(new))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(failed)?;
-        Ok(replaced == 1)
+        self.replace_settlement_in_redis(current, new).await
     }
 
     async fn settlement(
@@ -590,42 +452,18 @@ impl Store for RedisStore {
         voucher: VoucherId,
         token: TokenId,
     ) -> Result<Option<Settlement>, StoreError> {
-        let raw: Option<Vec<u8>> = self
-            .conn()
-            .hget(settled_key(voucher), token.to_string())
-            .await
-            .map_err(failed)?;
-        raw.map(|b| decode(&b)).transpose()
+        self.settlement_in_redis(voucher, token).await
     }
 
     async fn settlements_of(&self, voucher: VoucherId) -> Result<Vec<Settlement>, StoreError> {
-        let all: Vec<Vec<u8>> = self
-            .conn()
-            .hvals(settled_key(voucher))
-            .await
-            .map_err(failed)?;
-        all.iter().map(|b| decode(b)).collect()
+        self.settlements_of_in_redis(voucher).await
     }
 
     async fn record_double_use(&self, double_use: &DoubleUse) -> Result<(), StoreError> {
-        let _: bool = self
-            .conn()
-            .hset_nx(
-                double_use_key(double_use.voucher_id),
-                format!("{}/{}", double_use.token_id, double_use.terminal),
-                encode(double_use),
-            )
-            .await
-            .map_err(failed)?;
-        Ok(())
+        self.record_double_use_in_redis(double_use).await
     }
 
     async fn double_uses_of(&self, voucher: VoucherId) -> Result<Vec<DoubleUse>, StoreError> {
-        let all: Vec<Vec<u8>> = self
-            .conn()
-            .hvals(double_use_key(voucher))
-            .await
-            .map_err(failed)?;
-        all.iter().map(|b| decode(b)).collect()
+        self.double_uses_of_in_redis(voucher).await
     }
 }

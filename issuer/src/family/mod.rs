@@ -1,19 +1,25 @@
 //! Family accounts (亲情账户): a binder adds up to five members, shows their codes, sees
-//! their expenses. Members under 16 are active at once on the guardian's word; from 16 on a
-//! member must consent (approve from their own account, or the binder's channel attests the
-//! member's real-person verification). Either side can unbind at once.
+//! their expenses. A member under 16 is active at once only for an *established* guardian
+//! (the registry names the binder as the child's guardian, or a channel attests the
+//! guardianship it verified from a document); anyone else waits for a registered guardian's
+//! approval. From 16 on a member must consent (approve from their own account, or a channel
+//! attests the member's real-person verification). Either side can unbind at once.
 //!
-//! [`may_act_for`] is the one place that decides whether a caller may act for a voucher.
+//! [`may_act_for`] is the one place that decides whether a caller may act for a voucher;
+//! [`bind`](bind::bind) never tells a holder whether someone is in the registry.
 
-use serde::{Deserialize, Serialize};
+pub mod bind;
+
+pub use self::bind::{BindAnswer, BindRequest, GuardianshipAttestation, GuardianshipDocument};
+
+use serde::Serialize;
 use yibao_shared::{FamilyProxy, Relation, UnixTime, VoucherId};
 
 use crate::auth::HolderAuth;
 use crate::error::ApiError;
 use crate::id_number::BirthDate;
-use crate::model::{Consent, FamilyLink, LinkEvent, LinkStatus, Person, Voucher, VoucherStatus};
-use crate::secrets::random_bytes;
-use crate::service::{Attestation, IssuedToken, issue_token, registry_person};
+use crate::model::{Consent, FamilyLink, LinkEvent, LinkStatus, Person};
+use crate::service::{IssuedToken, issue_token};
 use crate::state::AppState;
 use crate::store::LinkSave;
 
@@ -23,32 +29,6 @@ pub const MAX_MEMBERS: usize = 5;
 pub const PENDING_SECS: u64 = 7 * 86_400;
 /// From this age a member must consent.
 pub const CONSENT_AGE: u16 = 16;
-
-/// A request to add a family member.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BindRequest {
-    /// The member's full name as in the registry.
-    pub name: String,
-    /// The member's ID number.
-    pub id_number: String,
-    /// How the member relates to the binder (`parent`: the member is the binder's parent).
-    #[schema(value_type = String, example = "parent")]
-    pub relation: Relation,
-    /// For a member under 16: the binder attests being the guardian.
-    #[serde(default)]
-    pub guardian_attestation: bool,
-    /// For a member 16 or over: the channel attests the member's real-person verification
-    /// at binding time (consent given in person), so the link is active at once.
-    #[serde(default)]
-    pub member_attestation: Option<Attestation>,
-}
-
-impl std::fmt::Debug for BindRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BindRequest(<redacted>)")
-    }
-}
 
 /// A link as either side sees it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -97,24 +77,27 @@ pub enum Access {
     Proxy(FamilyProxy),
 }
 
-/// The one authorisation check: may the holder of `caller` act for `target` at `now`?
+/// The one authorisation check, for codes and expenses alike: may `caller` act for `target`
+/// at `now`?
 ///
 /// # Errors
 ///
 /// [`ApiError::NotBound`] unless it is the caller's own voucher or an active link (pending,
-/// rejected, expired and unbound links grant nothing).
+/// rejected, expired and unbound links grant nothing); [`ApiError::VoucherSuspended`] when a
+/// suspended holder tries to act for someone else.
 pub async fn may_act_for(
     state: &AppState,
-    caller: VoucherId,
+    caller: &HolderAuth,
     target: VoucherId,
     now: UnixTime,
 ) -> Result<Access, ApiError> {
-    if caller == target {
+    if caller.voucher.voucher_id == target {
         return Ok(Access::Own);
     }
-    match state.store.link(caller, target).await? {
+    let binder = caller.active_voucher()?.voucher_id;
+    match state.store.link(binder, target).await? {
         Some(link) if link.status_at(now) == LinkStatus::Active => Ok(Access::Proxy(FamilyProxy {
-            binder: caller,
+            binder,
             relation: link.relation,
         })),
         _ => Err(ApiError::NotBound),
@@ -143,109 +126,8 @@ fn event(now: UnixTime, action: &str, actor: &str, channel: &str) -> LinkEvent {
         action: action.to_owned(),
         actor: actor.to_owned(),
         channel: channel.to_owned(),
+        evidence: None,
     }
-}
-
-/// Adds a family member for the calling holder (the binder).
-///
-/// # Errors
-///
-/// Identification errors, [`ApiError::CannotBindSelf`], [`ApiError::AlreadyBound`],
-/// [`ApiError::GuardianAttestationRequired`], [`ApiError::FamilyLimitReached`].
-pub async fn bind(
-    state: &AppState,
-    binder: &HolderAuth,
-    request: &BindRequest,
-) -> Result<LinkView, ApiError> {
-    let binder_voucher = binder.active_voucher()?.voucher_id;
-    let member = registry_person(state, &request.name, &request.id_number).await?;
-    if member.id_key == binder.person.id_key {
-        return Err(ApiError::CannotBindSelf);
-    }
-    let now = state.clock.now();
-    let channel = binder.credential.channel.clone();
-    let under_age = member.birth_date.age_on(today(now)) < CONSENT_AGE;
-    let (status, consent, mut history) = if under_age {
-        if !request.guardian_attestation {
-            return Err(ApiError::GuardianAttestationRequired);
-        }
-        (
-            LinkStatus::Active,
-            Some(Consent::Guardian),
-            vec![event(now, "bound", "binder", &channel)],
-        )
-    } else if let Some(a) = &request.member_attestation {
-        if !(a.real_name && a.real_person) || a.method.trim().is_empty() {
-            return Err(ApiError::AttestationIncomplete);
-        }
-        (
-            LinkStatus::Active,
-            Some(Consent::ChannelAttested),
-            vec![event(now, "bound", &format!("channel:{channel}"), &channel)],
-        )
-    } else {
-        (
-            LinkStatus::Pending,
-            None,
-            vec![event(now, "requested", "binder", &channel)],
-        )
-    };
-
-    let existing_voucher = state.store.voucher_of(&member.id_key).await?;
-    let (member_voucher, by_proxy) = match existing_voucher {
-        Some(v) => (v, false),
-        None => {
-            let candidate = Voucher {
-                voucher_id: VoucherId(
-                    random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?,
-                ),
-                id_key: member.id_key,
-                status: VoucherStatus::Active,
-                activated_at: now,
-                activated_by: format!("family-proxy:{binder_voucher}:{channel}"),
-            };
-            let activation = state.store.ensure_voucher(&candidate).await?;
-            (activation.voucher, activation.created)
-        }
-    };
-    let previous = state
-        .store
-        .link(binder_voucher, member_voucher.voucher_id)
-        .await?;
-    if previous.as_ref().is_some_and(|l| l.occupies_a_place(now)) {
-        return Err(ApiError::AlreadyBound);
-    }
-    if by_proxy {
-        history.insert(
-            0,
-            event(now, "member-activated-by-proxy", "binder", &channel),
-        );
-    }
-    let version = previous.as_ref().map_or(0, |l| l.version);
-    let mut full_history = previous.map(|l| l.history).unwrap_or_default();
-    full_history.append(&mut history);
-    let link = FamilyLink {
-        binder: binder_voucher,
-        member: member_voucher.voucher_id,
-        relation: request.relation,
-        status,
-        consent,
-        pending_until: (status == LinkStatus::Pending).then(|| now.saturating_add(PENDING_SECS)),
-        member_activated_by_proxy: by_proxy,
-        version: version + 1,
-        history: full_history,
-    };
-    match state
-        .store
-        .save_link(&link, version, Some((MAX_MEMBERS, now)))
-        .await?
-    {
-        LinkSave::Saved => {}
-        LinkSave::LimitReached => return Err(ApiError::FamilyLimitReached),
-        LinkSave::Conflict => return Err(ApiError::Conflict),
-    }
-    tracing::info!(binder = %link.binder, member = %link.member, ?status, "family link saved");
-    Ok(view(&link, &member, now))
 }
 
 fn view(link: &FamilyLink, other: &Person, now: UnixTime) -> LinkView {
@@ -274,7 +156,9 @@ async fn person_of(state: &AppState, voucher: VoucherId) -> Result<Person, ApiEr
         .ok_or_else(|| ApiError::Internal("voucher of a person not in the registry".into()))
 }
 
-/// The binder's members, with their status now.
+/// The binder's members, with their status now: links that are or were active. Requests
+/// still waiting, rejected or lapsed are not shown to the binder (that would tell whether a
+/// request reached a real person).
 ///
 /// # Errors
 ///
@@ -283,6 +167,9 @@ pub async fn members(state: &AppState, binder: VoucherId) -> Result<Vec<LinkView
     let now = state.clock.now();
     let mut out = Vec::new();
     for link in state.store.links_of_binder(binder).await? {
+        if !matches!(link.status, LinkStatus::Active | LinkStatus::Unbound) {
+            continue;
+        }
         out.push(view(&link, &person_of(state, link.member).await?, now));
     }
     out.sort_by_key(|v| v.member);
@@ -304,11 +191,14 @@ pub async fn binders(state: &AppState, member: VoucherId) -> Result<Vec<LinkView
     Ok(out)
 }
 
-/// Changes one link with compare-and-set, retrying a few times on concurrent changes.
+/// Changes one link with compare-and-set, retrying a few times on concurrent changes. With
+/// `limit`, the change is refused when it would give the binder more than [`MAX_MEMBERS`]
+/// active members.
 async fn change(
     state: &AppState,
     binder: VoucherId,
     member: VoucherId,
+    limit: bool,
     apply: impl Fn(&mut FamilyLink, UnixTime) -> Result<(), ApiError>,
 ) -> Result<FamilyLink, ApiError> {
     for _ in 0..3 {
@@ -321,44 +211,113 @@ async fn change(
         let version = link.version;
         apply(&mut link, now)?;
         link.version = version + 1;
-        if state.store.save_link(&link, version, None).await? == LinkSave::Saved {
-            return Ok(link);
+        let limit = limit.then_some((MAX_MEMBERS, now));
+        match state.store.save_link(&link, version, limit).await? {
+            LinkSave::Saved => return Ok(link),
+            LinkSave::LimitReached => return Err(ApiError::FamilyLimitReached),
+            LinkSave::Conflict => {}
         }
     }
     Err(ApiError::Conflict)
 }
 
-/// The member approves or rejects a pending request.
+/// Whether `decider` may decide requests to show `member`'s code: the member themselves
+/// (from 16; a child may only reject), or a guardian the registry names for a minor member.
+/// Returns the decider's role for the audit trail.
+async fn decider_role(
+    state: &AppState,
+    decider: &HolderAuth,
+    member: VoucherId,
+    approve: bool,
+    now: UnixTime,
+) -> Result<&'static str, ApiError> {
+    let minor = |p: &Person| p.birth_date.age_on(today(now)) < CONSENT_AGE;
+    if decider.voucher.voucher_id == member {
+        if approve && minor(&decider.person) {
+            return Err(ApiError::GuardianApprovalRequired);
+        }
+        return Ok("member");
+    }
+    decider.active_voucher()?;
+    let person = person_of(state, member).await?;
+    if minor(&person) && person.guardians.contains(&decider.person.id_key) {
+        Ok("guardian")
+    } else {
+        Err(ApiError::NotBound)
+    }
+}
+
+/// The member, or a registered guardian of a minor member, approves or rejects a pending
+/// request. Approval is refused if the binder already has [`MAX_MEMBERS`] active members.
 ///
 /// # Errors
 ///
-/// [`ApiError::NotBound`] without a request, [`ApiError::NotPending`] if it is not pending.
+/// [`ApiError::NotBound`] without a request or right to decide, [`ApiError::NotPending`] if
+/// it is not pending, [`ApiError::GuardianApprovalRequired`] for a child approving,
+/// [`ApiError::FamilyLimitReached`].
 pub async fn decide(
     state: &AppState,
-    member: &HolderAuth,
+    decider: &HolderAuth,
     binder: VoucherId,
+    member: VoucherId,
     approve: bool,
 ) -> Result<LinkView, ApiError> {
-    let channel = member.credential.channel.clone();
-    let link = change(state, binder, member.voucher.voucher_id, |link, now| {
+    let role = decider_role(state, decider, member, approve, state.clock.now()).await?;
+    let channel = decider.credential.channel.clone();
+    let link = change(state, binder, member, approve, |link, now| {
         if link.status_at(now) != LinkStatus::Pending {
             return Err(ApiError::NotPending);
         }
         if approve {
             link.status = LinkStatus::Active;
-            link.consent = Some(Consent::MemberApproved);
-            link.history
-                .push(event(now, "approved", "member", &channel));
+            link.consent = Some(if role == "guardian" {
+                Consent::RegisteredGuardian
+            } else {
+                Consent::MemberApproved
+            });
+            link.history.push(event(now, "approved", role, &channel));
         } else {
             link.status = LinkStatus::Rejected;
-            link.history
-                .push(event(now, "rejected", "member", &channel));
+            link.history.push(event(now, "rejected", role, &channel));
         }
         link.pending_until = None;
         Ok(())
     })
     .await?;
     view_for_member(state, &link).await
+}
+
+/// Requests the caller may decide: to show the caller's own code, and, for a registered
+/// guardian, to show the code of a minor the guardian has bound.
+///
+/// # Errors
+///
+/// Store failures.
+pub async fn requests(state: &AppState, caller: &HolderAuth) -> Result<Vec<LinkView>, ApiError> {
+    let now = state.clock.now();
+    let me = caller.voucher.voucher_id;
+    let mut members = vec![me];
+    for link in state.store.links_of_binder(me).await? {
+        if link.status_at(now) != LinkStatus::Active {
+            continue;
+        }
+        let ward = person_of(state, link.member).await?;
+        if ward.birth_date.age_on(today(now)) < CONSENT_AGE
+            && ward.guardians.contains(&caller.person.id_key)
+        {
+            members.push(link.member);
+        }
+    }
+    let mut out = Vec::new();
+    for member in members {
+        for link in state.store.links_of_member(member).await? {
+            if link.status_at(now) == LinkStatus::Pending && link.binder != me {
+                out.push(view(&link, &person_of(state, link.binder).await?, now));
+            }
+        }
+    }
+    out.sort_by_key(|v| (v.member, v.binder));
+    Ok(out)
 }
 
 async fn view_for_member(state: &AppState, link: &FamilyLink) -> Result<LinkView, ApiError> {
@@ -386,7 +345,7 @@ pub async fn unbind(
         "member"
     };
     let channel = actor.credential.channel.clone();
-    change(state, binder, member, |link, now| {
+    change(state, binder, member, false, |link, now| {
         if !link.occupies_a_place(now) {
             return Err(ApiError::NotBound);
         }
@@ -410,9 +369,8 @@ pub async fn token_for(
     caller: &HolderAuth,
     target: VoucherId,
 ) -> Result<IssuedToken, ApiError> {
-    let caller_voucher = caller.active_voucher()?.voucher_id;
-    match may_act_for(state, caller_voucher, target, state.clock.now()).await? {
-        Access::Own => issue_token(state, &caller.voucher, &caller.person, None),
+    match may_act_for(state, caller, target, state.clock.now()).await? {
+        Access::Own => issue_token(state, caller.active_voucher()?, &caller.person, None),
         Access::Proxy(proxy) => {
             let voucher = state
                 .store

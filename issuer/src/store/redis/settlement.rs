@@ -1,0 +1,136 @@
+//! Settlements on Redis: a token's settlement lives in its voucher's hash
+//! (`yb:v:{<voucher>}:settled`), so insert-if-absent (the once-only rule) and the ledger read
+//! are single-slot operations.
+
+use redis::AsyncCommands;
+use yibao_shared::{TokenId, VoucherId};
+
+use super::{RedisStore, failed};
+use crate::settlement::{DoubleUse, Settlement};
+use crate::store::{StoreError, decode, encode};
+
+fn settled_key(voucher: VoucherId) -> String {
+    format!("yb:v:{{{voucher}}}:settled")
+}
+fn double_use_key(voucher: VoucherId) -> String {
+    format!("yb:v:{{{voucher}}}:double-use")
+}
+
+/// Compare-and-set of one hash field on its exact stored bytes: 1 replaced, 0 changed.
+const REPLACE_FIELD: &str = r#"
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"#;
+
+impl RedisStore {
+    pub(super) async fn insert_settlements_in_redis(
+        &self,
+        batch: &[Settlement],
+    ) -> Result<Vec<Option<Settlement>>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One pipeline of HSETNX + HGET per item: HSETNX is the atomic once-only step; the
+        // HGET after it reads back whichever record won (ours, or the one kept).
+        let mut pipe = redis::pipe();
+        for s in batch {
+            let (key, field) = (settled_key(s.voucher_id), s.token_id.to_string());
+            pipe.hset_nx(&key, &field, encode(s)).hget(&key, &field);
+        }
+        let replies: Vec<(bool, Option<Vec<u8>>)> = {
+            let flat: Vec<redis::Value> =
+                pipe.query_async(&mut self.conn()).await.map_err(failed)?;
+            let mut out = Vec::with_capacity(batch.len());
+            let mut it = flat.into_iter();
+            while let (Some(set), Some(current)) = (it.next(), it.next()) {
+                let set: bool =
+                    redis::from_redis_value(set).map_err(|e| StoreError::Backend(e.to_string()))?;
+                let current: Option<Vec<u8>> = redis::from_redis_value(current)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                out.push((set, current));
+            }
+            out
+        };
+        if replies.len() != batch.len() {
+            return Err(StoreError::Backend("short pipeline reply".into()));
+        }
+        replies
+            .into_iter()
+            .map(|(set, current)| match (set, current) {
+                (true, _) => Ok(None),
+                (false, Some(bytes)) => decode(&bytes).map(Some),
+                (false, None) => Err(StoreError::Backend("settlement vanished".into())),
+            })
+            .collect()
+    }
+
+    pub(super) async fn replace_settlement_in_redis(
+        &self,
+        current: &Settlement,
+        new: &Settlement,
+    ) -> Result<bool, StoreError> {
+        let replaced: i64 = redis::Script::new(REPLACE_FIELD)
+            .key(settled_key(current.voucher_id))
+            .arg(current.token_id.to_string())
+            .arg(encode(current))
+            .arg(encode(new))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(failed)?;
+        Ok(replaced == 1)
+    }
+
+    pub(super) async fn settlement_in_redis(
+        &self,
+        voucher: VoucherId,
+        token: TokenId,
+    ) -> Result<Option<Settlement>, StoreError> {
+        let raw: Option<Vec<u8>> = self
+            .conn()
+            .hget(settled_key(voucher), token.to_string())
+            .await
+            .map_err(failed)?;
+        raw.map(|b| decode(&b)).transpose()
+    }
+
+    pub(super) async fn settlements_of_in_redis(
+        &self,
+        voucher: VoucherId,
+    ) -> Result<Vec<Settlement>, StoreError> {
+        let all: Vec<Vec<u8>> = self
+            .conn()
+            .hvals(settled_key(voucher))
+            .await
+            .map_err(failed)?;
+        all.iter().map(|b| decode(b)).collect()
+    }
+
+    pub(super) async fn record_double_use_in_redis(
+        &self,
+        double_use: &DoubleUse,
+    ) -> Result<(), StoreError> {
+        let _: bool = self
+            .conn()
+            .hset_nx(
+                double_use_key(double_use.voucher_id),
+                format!("{}/{}", double_use.token_id, double_use.terminal),
+                encode(double_use),
+            )
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    pub(super) async fn double_uses_of_in_redis(
+        &self,
+        voucher: VoucherId,
+    ) -> Result<Vec<DoubleUse>, StoreError> {
+        let all: Vec<Vec<u8>> = self
+            .conn()
+            .hvals(double_use_key(voucher))
+            .await
+            .map_err(failed)?;
+        all.iter().map(|b| decode(b)).collect()
+    }
+}

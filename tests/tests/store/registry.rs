@@ -1,0 +1,235 @@
+//! Registry, channels, institutions, terminals, activation, suspension.
+
+use super::*;
+
+pub(crate) async fn person_round_trip_and_reimport(store: &dyn Store) {
+    let p = person(1, InsuredStatus::Insured);
+    store
+        .upsert_persons(vec![p.clone(), person(2, InsuredStatus::Insured)])
+        .await
+        .expect("upsert");
+    assert_eq!(store.person(&p.id_key).await.expect("get"), Some(p.clone()));
+    let suspended = Person {
+        status: InsuredStatus::Suspended,
+        ..p.clone()
+    };
+    store
+        .upsert_persons(vec![suspended.clone()])
+        .await
+        .expect("re-import");
+    assert_eq!(store.person(&p.id_key).await.expect("get"), Some(suspended));
+    assert_eq!(
+        store
+            .person(&person(3, InsuredStatus::Insured).id_key)
+            .await
+            .expect("get"),
+        None
+    );
+}
+
+pub(crate) async fn channel_keys_resolve_and_rotate(store: &dyn Store) {
+    let mut channel = Channel {
+        id: "wechat".into(),
+        name: "微信".into(),
+        regions: vec!["11".into()],
+        key_hash: hash_credential("ybc_one"),
+        created_at: NOW,
+    };
+    store.put_channel(&channel).await.expect("put");
+    assert_eq!(
+        store
+            .channel_by_key(&hash_credential("ybc_one"))
+            .await
+            .expect("get"),
+        Some(channel.clone())
+    );
+    channel.key_hash = hash_credential("ybc_two");
+    store.put_channel(&channel).await.expect("rotate");
+    assert_eq!(
+        store
+            .channel_by_key(&hash_credential("ybc_one"))
+            .await
+            .expect("get"),
+        None
+    );
+    assert_eq!(
+        store
+            .channel_by_key(&hash_credential("ybc_two"))
+            .await
+            .expect("get"),
+        Some(channel)
+    );
+}
+
+pub(crate) async fn institutions_and_terminals(store: &dyn Store) {
+    let pharmacy = Institution {
+        code: "P11010500001".into(),
+        name: "测试药店".into(),
+        kind: InstitutionKind::Pharmacy,
+        region: RegionCode::parse("110105").expect("region"),
+        accepts_voucher: true,
+    };
+    let hospital = Institution {
+        code: "H31010100001".into(),
+        name: "测试医院".into(),
+        kind: InstitutionKind::Hospital,
+        region: RegionCode::parse("310101").expect("region"),
+        accepts_voucher: false,
+    };
+    store.put_institution(&pharmacy).await.expect("put");
+    store.put_institution(&hospital).await.expect("put");
+    let mut all = store.institutions().await.expect("list");
+    all.sort_by(|a, b| a.code.cmp(&b.code));
+    assert_eq!(all, vec![hospital, pharmacy.clone()]);
+    assert_eq!(
+        store.institution("P11010500001").await.expect("get"),
+        Some(pharmacy)
+    );
+
+    let mut terminal = Terminal {
+        id: "T1".into(),
+        institution: "P11010500001".into(),
+        key_hash: hash_credential("ybt_one"),
+        created_at: NOW,
+    };
+    store.put_terminal(&terminal).await.expect("put");
+    assert_eq!(
+        store
+            .terminal_by_key(&hash_credential("ybt_one"))
+            .await
+            .expect("get"),
+        Some(terminal.clone())
+    );
+    terminal.key_hash = hash_credential("ybt_two");
+    store.put_terminal(&terminal).await.expect("rekey");
+    assert_eq!(
+        store
+            .terminal_by_key(&hash_credential("ybt_one"))
+            .await
+            .expect("get"),
+        None
+    );
+    assert_eq!(
+        store
+            .terminal_by_key(&hash_credential("ybt_two"))
+            .await
+            .expect("get"),
+        Some(terminal)
+    );
+}
+
+pub(crate) async fn activation_is_idempotent_per_person(store: &dyn Store) {
+    let p = person(1, InsuredStatus::Insured);
+    let first = store
+        .activate(&voucher(&p, 1), &credential("ybh_a"))
+        .await
+        .expect("activate");
+    assert!(first.created);
+    assert_eq!(first.voucher.voucher_id, VoucherId([1; 8]));
+    // A second channel: another candidate id, same voucher, its own credential.
+    let second = store
+        .activate(&voucher(&p, 2), &credential("ybh_b"))
+        .await
+        .expect("again");
+    assert!(!second.created);
+    assert_eq!(second.voucher, first.voucher);
+    for secret in ["ybh_a", "ybh_b"] {
+        let c = store
+            .credential(&hash_credential(secret))
+            .await
+            .expect("get")
+            .expect("stored");
+        assert_eq!(c.voucher_id, VoucherId([1; 8]));
+        assert!(!c.revoked);
+    }
+    assert_eq!(
+        store.voucher_of(&p.id_key).await.expect("get"),
+        Some(first.voucher.clone())
+    );
+    assert_eq!(
+        store.voucher(VoucherId([1; 8])).await.expect("get"),
+        Some(first.voucher)
+    );
+    assert_eq!(store.voucher(VoucherId([2; 8])).await.expect("get"), None);
+}
+
+pub(crate) async fn suspension_and_revocation(store: &dyn Store) {
+    let p = person(1, InsuredStatus::Insured);
+    let id = VoucherId([1; 8]);
+    store
+        .activate(&voucher(&p, 1), &credential("ybh_a"))
+        .await
+        .expect("activate");
+    store
+        .activate(&voucher(&p, 1), &credential("ybh_b"))
+        .await
+        .expect("activate");
+    assert!(
+        store
+            .set_voucher_status(id, VoucherStatus::Suspended)
+            .await
+            .expect("suspend")
+    );
+    assert_eq!(
+        store.voucher(id).await.expect("get").map(|v| v.status),
+        Some(VoucherStatus::Suspended)
+    );
+    let again = store
+        .activate(&voucher(&p, 3), &credential("ybh_c"))
+        .await
+        .expect("activate");
+    assert_eq!(
+        again.voucher.status,
+        VoucherStatus::Suspended,
+        "re-activation does not lift a suspension"
+    );
+    assert!(
+        store
+            .set_voucher_status(id, VoucherStatus::Active)
+            .await
+            .expect("reinstate")
+    );
+    assert_eq!(
+        store.voucher(id).await.expect("get").map(|v| v.status),
+        Some(VoucherStatus::Active)
+    );
+    assert!(
+        !store
+            .set_voucher_status(VoucherId([7; 8]), VoucherStatus::Suspended)
+            .await
+            .expect("unknown")
+    );
+
+    assert!(
+        store
+            .revoke_credential(&hash_credential("ybh_a"))
+            .await
+            .expect("revoke")
+    );
+    assert!(
+        !store
+            .revoke_credential(&hash_credential("ybh_zzz"))
+            .await
+            .expect("unknown")
+    );
+    let a = store
+        .credential(&hash_credential("ybh_a"))
+        .await
+        .expect("get")
+        .expect("kept");
+    assert!(a.revoked);
+    // Lost phone: the two still-live credentials go.
+    assert_eq!(
+        store.revoke_credentials_of(id).await.expect("revoke all"),
+        2
+    );
+    assert_eq!(store.revoke_credentials_of(id).await.expect("again"), 0);
+    for secret in ["ybh_b", "ybh_c"] {
+        let c = store
+            .credential(&hash_credential(secret))
+            .await
+            .expect("get")
+            .expect("kept");
+        assert!(c.revoked, "{secret}");
+    }
+}
