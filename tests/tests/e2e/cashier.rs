@@ -1,0 +1,194 @@
+//! The cashier page (`yibao-verify serve`) with real processes: checks, background
+//! forwarding, its API contract, and that no single connection can freeze it.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::platform::{Cashier, PHARMACY, Platform, settled_tokens};
+
+#[test]
+fn the_cashier_page_checks_codes_and_forwards_in_the_background() {
+    let platform = Platform::new();
+    let terminal = platform.terminal(PHARMACY, "p-1");
+    let cashier = Cashier::start(&terminal);
+    let (holder, voucher) = platform.holder(7);
+    let code = platform.code(&holder);
+    let check = |code: &str| -> Value {
+        platform
+            .http
+            .post(format!("{}/api/check", cashier.url))
+            .json(&json!({"code": code, "business_type": "02121"}))
+            .send()
+            .expect("request")
+            .json()
+            .expect("json")
+    };
+    let page = reqwest::blocking::get(&cashier.url)
+        .expect("page")
+        .text()
+        .expect("html");
+    assert!(
+        page.contains("医保码核验") && page.contains("autofocus"),
+        "{page}"
+    );
+
+    let first = check(&code);
+    assert_eq!(first["accepted"], true, "{first}");
+    assert!(
+        first["masked_name"]
+            .as_str()
+            .is_some_and(|n| n.contains('*'))
+    );
+    let again = check(&code);
+    assert_eq!(
+        (again["accepted"].clone(), again["code"].clone()),
+        (json!(false), json!("replayed"))
+    );
+    let forged = format!(
+        "{}{}",
+        &code[..code.len() - 1],
+        if code.ends_with('0') { "1" } else { "0" }
+    );
+    let refused = check(&forged);
+    assert_eq!(refused["accepted"], false, "{refused}");
+    assert!(refused["reason_zh"].as_str().is_some_and(|r| !r.is_empty()));
+
+    // The background thread reaches the issuer and hands the visit off by itself.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status: Value = reqwest::blocking::get(format!("{}/api/status", cashier.url))
+            .expect("status")
+            .json()
+            .expect("json");
+        if status["online"] == true && status["queued"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not forwarded: {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(settled_tokens(&platform.audit(&voucher)).len(), 1);
+}
+
+#[test]
+fn a_stalled_client_does_not_freeze_the_cashier_page() {
+    let platform = Platform::new();
+    let terminal = platform.terminal(PHARMACY, "p-1");
+    let cashier = Cashier::start(&terminal);
+    let (holder, _) = platform.holder(3);
+    let addr = cashier.url.trim_start_matches("http://").to_owned();
+
+    // A client announces a body and never sends it.
+    let mut stalled = TcpStream::connect(&addr).expect("connect");
+    stalled
+        .write_all(
+            b"POST /api/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 200\r\n\r\n{\"code\": \"",
+        )
+        .expect("write");
+
+    // Meanwhile the cashier's own checks and status calls are answered (the client gives up
+    // after 3 s; the stalled request is held for 5 s before it is timed out).
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .expect("client");
+    let verdict: Value = http
+        .post(format!("{}/api/check", cashier.url))
+        .json(&json!({"code": platform.code(&holder)}))
+        .send()
+        .expect("a check is answered while another client stalls")
+        .json()
+        .expect("json");
+    assert_eq!(verdict["accepted"], true, "{verdict}");
+    assert_eq!(
+        http.get(format!("{}/api/status", cashier.url))
+            .send()
+            .expect("status is answered while another client stalls")
+            .status(),
+        StatusCode::OK
+    );
+
+    // The stalled request itself ends with a 408 and a JSON error.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let mut answer = String::new();
+    let _ = stalled.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"timeout\""), "{answer}");
+}
+
+#[test]
+fn the_cashier_api_answers_errors_with_stable_codes() {
+    let platform = Platform::new();
+    let terminal = platform.terminal(PHARMACY, "p-1");
+    let cashier = Cashier::start(&terminal);
+    let url = format!("{}/api/check", cashier.url);
+    let send = |body: &str, content_type: &str| -> (StatusCode, Value) {
+        let response = platform
+            .http
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .expect("request");
+        (response.status(), response.json().unwrap_or(Value::Null))
+    };
+    let cases = [
+        (send("[\"960\"]", "application/json"), 400, "invalid-body"),
+        (
+            send("{\"code\":", "application/json"),
+            400,
+            "malformed-json",
+        ),
+        (
+            send("{\"code\": 5}", "application/json"),
+            422,
+            "invalid-body",
+        ),
+        (
+            send("{\"code\": \"9\", \"extra\": 1}", "application/json"),
+            422,
+            "invalid-body",
+        ),
+        (
+            send(
+                "{\"code\": \"9\", \"business_type\": \"99999\"}",
+                "application/json",
+            ),
+            422,
+            "invalid-business-type",
+        ),
+        (
+            send("{\"code\": \"9\"}", "text/plain"),
+            415,
+            "unsupported-media-type",
+        ),
+        (
+            send(&"x".repeat(20_000), "application/json"),
+            413,
+            "body-too-large",
+        ),
+    ];
+    for ((status, body), want_status, want_code) in cases {
+        assert_eq!(
+            (status.as_u16(), body["code"].as_str()),
+            (want_status, Some(want_code)),
+            "{body}"
+        );
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let wrong_method = platform.http.get(&url).send().expect("request");
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let missing = platform
+        .http
+        .get(format!("{}/nowhere", cashier.url))
+        .send()
+        .expect("request");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.json::<Value>().expect("json")["code"], "not-found");
+}

@@ -1,0 +1,285 @@
+//! The cashier page's local HTTP API (documented in `docs/terminal.md`): `GET /` the page,
+//! `GET /api/status`, `POST /api/check`. Errors are `{code, message}` with stable codes, as
+//! the issuer's are.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_http::timeout::TimeoutLayer;
+use yibao_shared::BusinessType;
+use yibao_verifier::{CheckError, Clock, Rejection, SystemClock};
+
+use super::Shared;
+
+const PAGE: &str = include_str!("cashier.html");
+
+/// Largest request body: a code is under 600 bytes.
+const BODY_LIMIT: usize = 16 * 1024;
+/// A request that has not completed by then (a stalled body) is answered 408.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The page's routes with their limits.
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/api/status", get(status))
+        .route("/api/check", post(check))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(axum::middleware::map_response(secure_headers))
+        .with_state(shared)
+}
+
+async fn secure_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The page is self-contained: no script, style or image from anywhere else.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'",
+        ),
+    );
+    if response.status() == StatusCode::REQUEST_TIMEOUT
+        && response.headers().get(header::CONTENT_TYPE).is_none()
+    {
+        return ApiError::Timeout.into_response();
+    }
+    response
+}
+
+/// Every way a request to the page's API can fail.
+#[derive(Debug)]
+enum ApiError {
+    NotFound,
+    MethodNotAllowed,
+    Timeout,
+    BodyTooLarge,
+    UnsupportedMediaType,
+    MalformedJson,
+    NotAnObject,
+    InvalidBody(String),
+    InvalidBusinessType,
+    OutboxFailed(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "not found".into()),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "method not allowed on this path".into(),
+            ),
+            Self::Timeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "request not completed in time".into(),
+            ),
+            Self::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                format!("request body over {BODY_LIMIT} bytes"),
+            ),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "expected Content-Type: application/json".into(),
+            ),
+            Self::MalformedJson => (
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "request body is not valid JSON".into(),
+            ),
+            Self::NotAnObject => (
+                StatusCode::BAD_REQUEST,
+                "invalid-body",
+                "request body must be a JSON object".into(),
+            ),
+            Self::InvalidBody(why) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                why.clone(),
+            ),
+            Self::InvalidBusinessType => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-business-type",
+                "unknown business type: expected a national 5-digit code such as 01301".into(),
+            ),
+            Self::OutboxFailed(why) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "outbox-failed",
+                format!("could not record the visit, so it is not accepted: {why}"),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        let mut body = json!({"code": code, "message": message});
+        if let Self::OutboxFailed(_) = self {
+            // The page shows these to the cashier.
+            body["accepted"] = json!(false);
+            body["reason_zh"] = json!("无法记录，请重试");
+            body["reason_en"] = json!("could not record; try again");
+        }
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+async fn page() -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckRequest {
+    code: String,
+    #[serde(default)]
+    business_type: Option<String>,
+    #[serde(default)]
+    operator: Option<String>,
+}
+
+/// Parses a JSON object body (never an array filling fields by position).
+fn object_body<T: for<'de> Deserialize<'de>>(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim() == "application/json")
+        });
+    if !json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|_| ApiError::MalformedJson)?;
+    if !value.is_object() {
+        return Err(ApiError::NotAnObject);
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::InvalidBody(e.to_string()))
+}
+
+async fn check(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
+        _ => ApiError::MalformedJson,
+    })?;
+    let request: CheckRequest = object_body(&headers, &body)?;
+    let business_type = match request.business_type.as_deref() {
+        None | Some("") => shared.business_type,
+        Some(code) => BusinessType::parse(code).ok_or(ApiError::InvalidBusinessType)?,
+    };
+    // Recording fsyncs: off the async workers, so status calls are served meanwhile.
+    let verdict = tokio::task::spawn_blocking(move || check_code(&shared, &request, business_type))
+        .await
+        .map_err(|e| ApiError::OutboxFailed(e.to_string()))??;
+    Ok(axum::Json(verdict).into_response())
+}
+
+fn check_code(
+    shared: &Shared,
+    request: &CheckRequest,
+    business_type: BusinessType,
+) -> Result<Value, ApiError> {
+    let operator = request
+        .operator
+        .as_deref()
+        .filter(|o| !o.is_empty())
+        .unwrap_or(&shared.operator);
+    let terminal = shared.terminal.read().unwrap_or_else(|e| e.into_inner());
+    match terminal.check(
+        request.code.trim(),
+        operator,
+        business_type,
+        SystemClock.now(),
+    ) {
+        Ok(accepted) => {
+            let c = accepted.token.claims();
+            Ok(json!({
+                "accepted": true,
+                "queued": accepted.seq,
+                "masked_name": c.masked_name.as_str(),
+                "gender_zh": c.gender.label_zh(),
+                "birth_year": c.birth_year,
+                "region": c.region.to_string(),
+                "insurance_zh": c.insurance.label_zh(),
+                "proxy": c.proxy.as_ref().map(|p| json!({
+                    "relation_zh": p.relation.label_zh(),
+                    "binder": p.binder.to_string(),
+                })),
+                "business_type": business_type.code(),
+                "business_zh": business_type.label_zh(),
+            }))
+        }
+        Err(CheckError::Rejected(rejection)) => Ok(rejected(&rejection)),
+        // Not recorded means not accepted: say so, in words the cashier can act on.
+        Err(CheckError::Guard(e)) => Err(ApiError::OutboxFailed(e.to_string())),
+    }
+}
+
+fn rejected(rejection: &Rejection) -> Value {
+    json!({
+        "accepted": false,
+        "code": rejection.code(),
+        "message": rejection.reason_en(),
+        "reason_zh": rejection.reason_zh(),
+        "reason_en": rejection.reason_en(),
+    })
+}
+
+async fn status(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
+    let value = tokio::task::spawn_blocking(move || status_of(&shared))
+        .await
+        .map_err(|e| ApiError::OutboxFailed(e.to_string()))?;
+    Ok(axum::Json(value).into_response())
+}
+
+fn status_of(shared: &Shared) -> Value {
+    let terminal = shared.terminal.read().unwrap_or_else(|e| e.into_inner());
+    let now = SystemClock.now();
+    let outbox = terminal.status().ok();
+    let bundle = terminal.verifier().bundle();
+    json!({
+        "institution": terminal.institution(),
+        "online": shared.online.load(Ordering::Relaxed),
+        "last_contact": shared.last_contact.load(Ordering::Relaxed),
+        "bundle": bundle.map(|b| json!({
+            "sequence": b.sequence,
+            "age_secs": now.as_secs().saturating_sub(b.issued_at.as_secs()),
+            "stale": now >= b.expires_at,
+        })),
+        "queued": outbox.as_ref().map(|s| s.queued),
+        "settled": outbox.as_ref().map(|s| s.settled),
+        "refused": outbox.as_ref().map(|s| s.refused),
+        "default_business_type": shared.business_type.code(),
+        "business_types": BusinessType::all()
+            .map(|b| json!({"code": b.code(), "zh": b.label_zh(), "en": b.label_en()}))
+            .collect::<Vec<_>>(),
+    })
+}
