@@ -3,7 +3,8 @@
 # workspace's tests. This is the README's test command and what .ci/run calls.
 # It installs what the tests need when missing (redis-server for the Redis store tests,
 # chromium, chromium-driver and a CJK font for the browser tests, Python's `cryptography` for
-# the independent verifier); the tests start their own servers on free loopback ports.
+# the independent verifier, `schemathesis` for the API contract test); the tests start their
+# own servers on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,3 +66,6 @@ if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
     || { echo "cannot install cryptography: run 'python3 -m pip install cryptography'" >&2; exit 1; }
 fi
 python3 tests/independent/verify_vectors.py
+
+step "API contract: schemathesis against the demo issuer's /openapi.json (bounded)"
+bash scripts/schemathesis.sh

@@ -2,14 +2,18 @@
 //! 5xx answers say only "internal error"; the cause goes to the log.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::id_number::IdNumberError;
 use crate::store::StoreError;
+use crate::strict_json;
 
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +39,12 @@ pub enum ApiError {
     /// Another field is out of range.
     #[error("invalid {0}")]
     InvalidField(&'static str),
+    /// The query string has an unknown, repeated or mistyped parameter.
+    #[error("invalid query string: {0}")]
+    InvalidQuery(String),
+    /// The path exists, but not with this method.
+    #[error("method not allowed on this path")]
+    MethodNotAllowed,
     /// The channel's attestation lacks real-name or real-person verification.
     #[error("the channel must attest real-name and real-person verification")]
     AttestationIncomplete,
@@ -107,9 +117,9 @@ pub enum ApiError {
     /// A concurrent change won; retry.
     #[error("changed concurrently, retry")]
     Conflict,
-    /// Too many requests for this caller.
+    /// Too many requests for this caller; retry after this many seconds.
     #[error("rate limit exceeded, retry later")]
-    RateLimited,
+    RateLimited(u64),
     /// The request took too long.
     #[error("request timed out")]
     Timeout,
@@ -133,6 +143,8 @@ impl ApiError {
             Self::InvalidIdNumber(IdNumberError::CheckDigit) => "id-number-check-digit",
             Self::InvalidIdNumber(_) => "invalid-id-number",
             Self::InvalidField(_) => "invalid-field",
+            Self::InvalidQuery(_) => "invalid-query",
+            Self::MethodNotAllowed => "method-not-allowed",
             Self::AttestationIncomplete => "attestation-incomplete",
             Self::NotInRegistry => "not-in-registry",
             Self::NameMismatch => "name-mismatch",
@@ -157,7 +169,7 @@ impl ApiError {
             Self::SettlementCompleted => "settlement-completed",
             Self::AmountsInconsistent => "amounts-inconsistent",
             Self::Conflict => "conflict",
-            Self::RateLimited => "rate-limited",
+            Self::RateLimited(_) => "rate-limited",
             Self::Timeout => "timeout",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
@@ -167,7 +179,10 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedJson | Self::UnknownField => StatusCode::BAD_REQUEST,
+            Self::MalformedJson | Self::UnknownField | Self::InvalidQuery(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::FamilyLimitReached
             | Self::AlreadyBound
             | Self::NotPending
@@ -195,7 +210,7 @@ impl ApiError {
                 StatusCode::FORBIDDEN
             }
             Self::Unauthorized | Self::CredentialRevoked => StatusCode::UNAUTHORIZED,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -226,10 +241,10 @@ impl IntoResponse for ApiError {
             message: self.to_string(),
         };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if let Self::RateLimited(secs) = self {
             response
                 .headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
     }
@@ -245,39 +260,103 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => Self::BodyTooLarge,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
-            StatusCode::UNPROCESSABLE_ENTITY if rejection.body_text().contains("unknown field") => {
-                Self::UnknownField
-            }
-            StatusCode::UNPROCESSABLE_ENTITY => Self::InvalidBody,
-            _ => Self::MalformedJson,
-        }
-    }
-}
-
-/// `Json` whose rejections are [`ApiError`]s, so a bad body gets the same JSON error shape.
+/// A JSON request body, read strictly: `Content-Type: application/json`, a JSON object at
+/// the top (and wherever a struct is expected, see [`crate::strict_json`]), rejections as
+/// [`ApiError`]s with the same body shape as every other error.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AppJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for AppJson<T>
 where
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) = Json::<T>::from_request(req, state).await?;
-        Ok(Self(value))
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
+                _ => ApiError::MalformedJson,
+            })?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|_| ApiError::MalformedJson)?;
+        if !value.is_object() {
+            return Err(ApiError::InvalidBody);
+        }
+        strict_json::from_value(value).map(Self).map_err(|e| {
+            if e.to_string().starts_with("unknown field") {
+                ApiError::UnknownField
+            } else {
+                ApiError::InvalidBody
+            }
+        })
     }
 }
 
 impl<T: Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {
         Json(self.0).into_response()
+    }
+}
+
+/// A query string, with rejections (unknown, repeated or mistyped parameters) as
+/// [`ApiError::InvalidQuery`] instead of axum's plain-text answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|e| {
+                // serde's message names the parameter, never its value.
+                let text = e.body_text();
+                ApiError::InvalidQuery(
+                    text.strip_prefix("Failed to deserialize query string: ")
+                        .unwrap_or(&text)
+                        .to_owned(),
+                )
+            })
+    }
+}
+
+/// Path parameters, with rejections (invalid UTF-8, a wrong count) as
+/// [`ApiError::NotFound`] in the usual JSON shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| Self(value))
+            .map_err(|_| ApiError::NotFound)
     }
 }

@@ -96,7 +96,7 @@ impl RateLimits {
     pub fn channel(&self, id: &str) -> Result<(), ApiError> {
         self.channel
             .check_key(&id.to_owned())
-            .map_err(|_| ApiError::RateLimited)
+            .map_err(|not_until| ApiError::RateLimited(retry_after(&not_until)))
     }
 
     /// Admits one request of a holder credential.
@@ -107,7 +107,7 @@ impl RateLimits {
     pub fn holder(&self, credential: &CredentialHash) -> Result<(), ApiError> {
         self.holder
             .check_key(credential)
-            .map_err(|_| ApiError::RateLimited)
+            .map_err(|not_until| ApiError::RateLimited(retry_after(&not_until)))
     }
 
     /// Forgets callers idle long enough to be back at full quota (bounds memory).
@@ -120,7 +120,7 @@ impl RateLimits {
     pub fn bind(&self, binder: VoucherId) -> Result<(), ApiError> {
         self.bind
             .check_key(&binder)
-            .map_err(|_| ApiError::RateLimited)
+            .map_err(|not_until| ApiError::RateLimited(retry_after(&not_until)))
     }
 
     pub fn forget_idle(&self) {
@@ -128,4 +128,12 @@ impl RateLimits {
         self.holder.retain_recent();
         self.bind.retain_recent();
     }
+}
+
+/// Whole seconds until the quota has room again (at least 1), for `Retry-After`.
+fn retry_after(not_until: &governor::NotUntil<governor::clock::QuantaInstant>) -> u64 {
+    let wait = not_until.wait_time_from(governor::clock::Clock::now(
+        &governor::clock::DefaultClock::default(),
+    ));
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }

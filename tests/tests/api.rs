@@ -291,7 +291,123 @@ async fn rate_limits(backend: Backend) {
     for _ in 0..3 {
         assert_eq!(h.token(&cred).await.0, StatusCode::OK);
     }
-    assert_code(h.token(&cred).await, limited, "rate-limited");
+    // The quota refills one request every 20 s: Retry-After says so, not "1".
+    let response = send(&h, Method::GET, "/v1/token", Some(&cred), None).await;
+    assert_eq!(response.status(), limited);
+    let retry: u64 = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After seconds");
+    assert!((2..=20).contains(&retry), "Retry-After {retry}");
+}
+
+/// One request through the router, the whole response kept (headers included).
+async fn send(
+    h: &Harness,
+    method: Method,
+    uri: &str,
+    bearer: Option<&str>,
+    body: Option<(&str, &str)>,
+) -> axum::response::Response {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(token) = bearer {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let req = match body {
+        Some((content_type, text)) => req
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(text.to_owned())),
+        None => req.body(Body::empty()),
+    }
+    .expect("request");
+    h.router.clone().oneshot(req).await.expect("infallible")
+}
+
+/// See: issue 10, item 6 (errors that escaped the contract).
+async fn errors_stay_in_the_contract(h: Harness) {
+    let cred = credential_of(&h.activate(&h.channel, 1).await.1);
+    let json_error = async |method: Method, uri: &str, body: Option<(&str, &str)>| {
+        let response = send(&h, method, uri, Some(&cred), body).await;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        assert_eq!(content_type, "application/json", "{uri}: {status}");
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .expect("body")
+            .to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).expect("json");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+        (status, body["code"].as_str().unwrap_or("").to_owned())
+    };
+    let bad_request = (StatusCode::BAD_REQUEST, "invalid-query".to_owned());
+    for uri in [
+        "/v1/expenses?year=abc",
+        "/v1/expenses?year=2026&year=2025",
+        "/v1/expenses?bogus=1",
+        "/v1/institutions?kind=7",
+    ] {
+        assert_eq!(
+            json_error(Method::GET, uri, None).await,
+            bad_request,
+            "{uri}"
+        );
+    }
+    assert_eq!(
+        json_error(Method::GET, "/v1/family/members/%FF%FE/token", None).await,
+        (StatusCode::NOT_FOUND, "not-found".to_owned())
+    );
+    // An array never fills a struct by position, at the top or inside.
+    let array = r#"["测试", "110105194912310021", {"real_name": true}]"#;
+    assert_eq!(
+        json_error(
+            Method::POST,
+            "/v1/family/members",
+            Some(("application/json", array))
+        )
+        .await,
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid-body".to_owned())
+    );
+    let (p, _, _) = synthetic_person(2);
+    let nested = json!({"name": p.name, "id_number": p.id_number, "relation": "parent",
+        "member_attestation": [true, true, "face"]})
+    .to_string();
+    let response = send(
+        &h,
+        Method::POST,
+        "/v1/family/members",
+        Some(&cred),
+        Some(("application/json", &nested)),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // A wrong JSON type in a choice field is an invalid body, not malformed JSON.
+    let wrong_type = json!({"name": p.name, "id_number": p.id_number, "relation": 5}).to_string();
+    assert_eq!(
+        json_error(
+            Method::POST,
+            "/v1/family/members",
+            Some(("application/json", &wrong_type))
+        )
+        .await,
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid-body".to_owned())
+    );
+    assert_eq!(
+        json_error(Method::DELETE, "/v1/token", None).await,
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed".to_owned()
+        )
+    );
+    // HEAD would run the GET handler and mint a token nobody sees.
+    let head = send(&h, Method::HEAD, "/v1/token", Some(&cred), None).await;
+    assert_eq!(head.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
 async fn operators_register_institutions_and_terminals(h: Harness) {
@@ -442,4 +558,5 @@ on_both_backends!(
     operators_register_institutions_and_terminals,
     ops_endpoints_answer,
     key_rotation_takes_effect_on_reload,
+    errors_stay_in_the_contract,
 );

@@ -36,7 +36,7 @@ pub struct BindRequest {
     /// The member's ID number.
     pub id_number: String,
     /// How the member relates to the binder (`parent`: the member is the binder's parent).
-    #[schema(value_type = String, example = "parent")]
+    #[schema(value_type = crate::openapi::RelationName, example = "parent")]
     pub relation: Relation,
     /// For a member under 16: the guardianship the calling channel verified itself from a
     /// document. Needs the channel's own key in `X-Channel-Key`.

@@ -42,7 +42,7 @@ pub struct LinkView {
     /// Masked name of the other side (the member for the binder, the binder for the member).
     pub masked_name: String,
     /// How the member relates to the binder.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::openapi::RelationName)]
     pub relation: Relation,
     /// Status now (a lapsed pending request shows `expired`).
     pub status: LinkStatus,

@@ -1,13 +1,13 @@
 //! Operator endpoints (admin token): channels, institutions, terminals, voucher suspension,
 //! key reload.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use yibao_shared::{RegionCode, VoucherId};
 
 use crate::auth::AdminAuth;
-use crate::error::{ApiError, AppJson, ErrorBody};
+use crate::error::{ApiError, AppJson, AppPath, ErrorBody};
 use crate::model::{Channel, Institution, InstitutionKind, Terminal, VoucherStatus};
 use crate::secrets::new_credential;
 use crate::signing::KeyMaterial;
@@ -157,7 +157,7 @@ pub struct NewTerminal {
 pub async fn register_terminal(
     State(state): State<AppState>,
     _: AdminAuth,
-    Path(code): Path<String>,
+    AppPath(code): AppPath<String>,
     AppJson(new): AppJson<NewTerminal>,
 ) -> Result<(StatusCode, AppJson<IssuedCredential>), ApiError> {
     if !valid_id(&new.id) {
@@ -208,7 +208,7 @@ async fn set_status(
 pub async fn suspend(
     State(state): State<AppState>,
     _: AdminAuth,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     set_status(&state, &id, VoucherStatus::Suspended).await
 }
@@ -220,7 +220,7 @@ pub async fn suspend(
 pub async fn reinstate(
     State(state): State<AppState>,
     _: AdminAuth,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     set_status(&state, &id, VoucherStatus::Active).await
 }

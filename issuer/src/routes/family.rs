@@ -1,13 +1,13 @@
 //! Family account endpoints (holder-authenticated). The caller is the binder under
 //! `/v1/family/members…` and the member under `/v1/family/binders…`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use yibao_shared::VoucherId;
 
 use crate::auth::{AdminAuth, AttestingChannel, HolderAuth};
-use crate::error::{ApiError, AppJson, ErrorBody};
+use crate::error::{ApiError, AppJson, AppPath, ErrorBody};
 use crate::family::bind::BindRequested;
 use crate::family::{self, AuditEntry, BindAnswer, BindRequest, LinkView};
 use crate::routes::holder::{png_response, svg_response};
@@ -65,7 +65,7 @@ pub async fn members(
 pub async fn unbind_member(
     State(state): State<AppState>,
     holder: HolderAuth,
-    Path(member): Path<String>,
+    AppPath(member): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     family::unbind(
         &state,
@@ -84,7 +84,7 @@ pub async fn unbind_member(
 pub async fn member_token(
     State(state): State<AppState>,
     holder: HolderAuth,
-    Path(member): Path<String>,
+    AppPath(member): AppPath<String>,
 ) -> Result<AppJson<IssuedToken>, ApiError> {
     Ok(AppJson(
         family::token_for(&state, &holder, voucher(&member)?).await?,
@@ -98,7 +98,7 @@ pub async fn member_token(
 pub async fn member_token_svg(
     State(state): State<AppState>,
     holder: HolderAuth,
-    Path(member): Path<String>,
+    AppPath(member): AppPath<String>,
 ) -> Result<Response, ApiError> {
     svg_response(&family::token_for(&state, &holder, voucher(&member)?).await?)
 }
@@ -110,7 +110,7 @@ pub async fn member_token_svg(
 pub async fn member_token_png(
     State(state): State<AppState>,
     holder: HolderAuth,
-    Path(member): Path<String>,
+    AppPath(member): AppPath<String>,
 ) -> Result<Response, ApiError> {
     png_response(&family::token_for(&state, &holder, voucher(&member)?).await?)
 }
@@ -134,7 +134,7 @@ pub async fn binders(
 pub async fn approve(
     State(state): State<AppState>,
     holder: HolderAuth,
-    Path(binder): Path<String>,
+    AppPath(binder): AppPath<String>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
         family::decide(
@@ -155,7 +155,7 @@ pub async fn approve(
 pub async fn reject(
     State(state): State<AppState>,
     holder: HolderAuth,
-    Path(binder): Path<String>,
+    AppPath(binder): AppPath<String>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
         family::decide(
@@ -189,7 +189,7 @@ pub async fn requests(
 pub async fn approve_request(
     State(state): State<AppState>,
     holder: HolderAuth,
-    Path((binder, member)): Path<(String, String)>,
+    AppPath((binder, member)): AppPath<(String, String)>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
         family::decide(&state, &holder, voucher(&binder)?, voucher(&member)?, true).await?,
@@ -204,7 +204,7 @@ pub async fn approve_request(
 pub async fn reject_request(
     State(state): State<AppState>,
     holder: HolderAuth,
-    Path((binder, member)): Path<(String, String)>,
+    AppPath((binder, member)): AppPath<(String, String)>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
         family::decide(&state, &holder, voucher(&binder)?, voucher(&member)?, false).await?,
@@ -218,7 +218,7 @@ pub async fn reject_request(
 pub async fn unbind_binder(
     State(state): State<AppState>,
     holder: HolderAuth,
-    Path(binder): Path<String>,
+    AppPath(binder): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     family::unbind(
         &state,
@@ -249,7 +249,7 @@ pub async fn audit(
 pub async fn admin_audit(
     State(state): State<AppState>,
     _: AdminAuth,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<AppJson<Vec<AuditEntry>>, ApiError> {
     let id = VoucherId::parse(&id).ok_or(ApiError::NotFound)?;
     Ok(AppJson(family::audit(&state, id).await?))

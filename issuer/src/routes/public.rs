@@ -1,11 +1,11 @@
 //! Public endpoints: trust bundle, institutions, health, metrics, OpenAPI.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ApiError, AppJson, ErrorBody};
+use crate::error::{ApiError, AppJson, AppQuery, ErrorBody};
 use crate::model::{Institution, InstitutionKind};
 use crate::state::AppState;
 
@@ -22,6 +22,7 @@ pub async fn trust_bundle(State(state): State<AppState>) -> Response {
 
 /// Filters of the institution list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InstitutionFilter {
     /// Region prefix (2, 4 or 6 digits).
@@ -35,7 +36,7 @@ pub struct InstitutionFilter {
     responses((status = 200, body = Vec<Institution>), (status = 422, body = ErrorBody)))]
 pub async fn institutions(
     State(state): State<AppState>,
-    Query(filter): Query<InstitutionFilter>,
+    AppQuery(filter): AppQuery<InstitutionFilter>,
 ) -> Result<AppJson<Vec<Institution>>, ApiError> {
     if let Some(region) = &filter.region {
         if !yibao_shared::trust_list::is_region_scope(region) {

@@ -1,12 +1,12 @@
 //! Settlement endpoints: terminal handoffs, online decode, completion with amounts (terminal
 //! credential); the expense query (holder); the settlement audit (admin).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use yibao_shared::VoucherId;
 
 use crate::auth::{AdminAuth, HolderAuth, TerminalAuth};
-use crate::error::{ApiError, AppJson, ErrorBody};
+use crate::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
 use crate::settlement::expenses::{self, ExpenseQuery, Expenses};
 use crate::settlement::intake::{self, DecodeRequest, DecodeResponse, HandoffItem, HandoffResult};
 use crate::settlement::{Amounts, DoubleUse, Settlement, parse_reference};
@@ -46,6 +46,14 @@ pub async fn hand_off(
     if batch.handoffs.is_empty() || batch.handoffs.len() > MAX_HANDOFFS {
         return Err(ApiError::InvalidField("handoffs (1 to 500)"));
     }
+    // The document says int64 (what JSON clients hold safely); a larger time is no time.
+    if batch
+        .handoffs
+        .iter()
+        .any(|h| i64::try_from(h.verified_at).is_err())
+    {
+        return Err(ApiError::InvalidField("verified_at"));
+    }
     let now = state.clock.now();
     let results = intake::hand_off(&state, &terminal, batch.handoffs, now).await?;
     metrics::counter!("yibao_handoffs_total").increment(results.len() as u64);
@@ -78,7 +86,7 @@ pub async fn decode(
 pub async fn complete(
     State(state): State<AppState>,
     terminal: TerminalAuth,
-    Path(reference): Path<String>,
+    AppPath(reference): AppPath<String>,
     AppJson(amounts): AppJson<Amounts>,
 ) -> Result<AppJson<Settlement>, ApiError> {
     if !amounts.is_consistent() {
@@ -121,7 +129,7 @@ pub async fn complete(
 pub async fn expenses(
     State(state): State<AppState>,
     holder: HolderAuth,
-    Query(query): Query<ExpenseQuery>,
+    AppQuery(query): AppQuery<ExpenseQuery>,
 ) -> Result<AppJson<Expenses>, ApiError> {
     let target = match query.voucher.as_deref() {
         None => holder.voucher.voucher_id,
@@ -152,7 +160,7 @@ pub struct SettlementAudit {
 pub async fn admin_settlements(
     State(state): State<AppState>,
     _: AdminAuth,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<AppJson<SettlementAudit>, ApiError> {
     let id = VoucherId::parse(&id).ok_or(ApiError::NotFound)?;
     let mut settlements = state.store.settlements_of(id).await?;

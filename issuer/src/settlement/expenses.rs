@@ -15,11 +15,14 @@ use crate::state::AppState;
 
 /// Which ledger to read.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExpenseQuery {
     /// A family member's voucher (default: the caller's own).
+    #[param(pattern = "^[0-9a-f]{16}$")]
     pub voucher: Option<String>,
     /// Calendar year in China Standard Time (default: this year).
+    #[param(minimum = 2000, maximum = 2100)]
     pub year: Option<u16>,
 }
 

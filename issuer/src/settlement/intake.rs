@@ -20,7 +20,8 @@ pub struct HandoffItem {
     pub institution: String,
     /// Cashier or operator id.
     pub operator: String,
-    /// National business-type code, e.g. `01301`.
+    /// National business-type code, e.g. `01301` (see `BusinessTypeCode`). Checked per
+    /// item: an unknown code refuses that item with `invalid-business-type`, not the batch.
     pub business_type: String,
     /// When the terminal verified it (unix seconds).
     pub verified_at: u64,
@@ -284,17 +285,19 @@ fn prepare(
         .map_err(|e| HandoffResult::rejected(None, e.code(), e.to_string()))?;
     let verified_at = UnixTime::from_secs(item.verified_at);
     let verifier = keys.verifier();
-    let token = verifier
-        .verify_text(&item.code, verified_at)
-        .map_err(|r| HandoffResult::rejected(None, r.code(), r.to_string()))?;
     let leeway = verifier.policy().leeway_secs;
+    // Before the code is verified at `verified_at`: a time in the future would otherwise be
+    // reported as the code having expired by then.
     if verified_at > now.saturating_add(leeway) {
         return Err(HandoffResult::rejected(
-            Some(token.token_id()),
+            None,
             "verified-in-future",
             format!("verified_at {verified_at} is ahead of the issuer's clock ({now})"),
         ));
     }
+    let token = verifier
+        .verify_text(&item.code, verified_at)
+        .map_err(|r| HandoffResult::rejected(None, r.code(), r.to_string()))?;
     let last_day = token
         .expires_at()
         .saturating_add(leeway)
@@ -327,6 +330,7 @@ pub struct DecodeRequest {
     /// Cashier or operator id.
     pub operator: String,
     /// National business-type code.
+    #[schema(value_type = crate::openapi::BusinessTypeCode)]
     pub business_type: String,
 }
 

@@ -43,7 +43,7 @@ pub struct Settlement {
     /// The cashier or operator.
     pub operator: String,
     /// National business-type code.
-    #[schema(value_type = String, example = "01301")]
+    #[schema(value_type = crate::openapi::BusinessTypeCode, example = "01301")]
     pub business_type: BusinessType,
     /// When the terminal verified the code.
     #[schema(value_type = u64)]
