@@ -156,6 +156,56 @@ fn malleate(signature: &mut [u8]) {
     }
 }
 
+/// `bundle` with one more active key (id 9, raw bytes `key`), re-signed by the root.
+fn bundle_with_extra_key(bundle: &TrustBundle, root: &SecretKey, key: &[u8; 32]) -> String {
+    let payload = bundle.payload_json().replacen(
+        "\"keys\":[",
+        &format!(
+            "\"keys\":[{{\"key_id\":9,\"public_key\":\"{}\",\"regions\":[],\"not_before\":0,\"not_after\":4000000000,\"status\":\"active\"}},",
+            URL_SAFE_NO_PAD.encode(key)
+        ),
+        1,
+    );
+    envelope_json(
+        payload.as_bytes(),
+        &root.sign(BUNDLE_DOMAIN, payload.as_bytes()),
+    )
+}
+
+/// The smallest y (2..=18) that is the y of a curve point not of small order, written as
+/// y + p: a curve point in a non-canonical encoding. (None of these y is in the prime-order
+/// subgroup; the format checks the encoding first, so the verdict is the encoding's.)
+fn noncanonical_key() -> [u8; 32] {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    for y in 2u8..=18 {
+        let mut canonical = [0u8; 32];
+        canonical[0] = y;
+        let Some(point) = CompressedEdwardsY(canonical).decompress() else {
+            continue;
+        };
+        if point.is_small_order() {
+            continue;
+        }
+        // p = 2^255 - 19 little-endian is ed ff .. ff 7f; y + p for y <= 18 has no carry.
+        let mut bytes = [0xffu8; 32];
+        bytes[0] = 0xed + y;
+        bytes[31] = 0x7f;
+        return bytes;
+    }
+    unreachable!("some y in 2..=18 is on the curve")
+}
+
+/// The root's public point plus a point of order 8: on the curve, not small order, but with
+/// a torsion component.
+fn torsion_key(root: &SecretKey) -> [u8; 32] {
+    use curve25519_dalek::constants::EIGHT_TORSION;
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    let point = CompressedEdwardsY(root.public_key().to_bytes())
+        .decompress()
+        .expect("a valid key");
+    (point + EIGHT_TORSION[1]).compress().to_bytes()
+}
+
 #[allow(clippy::vec_init_then_push)] // grouped pushes read as the list of cases
 fn main() {
     let root = SecretKey::from_seed(&seed(0x52));
@@ -374,6 +424,53 @@ fn main() {
     case["bundle"] = json!(weak_bundle);
     cases.push(case);
 
+    // A key encoded non-canonically (y + p in place of y: RFC 8032 §5.1.3 says invalid;
+    // decoders that reduce y mod p accept it as another key's twin).
+    let (noncanonical, torsion) = (noncanonical_key(), torsion_key(&root));
+    for (name, key, expect) in [
+        (
+            "noncanonical-key-in-bundle",
+            noncanonical,
+            "bundle-noncanonical-key",
+        ),
+        ("torsion-key-in-bundle", torsion, "bundle-weak-key"),
+    ] {
+        let mut case = signed(name, &body(1, NOW - 10, false), 0x11, expect);
+        case["bundle"] = json!(bundle_with_extra_key(&good_bundle, &root, &key));
+        cases.push(case);
+    }
+
+    // A root-signed bundle whose sequence is 2^64 - 1: installing it would make every later
+    // bundle a rollback, so a verifier refuses a step of more than 2^20 up from what it holds.
+    let mut frozen = good_bundle.clone();
+    frozen.sequence = u64::MAX;
+    let mut case = signed(
+        "sequence-jump-bundle",
+        &body(1, NOW - 10, false),
+        0x11,
+        "bundle-sequence-jump",
+    );
+    case["bundle"] = json!(frozen.sign(&root));
+    cases.push(case);
+
+    // A masked name carrying a right-to-left override (U+202E), properly signed: the format
+    // refuses Unicode format characters, so it is malformed whatever the signature says.
+    let mut bidi = Vec::new();
+    body(1, NOW - 10, false).encode(&mut bidi).expect("ok");
+    let clean = "测*甲".as_bytes();
+    let at = bidi
+        .windows(clean.len())
+        .position(|w| w == clean)
+        .expect("masked name in the body");
+    bidi[at..at + clean.len()].copy_from_slice("测\u{202E}*".as_bytes());
+    let sig = SecretKey::from_seed(&seed(0x11)).sign(TOKEN_DOMAIN, &bidi);
+    bidi.extend_from_slice(&sig);
+    cases.push(raw(
+        "bidi-override-in-masked-name",
+        text_of(&bidi),
+        "malformed",
+    ));
+
     let mut case = signed(
         "stale-bundle",
         &body(1, NOW - 10, false),
@@ -393,7 +490,7 @@ fn main() {
     cases.push(case);
 
     let doc = json!({
-        "description": "yibao token format v1 test vectors; see docs/token-format.md §7. Regenerate with `cargo run -p yibao-shared --example gen_vectors > shared/testdata/vectors.json`.",
+        "description": "yibao token format v1 test vectors; see docs/token-format.md §9. Regenerate with `cargo run -p yibao-shared --example gen_vectors > shared/testdata/vectors.json`.",
         "now": NOW,
         "policy": { "leeway_secs": 30, "max_lifetime_secs": 180 },
         "root_seed": hex(&seed(0x52)),

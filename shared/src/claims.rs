@@ -259,11 +259,16 @@ impl MaskedName {
     pub const MAX_BYTES: usize = 16;
 
     /// Masks a full name: first character, `*`, last character (`张*` for a two-character
-    /// name). Names such as `买买提·艾力` become `买*力`.
+    /// name). Names such as `买买提·艾力` become `买*力`. Format characters (zero-width,
+    /// bidirectional controls) are dropped first, so a mask never shows one.
     ///
     /// Returns `None` for an empty name or one that masks to more than [`Self::MAX_BYTES`].
     pub fn mask(full_name: &str) -> Option<Self> {
-        let chars: Vec<char> = full_name.trim().chars().collect();
+        let chars: Vec<char> = full_name
+            .trim()
+            .chars()
+            .filter(|c| !is_format_char(*c))
+            .collect();
         let masked: String = match chars.as_slice() {
             [] => return None,
             [only] => format!("{only}*"),
@@ -273,12 +278,16 @@ impl MaskedName {
         Self::parse(&masked)
     }
 
-    /// Accepts an already-masked name: 2 to 16 UTF-8 bytes, at least one `*`, no control or
-    /// whitespace characters.
+    /// Accepts an already-masked name: 2 to 16 UTF-8 bytes, at least one `*`, no control,
+    /// whitespace or format characters (Unicode category Cf: bidirectional overrides such as
+    /// U+202E, zero-width characters), which would let a name display as something else on
+    /// the cashier's screen.
     pub fn parse(text: &str) -> Option<Self> {
         let ok = (2..=Self::MAX_BYTES).contains(&text.len())
             && text.contains('*')
-            && !text.chars().any(|c| c.is_control() || c.is_whitespace());
+            && !text
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || is_format_char(c));
         ok.then(|| Self(text.to_owned()))
     }
 
@@ -305,6 +314,36 @@ impl From<MaskedName> for String {
     fn from(name: MaskedName) -> Self {
         name.0
     }
+}
+
+/// Unicode general category Cf (format characters), Unicode 16.0 (DerivedGeneralCategory):
+/// invisible characters that change how text around them displays. Written out because the
+/// set is small and stable, and `shared` keeps its dependencies to the format's own needs.
+pub fn is_format_char(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
 }
 
 /// Present when a family member (the binder) shows someone else's code.
@@ -369,6 +408,17 @@ mod tests {
         assert_eq!(MaskedName::parse("张三丰"), None);
         assert_eq!(MaskedName::parse("张*\n"), None);
         assert!(MaskedName::parse("张*丰").is_some());
+    }
+
+    /// See: issue 10, item 8 (a masked name that displays as something else).
+    #[test]
+    fn format_characters_are_refused_and_never_masked_in() {
+        for sneaky in ["张\u{202E}*", "张*\u{200B}", "\u{2066}张*", "张\u{FEFF}*"] {
+            assert_eq!(MaskedName::parse(sneaky), None, "{sneaky:?}");
+        }
+        let masked = MaskedName::mask("\u{202E}张三\u{200D}丰\u{2069}").expect("masks");
+        assert_eq!(masked.as_str(), "张*丰");
+        assert!(is_format_char('\u{00AD}') && !is_format_char('张') && !is_format_char('*'));
     }
 
     #[test]

@@ -66,9 +66,13 @@ pub enum KeyError {
     /// The 32 bytes are not a point on the curve.
     #[error("not a valid ed25519 public key")]
     Invalid,
-    /// A small-order point: signatures under it can be forged for many messages.
-    #[error("weak (small-order) public key")]
+    /// Not in the prime-order subgroup (small order, or a torsion component): signatures
+    /// under it can be forged or made ambiguous.
+    #[error("weak public key (small order or torsion component)")]
     Weak,
+    /// A non-canonical encoding of a point (`y ≥ p`, or a sign bit on `x = 0`).
+    #[error("non-canonical public key encoding")]
+    NonCanonical,
     /// The key encoding (base64url, length) is wrong.
     #[error("bad key encoding")]
     Encoding,

@@ -24,10 +24,12 @@ impl fmt::Display for KeyId {
     }
 }
 
-/// An Ed25519 public key that is a valid curve point and not of small order.
+/// An Ed25519 public key: the canonical encoding (RFC 8032 §5.1.3: `y < p`, no sign bit on
+/// `x = 0`) of a point in the prime-order subgroup.
 ///
-/// Weak keys are refused at construction, so no code path can verify under one; verification
-/// itself uses `verify_strict` (canonical `S`, no small-order `R`).
+/// Weak keys (small order, or with a torsion component) and non-canonical encodings are
+/// refused at construction, so no code path can verify under one, and one key has exactly one
+/// byte form; verification itself uses `verify_strict` (canonical `S`, no small-order `R`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PublicKey(VerifyingKey);
 
@@ -36,11 +38,17 @@ impl PublicKey {
     ///
     /// # Errors
     ///
-    /// [`KeyError::Invalid`] if the bytes are not a curve point, [`KeyError::Weak`] for a
-    /// small-order point.
+    /// [`KeyError::Invalid`] if the bytes are not a curve point, [`KeyError::NonCanonical`]
+    /// for a non-canonical encoding of one, [`KeyError::Weak`] for a point outside the
+    /// prime-order subgroup (small order, or a torsion component).
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
         let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::Invalid)?;
-        if key.is_weak() {
+        // dalek reduces y modulo p on decoding: re-encoding tells a non-canonical input.
+        let point = key.to_edwards();
+        if point.compress().to_bytes() != *bytes {
+            return Err(KeyError::NonCanonical);
+        }
+        if key.is_weak() || !point.is_torsion_free() {
             return Err(KeyError::Weak);
         }
         Ok(Self(key))

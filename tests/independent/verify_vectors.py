@@ -3,7 +3,8 @@
 code consulted), run over every case of shared/testdata/vectors.json. If it disagrees with a
 vector's expected verdict, the specification is not precise enough (or the Rust code does not
 follow it). Needs Python 3.9+ and the `cryptography` package (Ed25519 via OpenSSL, which
-refuses a non-canonical S); the small-order check is done here with plain integer arithmetic.
+refuses a non-canonical S); key encoding, small-order and torsion checks are done here with
+plain integer arithmetic.
 
     python3 tests/independent/verify_vectors.py
 """
@@ -11,6 +12,7 @@ import base64
 import json
 import pathlib
 import sys
+import unicodedata
 
 try:
     from cryptography.exceptions import InvalidSignature
@@ -32,13 +34,16 @@ def b64url(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-# --- Ed25519 point arithmetic, only to tell small-order public keys (§6) -----------------
+# --- Ed25519 point arithmetic, only to judge public keys (§6) ----------------------------
 P = 2**255 - 19
+L = 2**252 + 27742317777372353535851937790883648493  # order of the prime-order subgroup
 D = -121665 * pow(121666, P - 2, P) % P
 SQRT_M1 = pow(2, (P - 1) // 4, P)
+SEQUENCE_STEP = 2**20  # §6: largest step up from the held bundle sequence
 
 
 def decompress(raw):
+    """The point, for a canonical encoding of a curve point; None otherwise."""
     y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
     sign = raw[31] >> 7
     if y >= P:
@@ -66,13 +71,39 @@ def double(pt):
     )
 
 
-def usable_public_key(raw):
+def add(a, b):
+    (x1, y1), (x2, y2) = a, b
+    t = D * x1 * x2 * y1 * y2 % P
+    return (
+        (x1 * y2 + y1 * x2) * pow(1 + t, P - 2, P) % P,
+        (y1 * y2 + x1 * x2) * pow(1 - t, P - 2, P) % P,
+    )
+
+
+def multiply(point, n):
+    out = (0, 1)
+    while n:
+        if n & 1:
+            out = add(out, point)
+        point, n = double(point), n >> 1
+    return out
+
+
+def key_problem(raw):
+    """None for a usable key, else the rejection code (§6: encoding first, then order)."""
+    y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
+    if y >= P:
+        return "bundle-noncanonical-key"
     point = decompress(raw)
     if point is None:
-        return False
+        # Not on the curve, or a sign bit on x = 0 (which only y = ±1 have).
+        return "bundle-noncanonical-key" if y in (1, P - 1) else "bundle-invalid"
+    small = point
     for _ in range(3):  # multiply by the cofactor 8
-        point = double(point)
-    return point != (0, 1)
+        small = double(small)
+    if small == (0, 1) or multiply(point, L) != (0, 1):
+        return "bundle-weak-key"
+    return None
 
 
 # --- §6 trust bundle ---------------------------------------------------------------------
@@ -97,13 +128,16 @@ def open_bundle(document, root_public):
         raw = b64url(key["public_key"])
         if len(raw) != 32:
             raise Reject("bundle-invalid")
-        if not usable_public_key(raw):
-            raise Reject("bundle-weak-key")
+        problem = key_problem(raw)
+        if problem:
+            raise Reject(problem)
     return bundle
 
 
-def install(document, root_public, now):
+def install(document, root_public, now, held=0):
     bundle = open_bundle(document, root_public)
+    if bundle["sequence"] > held + SEQUENCE_STEP:
+        raise Reject("bundle-sequence-jump")
     if now >= bundle["expires_at"]:
         raise Reject("stale-bundle")
     return bundle
@@ -172,7 +206,10 @@ def parse(data):
         name = body[30 : 30 + n].decode("utf-8")
     except UnicodeDecodeError:
         raise Reject("malformed")
-    if "*" not in name or any(c.isspace() or ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in name):
+    if "*" not in name or any(
+        c.isspace() or ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or unicodedata.category(c) == "Cf"
+        for c in name
+    ):
         raise Reject("malformed")
     if flags and body[38 + n] not in (1, 2, 3, 4):
         raise Reject("malformed")
@@ -227,7 +264,7 @@ def main():
             failed += 1
             print(f"FAIL {case['name']}: expected {case['expect']}, got {got}")
     print(f"vectors: {passed} passed, {failed} failed")
-    return 1 if failed or passed < 40 else 0
+    return 1 if failed or passed < 46 else 0
 
 
 if __name__ == "__main__":

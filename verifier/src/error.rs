@@ -31,6 +31,16 @@ pub enum Rejection {
         /// Sequence offered.
         offered: u64,
     },
+    /// The offered bundle's sequence is more than [`crate::MAX_SEQUENCE_STEP`] above the
+    /// held one: refused, so a mistaken or hostile sequence near `u64::MAX` can never freeze
+    /// a terminal (every later bundle would be a rollback).
+    #[error("trust bundle sequence {offered} jumps too far ahead of the held sequence {held}")]
+    BundleSequenceJump {
+        /// Sequence held.
+        held: u64,
+        /// Sequence offered.
+        offered: u64,
+    },
     /// The offered trust bundle is invalid.
     #[error("trust bundle refused: {0}")]
     BundleInvalid(#[from] BundleError),
@@ -115,11 +125,16 @@ impl Rejection {
             Self::NoBundle => "no-bundle",
             Self::StaleBundle { .. } => "stale-bundle",
             Self::BundleRollback { .. } => "bundle-rollback",
+            Self::BundleSequenceJump { .. } => "bundle-sequence-jump",
             Self::BundleInvalid(BundleError::BadSignature) => "bundle-bad-signature",
             Self::BundleInvalid(BundleError::BadKey {
                 reason: KeyError::Weak,
                 ..
             }) => "bundle-weak-key",
+            Self::BundleInvalid(BundleError::BadKey {
+                reason: KeyError::NonCanonical,
+                ..
+            }) => "bundle-noncanonical-key",
             Self::BundleInvalid(_) => "bundle-invalid",
             Self::UnknownKey { .. } => "unknown-key",
             Self::KeyRevoked { .. } => "key-revoked",
@@ -144,6 +159,7 @@ impl Rejection {
             Self::NoBundle => "终端未安装信任列表，请联网同步",
             Self::StaleBundle { .. } => "信任列表已过期，请联网同步",
             Self::BundleRollback { .. } => "信任列表版本回退，已拒绝",
+            Self::BundleSequenceJump { .. } => "信任列表版本号跳跃过大，已拒绝",
             Self::BundleInvalid(_) => "信任列表无效，已拒绝",
             Self::UnknownKey { .. } => "签发密钥未知，请同步信任列表",
             Self::KeyRevoked { .. } => "签发密钥已吊销",
@@ -170,6 +186,7 @@ impl Rejection {
             Self::NoBundle => "no trust bundle: sync when online",
             Self::StaleBundle { .. } => "trust bundle expired: sync when online",
             Self::BundleRollback { .. } => "trust bundle rollback refused",
+            Self::BundleSequenceJump { .. } => "trust bundle sequence jumps too far: refused",
             Self::BundleInvalid(_) => "trust bundle invalid",
             Self::UnknownKey { .. } => "unknown issuer key: sync the trust bundle",
             Self::KeyRevoked { .. } => "issuer key revoked",

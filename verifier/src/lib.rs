@@ -90,7 +90,7 @@ pub use policy::Policy;
 pub use presentation::{Outcome, Presentation, Visit};
 pub use replay::{Admission, MemoryReplayGuard, ReplayGuard};
 pub use terminal::{Accepted, FlushReport, ForwardError, SyncError, Terminal, TerminalConfig};
-pub use verifier::{BundleUpdate, VerifiedToken, Verifier};
+pub use verifier::{BundleUpdate, MAX_SEQUENCE_STEP, VerifiedToken, Verifier};
 pub use yibao_shared;
 
 use yibao_shared::UnixTime;

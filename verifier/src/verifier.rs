@@ -8,6 +8,12 @@ use yibao_shared::{
 use crate::error::Rejection;
 use crate::policy::Policy;
 
+/// Largest step up from the held bundle sequence that a verifier accepts (2^20). The signing
+/// tool steps by one, so honest bundles never come near it; it bounds what a mistaken or
+/// hostile bundle can do: the sequence space is never used up, and the operator recovers by
+/// signing the next bundle above the mistaken one (`docs/token-format.md` §6).
+pub const MAX_SEQUENCE_STEP: u64 = 1 << 20;
+
 /// A code that passed every offline check. Only [`Verifier::verify`] constructs one, so code
 /// that takes `&VerifiedToken` cannot be handed an unchecked token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,6 +164,12 @@ impl Verifier {
         }
         if offered.sequence < held {
             return Err(Rejection::BundleRollback {
+                held,
+                offered: offered.sequence,
+            });
+        }
+        if offered.sequence > held.saturating_add(MAX_SEQUENCE_STEP) {
+            return Err(Rejection::BundleSequenceJump {
                 held,
                 offered: offered.sequence,
             });

@@ -1,7 +1,9 @@
 //! Trust-bundle installation and replay refusal, beyond the stateless vectors.
 
 use yibao_shared::*;
-use yibao_verifier::{BundleUpdate, CheckError, MemoryReplayGuard, Policy, Rejection, Verifier};
+use yibao_verifier::{
+    BundleUpdate, CheckError, MAX_SEQUENCE_STEP, MemoryReplayGuard, Policy, Rejection, Verifier,
+};
 
 mod common;
 
@@ -36,6 +38,30 @@ fn an_older_bundle_is_refused_and_the_newer_one_kept() {
     );
     assert_eq!(v.bundle().map(|b| b.sequence), Some(5));
     assert!(v.verify_text(&code(1, NOW), at(NOW)).is_ok());
+}
+
+/// See: issue 10, item 9 (a bundle with sequence 2^64 - 1 froze every terminal).
+#[test]
+fn a_sequence_jump_beyond_the_bound_is_refused_and_recovery_stays_possible() {
+    let mut v = verifier_with(5);
+    let frozen = bundle(u64::MAX, NOW + 7_200, KeyStatus::Active);
+    assert_eq!(
+        v.install_bundle(&frozen, at(NOW)),
+        Err(Rejection::BundleSequenceJump {
+            held: 5,
+            offered: u64::MAX
+        })
+    );
+    let too_far = bundle(5 + MAX_SEQUENCE_STEP + 1, NOW + 7_200, KeyStatus::Active);
+    assert!(matches!(
+        v.install_bundle(&too_far, at(NOW)),
+        Err(Rejection::BundleSequenceJump { .. })
+    ));
+    // The largest allowed step installs, and the operator's next bundle follows it.
+    let furthest = bundle(5 + MAX_SEQUENCE_STEP, NOW + 7_200, KeyStatus::Active);
+    assert!(v.install_bundle(&furthest, at(NOW)).is_ok());
+    let next = bundle(6 + MAX_SEQUENCE_STEP, NOW + 7_200, KeyStatus::Revoked);
+    assert!(v.install_bundle(&next, at(NOW)).is_ok());
 }
 
 #[test]
