@@ -139,7 +139,7 @@ fn the_cashier_api_answers_errors_with_stable_codes() {
         (response.status(), response.json().unwrap_or(Value::Null))
     };
     let cases = [
-        (send("[\"960\"]", "application/json"), 400, "invalid-body"),
+        (send("[\"960\"]", "application/json"), 422, "invalid-body"),
         (
             send("{\"code\":", "application/json"),
             400,

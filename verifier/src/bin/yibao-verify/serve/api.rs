@@ -107,7 +107,7 @@ impl ApiError {
                 "request body is not valid JSON".into(),
             ),
             Self::NotAnObject => (
-                StatusCode::BAD_REQUEST,
+                StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-body",
                 "request body must be a JSON object".into(),
             ),
