@@ -44,6 +44,15 @@ pub enum Rejection {
     /// The offered trust bundle is invalid.
     #[error("trust bundle refused: {0}")]
     BundleInvalid(#[from] BundleError),
+    /// The terminal's clock is behind the latest time it accepted a code at (by more than
+    /// the outbox's tolerance): it was set back, and is not trusted until it is right.
+    #[error("terminal clock {now} is behind the latest accepted time {high_water}: fix the clock")]
+    ClockBehind {
+        /// The terminal's time.
+        now: UnixTime,
+        /// The latest time a code was accepted at.
+        high_water: UnixTime,
+    },
     /// The key id is not in the trust bundle.
     #[error("unknown key id {key_id}")]
     UnknownKey {
@@ -145,6 +154,7 @@ impl Rejection {
             Self::NotYetValid { .. } => "not-yet-valid",
             Self::Expired { .. } => "expired",
             Self::Replayed { .. } => "replayed",
+            Self::ClockBehind { .. } => "clock-behind",
         }
     }
 
@@ -170,6 +180,7 @@ impl Rejection {
             Self::NotYetValid { .. } => "医保码尚未生效，请检查终端时间",
             Self::Expired { .. } => "医保码已过期，请刷新后重新出示",
             Self::Replayed { .. } => "医保码已使用",
+            Self::ClockBehind { .. } => "终端时间被调回，请校正时间后再扫码",
         }
     }
 
@@ -197,6 +208,7 @@ impl Rejection {
             Self::NotYetValid { .. } => "code not yet valid: check the terminal clock",
             Self::Expired { .. } => "code expired: refresh and show again",
             Self::Replayed { .. } => "code already used",
+            Self::ClockBehind { .. } => "terminal clock was set back: fix the clock, then scan",
         }
     }
 }

@@ -75,7 +75,7 @@
 mod client;
 mod clock;
 mod error;
-mod outbox;
+pub mod outbox;
 mod policy;
 mod presentation;
 mod replay;
@@ -89,7 +89,9 @@ pub use outbox::{ForwardAttempt, Outbox, OutboxError, OutboxStatus, Recorder};
 pub use policy::Policy;
 pub use presentation::{Outcome, Presentation, Visit};
 pub use replay::{Admission, MemoryReplayGuard, ReplayGuard};
-pub use terminal::{Accepted, FlushReport, ForwardError, SyncError, Terminal, TerminalConfig};
+pub use terminal::{
+    Accepted, FlushReport, ForwardError, OutboxCreated, SyncError, Terminal, TerminalConfig,
+};
 pub use verifier::{BundleUpdate, MAX_SEQUENCE_STEP, VerifiedToken, Verifier};
 pub use yibao_shared;
 
@@ -133,6 +135,9 @@ impl Verifier {
                 token_id: token.token_id(),
             }
             .into()),
+            Admission::ClockBehind { high_water } => {
+                Err(Rejection::ClockBehind { now, high_water }.into())
+            }
         }
     }
 }

@@ -17,6 +17,13 @@ pub enum Admission {
         /// When it was first accepted.
         first_seen: UnixTime,
     },
+    /// The clock is further behind the latest time this guard accepted at than it allows:
+    /// a token it has forgotten could verify again, so nothing is accepted until the clock
+    /// is right.
+    ClockBehind {
+        /// The latest time a code was accepted at.
+        high_water: UnixTime,
+    },
 }
 
 /// Remembers accepted tokens until they could no longer verify anyway.

@@ -42,6 +42,20 @@ impl std::fmt::Debug for TerminalConfig {
     }
 }
 
+/// What [`Terminal::create_outbox`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutboxCreated {
+    /// A new, empty outbox.
+    New,
+    /// There was one; it is kept as it was.
+    Kept,
+    /// The old one (if any) was moved aside to `aside`; a new, empty one replaces it.
+    Reset {
+        /// Where the old file went.
+        aside: Option<PathBuf>,
+    },
+}
+
 /// A code accepted and durably queued.
 #[derive(Clone, Debug)]
 pub struct Accepted {
@@ -106,14 +120,15 @@ pub struct Terminal {
 }
 
 impl Terminal {
-    /// Opens the terminal's outbox and restores the bundle it holds.
+    /// Opens the terminal's outbox (made by [`Terminal::create_outbox`] at installation;
+    /// never made here) and restores the bundle it holds.
     ///
     /// A held bundle that has since expired is restored anyway, so checks say
     /// [`Rejection::StaleBundle`] ("sync the bundle") rather than "no bundle".
     ///
     /// # Errors
     ///
-    /// The outbox cannot be opened.
+    /// The outbox cannot be opened: missing, empty, damaged, busy.
     pub fn open(config: &TerminalConfig) -> Result<Self, OutboxError> {
         let outbox = Outbox::open(&config.data_dir)?;
         let (document, min_sequence) = outbox.bundle()?;
@@ -131,6 +146,29 @@ impl Terminal {
             outbox,
             client: IssuerClient::new(&config.issuer_url, &config.credential, config.timeout),
         })
+    }
+
+    /// Makes the terminal's outbox at installation. An outbox already there is kept (and
+    /// `false` returned) unless `reset`, which moves it aside as `outbox.redb.lost-<time>`
+    /// and starts an empty one: its queue and replay memory are then lost to this terminal.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn create_outbox(
+        config: &TerminalConfig,
+        reset: bool,
+        now: UnixTime,
+    ) -> Result<OutboxCreated, OutboxError> {
+        if reset {
+            let (_, aside) = Outbox::reset(&config.data_dir, now)?;
+            return Ok(OutboxCreated::Reset { aside });
+        }
+        match Outbox::create(&config.data_dir) {
+            Ok(_) => Ok(OutboxCreated::New),
+            Err(OutboxError::Exists(_)) => Ok(OutboxCreated::Kept),
+            Err(e) => Err(e),
+        }
     }
 
     /// The verifier (bundle, policy).
@@ -266,7 +304,9 @@ impl Terminal {
                 answered: report.answered,
                 error: Some(error.to_string()),
             };
-            self.outbox.record_forward(&attempt)?;
+            // Best effort: when the disk is full this write fails too, and its error would
+            // hide the one that matters.
+            let _ = self.outbox.record_forward(&attempt);
             let wait = backoff.min(deadline.saturating_duration_since(std::time::Instant::now()));
             if !error.is_transient() || wait.is_zero() {
                 return Err(error);
@@ -275,11 +315,11 @@ impl Terminal {
             std::thread::sleep(wait);
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
-        self.outbox.record_forward(&ForwardAttempt {
+        let _ = self.outbox.record_forward(&ForwardAttempt {
             at: now(),
             answered: report.answered,
             error: None,
-        })?;
+        });
         report.remaining = self.outbox.status()?.queued;
         Ok(report)
     }

@@ -3,7 +3,10 @@
 //! held bundle's sequence survives too.
 
 use yibao_shared::*;
-use yibao_verifier::{CheckError, Outbox, Outcome, Policy, Rejection, Verifier, Visit};
+use yibao_verifier::outbox::{CLOCK_TOLERANCE_SECS, FILE_NAME};
+use yibao_verifier::{
+    CheckError, Outbox, OutboxError, Outcome, Policy, Rejection, Verifier, Visit,
+};
 
 mod common;
 
@@ -30,7 +33,7 @@ fn an_accepted_code_is_queued_and_refused_again_after_a_restart() {
     let verifier = verifier();
     let visit = visit();
     {
-        let outbox = Outbox::open(dir.path()).expect("opens");
+        let outbox = Outbox::create(dir.path()).expect("creates");
         let mut recorder = outbox.recorder(&visit, true);
         let token = verifier
             .check_once(&code(1, NOW), at(NOW + 5), &mut recorder)
@@ -66,7 +69,7 @@ fn an_accepted_code_is_queued_and_refused_again_after_a_restart() {
 #[test]
 fn answers_move_presentations_to_the_history_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let outbox = Outbox::open(dir.path()).expect("opens");
+    let outbox = Outbox::create(dir.path()).expect("creates");
     let verifier = verifier();
     let visit = visit();
     for byte in 1..=3 {
@@ -114,7 +117,7 @@ fn answers_move_presentations_to_the_history_once() {
 fn the_held_bundle_and_its_sequence_survive_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let outbox = Outbox::open(dir.path()).expect("opens");
+        let outbox = Outbox::create(dir.path()).expect("creates");
         assert_eq!(outbox.bundle().expect("reads"), (None, 0));
         outbox
             .save_bundle(&bundle(3, NOW + 3_600, KeyStatus::Active), 3)
@@ -137,7 +140,7 @@ fn the_held_bundle_and_its_sequence_survive_a_restart() {
 #[test]
 fn a_long_expired_code_is_refused_as_expired_not_as_a_replay() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let outbox = Outbox::open(dir.path()).expect("opens");
+    let outbox = Outbox::create(dir.path()).expect("creates");
     let verifier = verifier();
     let visit = visit();
     verifier
@@ -159,7 +162,7 @@ fn a_long_expired_code_is_refused_as_expired_not_as_a_replay() {
 #[test]
 fn history_older_than_a_quarter_is_pruned_and_the_counts_follow() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let outbox = Outbox::open(dir.path()).expect("opens");
+    let outbox = Outbox::create(dir.path()).expect("creates");
     let verifier = verifier();
     let visit = visit();
     let mut recorder = outbox.recorder(&visit, true);
@@ -180,4 +183,144 @@ fn history_older_than_a_quarter_is_pruned_and_the_counts_follow() {
     let status = outbox.status().expect("status");
     assert_eq!((status.queued, status.settled, status.refused), (0, 0, 0));
     assert_eq!(outbox.presentation(seq).expect("reads"), None);
+}
+
+/// See: issue 15, item 1 (an emptied outbox was silently re-created, and a code accepted
+/// before was accepted again).
+#[test]
+fn a_missing_or_empty_outbox_is_reported_never_recreated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(matches!(
+        Outbox::open(dir.path()),
+        Err(OutboxError::Missing(_))
+    ));
+    assert!(!dir.path().join(FILE_NAME).exists(), "open never creates");
+    drop(Outbox::create(dir.path()).expect("creates"));
+    std::fs::write(dir.path().join(FILE_NAME), b"").expect("truncate");
+    let empty = Outbox::open(dir.path()).expect_err("refused");
+    assert!(matches!(empty, OutboxError::Empty(_)), "{empty}");
+    assert!(empty.to_string().contains("--reset-outbox"), "{empty}");
+    assert!(matches!(
+        Outbox::create(dir.path()),
+        Err(OutboxError::Exists(_))
+    ));
+    // Knowingly starting over keeps the old file aside.
+    let (outbox, aside) = Outbox::reset(dir.path(), at(NOW)).expect("resets");
+    assert!(aside.expect("kept aside").exists());
+    assert_eq!(outbox.status().expect("status").queued, 0);
+}
+
+/// See: issue 15, item 2 (one unreadable record blocked forwarding of the whole queue).
+#[test]
+fn an_unreadable_record_is_quarantined_and_the_others_still_go() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let verifier = verifier();
+    let visit = visit();
+    let mut seqs = Vec::new();
+    {
+        let outbox = Outbox::create(dir.path()).expect("creates");
+        for byte in 1..=3 {
+            let mut recorder = outbox.recorder(&visit, true);
+            verifier
+                .check_once(&code(byte, NOW), at(NOW), &mut recorder)
+                .expect("accepted");
+            seqs.push(recorder.recorded().expect("queued"));
+        }
+    }
+    // The middle record's bytes are damaged on disk.
+    {
+        let db = redb::Database::open(dir.path().join(FILE_NAME)).expect("opens");
+        let txn = db.begin_write().expect("txn");
+        {
+            let table: redb::TableDefinition<'_, u64, &[u8]> = redb::TableDefinition::new("queue");
+            let mut queue = txn.open_table(table).expect("queue");
+            queue
+                .insert(seqs[1], b"{\"seq\": garbage".as_slice())
+                .expect("damage");
+        }
+        txn.commit().expect("commit");
+    }
+    let outbox = Outbox::open(dir.path()).expect("opens");
+    let healthy = outbox.queued(10).expect("the healthy ones are read");
+    let got: Vec<u64> = healthy.iter().map(|p| p.seq).collect();
+    assert_eq!(got, vec![seqs[0], seqs[2]]);
+    let status = outbox.status().expect("status");
+    assert_eq!((status.queued, status.quarantined), (2, 1));
+    // They are answered and leave the queue; new codes are still accepted.
+    let settled = Outcome::Settled {
+        reference: "r".into(),
+        at: at(NOW + 10),
+    };
+    outbox
+        .record_outcomes(
+            healthy.iter().map(|p| (p.seq, settled.clone())).collect(),
+            at(NOW + 10),
+        )
+        .expect("records");
+    verifier
+        .check_once(
+            &code(4, NOW),
+            at(NOW + 11),
+            &mut outbox.recorder(&visit, true),
+        )
+        .expect("still accepting");
+    let status = outbox.status().expect("status");
+    assert_eq!(
+        (status.queued, status.settled, status.quarantined),
+        (1, 2, 1)
+    );
+}
+
+/// See: issue 15, item 5 (after a later accept pruned a code from the replay memory,
+/// setting the clock back 88 s let the same code be accepted again).
+#[test]
+fn a_clock_set_back_never_accepts_a_code_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outbox = Outbox::create(dir.path()).expect("creates");
+    let verifier = verifier();
+    let visit = visit();
+    verifier
+        .check_once(
+            &code(1, NOW),
+            at(NOW + 5),
+            &mut outbox.recorder(&visit, true),
+        )
+        .expect("accepted");
+    // Business goes on for ten minutes: every accept advances the high-water mark and prunes.
+    let mut latest = NOW + 5;
+    for (i, t) in (NOW + 30..NOW + 600).step_by(29).enumerate() {
+        let byte = 10 + u8::try_from(i).expect("few");
+        verifier
+            .check_once(&code(byte, t), at(t), &mut outbox.recorder(&visit, true))
+            .expect("accepted");
+        latest = t;
+        // Whatever the clock is set back to, the first code never goes through again.
+        for back in [88, 200, 299, 301, 590] {
+            let again = verifier.check_once(
+                &code(1, NOW),
+                at(t.saturating_sub(back)),
+                &mut outbox.recorder(&visit, true),
+            );
+            assert!(
+                matches!(again, Err(CheckError::Rejected(_))),
+                "at {t} set back {back} s: accepted twice"
+            );
+        }
+    }
+    // Far behind the mark, a fresh code is refused too (the clock is reported, not trusted),
+    // and status says so.
+    let behind = at(latest - CLOCK_TOLERANCE_SECS - 1);
+    let fresh = verifier.check_once(
+        &code(200, latest - CLOCK_TOLERANCE_SECS - 5),
+        behind,
+        &mut outbox.recorder(&visit, true),
+    );
+    assert!(
+        matches!(
+            fresh,
+            Err(CheckError::Rejected(Rejection::ClockBehind { .. }))
+        ),
+        "{fresh:?}"
+    );
+    assert!(outbox.status().expect("status").clock_behind(behind));
 }

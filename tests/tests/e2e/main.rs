@@ -6,5 +6,6 @@ mod browser;
 mod cashier;
 mod demo;
 mod issuer;
+mod outbox_faults;
 mod platform;
 mod terminal;

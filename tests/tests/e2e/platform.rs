@@ -2,7 +2,7 @@
 //! channel, a hospital and a pharmacy (restartable on the same port), terminal directories
 //! set up with `yibao-verify init`, and a running cashier page.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -177,6 +177,17 @@ impl Platform {
 
     /// Registers a terminal and sets up its directory with `yibao-verify init` and `sync`.
     pub(crate) fn terminal(&self, institution: &str, id: &str) -> TerminalDir {
+        let dir = self.data.path().join(format!("terminal-{id}"));
+        self.terminal_in(institution, id, &dir)
+    }
+
+    /// The root public key file terminals pin.
+    pub(crate) fn root_key_path(&self) -> PathBuf {
+        self.data.path().join("keys/root.public.json")
+    }
+
+    /// [`Self::terminal`] with its directory at `dir`.
+    pub(crate) fn terminal_in(&self, institution: &str, id: &str, dir: &Path) -> TerminalDir {
         let issued = self.post(
             &format!("/v1/admin/institutions/{institution}/terminals"),
             &self.admin,
@@ -186,9 +197,8 @@ impl Platform {
             .as_str()
             .expect("credential")
             .to_owned();
-        let dir = self.data.path().join(format!("terminal-{id}"));
         let t = TerminalDir {
-            dir,
+            dir: dir.to_path_buf(),
             credential: credential.clone(),
         };
         let out = Command::new(binary("yibao-verify"))
@@ -202,7 +212,7 @@ impl Platform {
                 "02121",
                 "--root-key",
             ])
-            .arg(self.data.path().join("keys/root.public.json"))
+            .arg(self.root_key_path())
             .env("YIBAO_TERMINAL_CREDENTIAL", &credential)
             .output()
             .expect("runs");

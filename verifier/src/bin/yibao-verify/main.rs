@@ -52,6 +52,7 @@ pub(crate) enum Outcome {
 }
 
 fn main() -> ExitCode {
+    quiet_contained_panics();
     // clap exits with 2 on usage errors by itself, matching our convention.
     let cli = Cli::parse();
     let result = match cli.command {
@@ -71,4 +72,16 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// redb panics on some damaged pages; the outbox contains those panics and reports the file
+/// as damaged (exit 2 with what to do), so the panic's own message would only confuse.
+/// Every other panic is a bug and is reported as one.
+fn quiet_contained_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !yibao_verifier::outbox::containing_panics() {
+            default(info);
+        }
+    }));
 }

@@ -7,7 +7,10 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use yibao_shared::BusinessType;
-use yibao_verifier::{BundleUpdate, Clock, Policy, SyncError, SystemClock, Terminal};
+use yibao_verifier::outbox::{CLOCK_TOLERANCE_SECS, OutboxStatus};
+use yibao_verifier::{
+    BundleUpdate, Clock, OutboxCreated, Policy, SyncError, SystemClock, Terminal,
+};
 
 use crate::report::rfc3339;
 use crate::{Outcome, config};
@@ -49,6 +52,11 @@ pub(crate) struct InitArgs {
     /// Default business type.
     #[arg(long, default_value = "02121")]
     business_type: BusinessType,
+    /// Start a new, empty outbox even though one is there (damaged, emptied, or restored
+    /// wrongly): the old file is kept aside as `outbox.redb.lost-<time>`, and the visits
+    /// still queued in it are NOT forwarded from this terminal.
+    #[arg(long)]
+    reset_outbox: bool,
 }
 
 pub(crate) fn init(args: &InitArgs) -> anyhow::Result<Outcome> {
@@ -62,6 +70,16 @@ pub(crate) fn init(args: &InitArgs) -> anyhow::Result<Outcome> {
     };
     let path = config::write(&args.dir.terminal, &file, &args.root_key)?;
     println!("terminal configured: {}", path.display());
+    let loaded = config::load(&args.dir.terminal, Policy::default())?;
+    match Terminal::create_outbox(&loaded.config, args.reset_outbox, SystemClock.now())? {
+        OutboxCreated::New => println!("outbox created"),
+        OutboxCreated::Kept => println!("outbox kept (it holds this terminal's queue)"),
+        OutboxCreated::Reset { aside: Some(aside) } => println!(
+            "new, empty outbox; the old one is kept at {} and its queue is NOT forwarded",
+            aside.display()
+        ),
+        OutboxCreated::Reset { aside: None } => println!("new, empty outbox"),
+    }
     println!(
         "next: yibao-verify sync --terminal {}",
         args.dir.terminal.display()
@@ -131,9 +149,15 @@ pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
                 "refused": status.refused,
                 "oldest_queued": status.oldest_queued,
                 "last_forward": status.last_forward,
+                "quarantined": status.quarantined,
+                "free_bytes": status.free_bytes,
+                "low_on_space": status.low_on_space(),
+                "clock_high_water": status.clock_high_water,
+                "clock_behind": status.clock_behind(now),
+                "attention": attention(&status, now),
             })
         );
-        return Ok(Outcome::Accepted);
+        return Ok(healthy(&status, now));
     }
     println!("机构 institution   {}", terminal.institution());
     match bundle {
@@ -163,18 +187,63 @@ pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
     );
     println!("已结算 settled      {}", status.settled);
     println!("被拒绝 refused      {}", status.refused);
-    match status.last_forward {
+    match &status.last_forward {
         Some(f) => println!(
             "上次上传 last flush {}: {} answered{}",
             rfc3339(f.at.as_secs()),
             f.answered,
             f.error
+                .as_ref()
                 .map(|e| format!(", stopped: {e}"))
                 .unwrap_or_default()
         ),
         None => println!("上次上传 last flush never"),
     }
-    Ok(Outcome::Accepted)
+    if let Some(free) = status.free_bytes {
+        println!("磁盘剩余 free disk  {} MiB", free / (1024 * 1024));
+    }
+    for problem in attention(&status, now) {
+        println!("⚠ {problem}");
+    }
+    Ok(healthy(&status, now))
+}
+
+/// What an operator must look at; `status` exits 1 when there is anything.
+fn attention(status: &OutboxStatus, now: yibao_shared::UnixTime) -> Vec<String> {
+    let mut out = Vec::new();
+    if status.quarantined > 0 {
+        out.push(format!(
+            "隔离记录 quarantined {}: unreadable queued records set aside in the outbox \
+             (the others are forwarded); keep the outbox file for the operator",
+            status.quarantined
+        ));
+    }
+    if status.low_on_space() {
+        out.push(format!(
+            "磁盘空间不足 low disk space: {} MiB free (warning below {} MiB; new visits are \
+             refused below {} MiB); run flush and free space",
+            status.free_bytes.unwrap_or(0) / (1024 * 1024),
+            yibao_verifier::outbox::space::LOW_SPACE_BYTES / (1024 * 1024),
+            yibao_verifier::outbox::space::MIN_FREE_TO_ACCEPT_BYTES / (1024 * 1024),
+        ));
+    }
+    if status.clock_behind(now) {
+        out.push(format!(
+            "终端时间被调回 clock set back: now {} is more than {CLOCK_TOLERANCE_SECS} s behind \
+             the latest accepted time {}; codes are refused until the clock is right",
+            rfc3339(now.as_secs()),
+            rfc3339(status.clock_high_water.map_or(0, |t| t.as_secs())),
+        ));
+    }
+    out
+}
+
+fn healthy(status: &OutboxStatus, now: yibao_shared::UnixTime) -> Outcome {
+    if attention(status, now).is_empty() {
+        Outcome::Accepted
+    } else {
+        Outcome::Rejected
+    }
 }
 
 #[derive(Args)]
