@@ -260,6 +260,12 @@ fn rows<'a>(input: impl Read + 'a, format: Format) -> Box<dyn Iterator<Item = It
                     }
                 };
                 let line = record.position().map_or(0, csv::Position::line);
+                // A row may leave out trailing optional columns (`guardian_id_numbers`):
+                // missing fields read as empty, and required ones are then refused by name.
+                let mut record = record;
+                while record.len() < headers.len() {
+                    record.push_field("");
+                }
                 // Every field is a string, so serde's message names a field, never a value.
                 let row = record
                     .deserialize::<Row>(Some(&headers))

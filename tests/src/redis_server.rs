@@ -1,6 +1,6 @@
-//! A real `redis-server` for tests: started on a free loopback port with no persistence,
-//! killed on drop. A missing binary is a test failure that says how to install it, never a
-//! silent skip.
+//! A real `redis-server` for tests: started on a free loopback port with the persistence the
+//! issuer requires (AOF on, in a temporary directory), killed on drop, restartable with its
+//! data. A missing binary is a test failure that says how to install it, never a silent skip.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     child: Child,
     port: u16,
+    dir: tempfile::TempDir,
 }
 
 impl RedisServer {
@@ -21,36 +22,38 @@ impl RedisServer {
     /// If `redis-server` is not installed (with the command to install it), or if it does
     /// not come up within 10 seconds.
     pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir for redis");
         let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start redis-server ({e}): install it with \
-                     'apt-get install -y redis-server' (scripts/test.sh does this)"
-                )
-            });
-        let server = Self { child, port };
+        let child = spawn(port, dir.path());
+        let server = Self { child, port, dir };
+        server.wait_for_port();
+        server
+    }
+
+    /// Kills the server (`SIGKILL`: no shutdown save) and starts it again on the same port
+    /// with the same data directory; returns once the port accepts connections (Redis may
+    /// still be loading its data then, answering `LOADING`).
+    ///
+    /// # Panics
+    ///
+    /// If it does not come back.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(self.port, self.dir.path());
+        self.wait_for_port();
+    }
+
+    fn wait_for_port(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "redis-server did not start on port {port}"
+                "redis-server did not start on port {}",
+                self.port
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        server
     }
 
     /// `redis://127.0.0.1:<port>/0`.
@@ -62,6 +65,33 @@ impl RedisServer {
     pub fn port(&self) -> u16 {
         self.port
     }
+}
+
+/// The configuration the issuer requires (`docs/issuer.md`): AOF on, fsync every second.
+fn spawn(port: u16, dir: &std::path::Path) -> Child {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .arg("--dir")
+        .arg(dir)
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--protected-mode",
+            "yes",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start redis-server ({e}): install it with \
+                 'apt-get install -y redis-server' (scripts/test.sh does this)"
+            )
+        })
 }
 
 impl Drop for RedisServer {

@@ -55,6 +55,10 @@ pub enum StoreConfig {
     Redis {
         /// e.g. `redis://127.0.0.1:6379/0`.
         url: String,
+        /// Start even if the server has AOF off (acknowledged writes lost on restart): only
+        /// for a throwaway test server. Default: refuse to start.
+        #[serde(default)]
+        allow_without_aof: bool,
     },
 }
 
@@ -66,7 +70,10 @@ pub enum StoreConfig {
 pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match config {
         StoreConfig::Embedded { path } => Arc::new(EmbeddedStore::open(path)?),
-        StoreConfig::Redis { url } => Arc::new(RedisStore::open(url).await?),
+        StoreConfig::Redis {
+            url,
+            allow_without_aof,
+        } => Arc::new(RedisStore::connect(url, *allow_without_aof).await?),
     })
 }
 

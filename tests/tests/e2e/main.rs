@@ -8,4 +8,5 @@ mod demo;
 mod issuer;
 mod outbox_faults;
 mod platform;
+mod redis_restart;
 mod terminal;

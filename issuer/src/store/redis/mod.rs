@@ -31,6 +31,7 @@
 //! 3. `SADD yb:v:{id}:creds <hash>` then `SET yb:c:{hash}`: a crash between them leaves a
 //!    hash in the set with no credential, which was never handed out and is skipped.
 
+mod connection;
 mod family;
 mod keys;
 mod settlement;
@@ -42,6 +43,8 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use yibao_shared::{TokenId, UnixTime, VoucherId};
 
+use self::connection::Reconnecting;
+pub(super) use self::connection::failed;
 use self::keys::{
     INSTITUTIONS, credential_key, credential_revoked_key, person_key, person_voucher_key,
     voucher_creds_key, voucher_key, voucher_status_key,
@@ -56,7 +59,7 @@ use crate::settlement::{DoubleUse, Settlement};
 /// Redis-backed store.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Reconnecting,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -65,21 +68,23 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-pub(super) fn failed(e: redis::RedisError) -> StoreError {
-    if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        StoreError::Backend(e.to_string())
-    }
-}
-
 impl RedisStore {
-    /// Connects (with automatic reconnection).
+    /// Connects (with automatic reconnection) to a server that persists with AOF.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] if Redis cannot be reached.
+    /// [`StoreError::Unavailable`] if Redis cannot be reached, [`StoreError::Backend`] if it
+    /// runs with AOF off.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::connect(url, false).await
+    }
+
+    /// Connects; with `allow_without_aof`, a server with AOF off is only warned about.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::open`].
+    pub async fn connect(url: &str, allow_without_aof: bool) -> Result<Self, StoreError> {
         let client =
             redis::Client::open(url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         // Fail fast when Redis is down: a request should get a clear 503 within about a
@@ -89,13 +94,15 @@ impl RedisStore {
             .set_response_timeout(Some(Duration::from_secs(1)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_with_config(client, config)
+        let manager = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(failed)?;
+        let mut conn = Reconnecting(manager);
+        connection::check_persistence(&mut conn, allow_without_aof).await?;
         Ok(Self { conn })
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> Reconnecting {
         self.conn.clone()
     }
 
