@@ -280,6 +280,13 @@ async fn a_child_is_bound_at_once_only_by_an_established_guardian(h: Harness) {
         (not_theirs.0, code_of(&not_theirs)),
         (StatusCode::FORBIDDEN, "not-bound")
     );
+    // A made-up member id grants nothing and breaks nothing.
+    let made_up = format!("/v1/family/requests/{stranger_voucher}/0123456789abcdef/approve");
+    let nobody = h.json(Method::POST, &made_up, Some(&guardian), None).await;
+    assert_eq!(
+        (nobody.0, code_of(&nobody)),
+        (StatusCode::FORBIDDEN, "not-bound")
+    );
     let (status, approved) = h.json(Method::POST, &path, Some(&guardian2), None).await;
     assert_eq!(status, StatusCode::OK, "{approved}");
     assert_eq!(approved["consent"], "registered-guardian");

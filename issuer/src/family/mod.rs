@@ -143,16 +143,22 @@ fn view(link: &FamilyLink, other: &Person, now: UnixTime) -> LinkView {
     }
 }
 
+/// The owner of `voucher`. A voucher that does not exist (a caller's made-up id, or a link
+/// left by a proxy activation that was undone) is [`ApiError::NotBound`]: it grants nothing.
 async fn person_of(state: &AppState, voucher: VoucherId) -> Result<Person, ApiError> {
-    let voucher = state
-        .store
-        .voucher(voucher)
-        .await?
-        .ok_or_else(|| ApiError::Internal("link to a missing voucher".into()))?;
+    owner(state, voucher).await?.ok_or(ApiError::NotBound)
+}
+
+/// The owner of `voucher`, or `None` if there is no such voucher (lists skip such links).
+async fn owner(state: &AppState, voucher: VoucherId) -> Result<Option<Person>, ApiError> {
+    let Some(voucher) = state.store.voucher(voucher).await? else {
+        return Ok(None);
+    };
     state
         .store
         .person(&voucher.id_key)
         .await?
+        .map(Some)
         .ok_or_else(|| ApiError::Internal("voucher of a person not in the registry".into()))
 }
 
@@ -170,7 +176,9 @@ pub async fn members(state: &AppState, binder: VoucherId) -> Result<Vec<LinkView
         if !matches!(link.status, LinkStatus::Active | LinkStatus::Unbound) {
             continue;
         }
-        out.push(view(&link, &person_of(state, link.member).await?, now));
+        if let Some(member) = owner(state, link.member).await? {
+            out.push(view(&link, &member, now));
+        }
     }
     out.sort_by_key(|v| v.member);
     Ok(out)
@@ -185,7 +193,9 @@ pub async fn binders(state: &AppState, member: VoucherId) -> Result<Vec<LinkView
     let now = state.clock.now();
     let mut out = Vec::new();
     for link in state.store.links_of_member(member).await? {
-        out.push(view(&link, &person_of(state, link.binder).await?, now));
+        if let Some(binder) = owner(state, link.binder).await? {
+            out.push(view(&link, &binder, now));
+        }
     }
     out.sort_by_key(|v| v.binder);
     Ok(out)
@@ -301,7 +311,9 @@ pub async fn requests(state: &AppState, caller: &HolderAuth) -> Result<Vec<LinkV
         if link.status_at(now) != LinkStatus::Active {
             continue;
         }
-        let ward = person_of(state, link.member).await?;
+        let Some(ward) = owner(state, link.member).await? else {
+            continue;
+        };
         if ward.birth_date.age_on(today(now)) < CONSENT_AGE
             && ward.guardians.contains(&caller.person.id_key)
         {
@@ -312,7 +324,9 @@ pub async fn requests(state: &AppState, caller: &HolderAuth) -> Result<Vec<LinkV
     for member in members {
         for link in state.store.links_of_member(member).await? {
             if link.status_at(now) == LinkStatus::Pending && link.binder != me {
-                out.push(view(&link, &person_of(state, link.binder).await?, now));
+                if let Some(binder) = owner(state, link.binder).await? {
+                    out.push(view(&link, &binder, now));
+                }
             }
         }
     }
