@@ -53,7 +53,9 @@ fi
 echo "ok"
 
 step "cargo test --workspace"
-cargo test --workspace
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+cargo test --workspace 2>&1 | tee "$results"
 
 step "independent verifier (Python, written from docs/token-format.md) over every vector"
 if ! command -v python3 >/dev/null 2>&1; then
@@ -69,3 +71,9 @@ python3 tests/independent/verify_vectors.py
 
 step "API contract: schemathesis against the demo issuer's /openapi.json (bounded)"
 bash scripts/schemathesis.sh
+
+# One closing line for the whole run: the Rust tests' counts (every cargo test binary), after
+# the Python verifier and the contract test above have passed (the script stops at a failure).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "rust tests: %d passed, %d failed\n", p, f }' "$results"
+

@@ -263,7 +263,10 @@ async fn status(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError>
 fn status_of(shared: &Shared) -> Value {
     let terminal = shared.terminal.read().unwrap_or_else(|e| e.into_inner());
     let now = SystemClock.now();
-    let outbox = terminal.status().ok();
+    let (outbox, outbox_error) = match terminal.status() {
+        Ok(status) => (Some(status), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
     let bundle = terminal.verifier().bundle();
     json!({
         "institution": terminal.institution(),
@@ -279,7 +282,7 @@ fn status_of(shared: &Shared) -> Value {
         "free_bytes": outbox.as_ref().and_then(|s| s.free_bytes),
         "low_on_space": outbox.as_ref().map(|s| s.low_on_space()),
         "clock_behind": outbox.as_ref().map(|s| s.clock_behind(now)),
-        "outbox_error": terminal.status().err().map(|e| e.to_string()),
+        "outbox_error": outbox_error,
         "settled": outbox.as_ref().map(|s| s.settled),
         "refused": outbox.as_ref().map(|s| s.refused),
         "default_business_type": shared.business_type.code(),
