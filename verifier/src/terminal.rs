@@ -154,7 +154,8 @@ impl Terminal {
     ///
     /// # Errors
     ///
-    /// Storage errors.
+    /// Storage errors; an outbox that is there but cannot be opened (empty, damaged) is
+    /// reported as such (start over with `reset`).
     pub fn create_outbox(
         config: &TerminalConfig,
         reset: bool,
@@ -166,7 +167,10 @@ impl Terminal {
         }
         match Outbox::create(&config.data_dir) {
             Ok(_) => Ok(OutboxCreated::New),
-            Err(OutboxError::Exists(_)) => Ok(OutboxCreated::Kept),
+            // Kept only if it opens: an emptied or damaged one is reported, not blessed.
+            Err(OutboxError::Exists(_)) => {
+                Outbox::open(&config.data_dir).map(|_| OutboxCreated::Kept)
+            }
             Err(e) => Err(e),
         }
     }

@@ -49,9 +49,19 @@ fn an_emptied_or_missing_outbox_is_reported_and_never_recreated() {
         0,
         "still empty: nothing re-created it"
     );
+    // Running init again does not bless an emptied outbox either.
+    let (exit, out) = reinit(&platform, &terminal, &[]);
+    assert_eq!(exit, 2, "{out}");
+    assert!(out.contains("--reset-outbox"), "{out}");
     std::fs::remove_file(terminal.dir.join(OUTBOX)).expect("remove");
     let (exit, out) = terminal.run(&["status"]);
     assert_eq!(exit, 2, "{out}");
+    assert!(out.contains("is missing"), "{out}");
+    let (exit, out) = reinit(&platform, &terminal, &[]);
+    assert_eq!(
+        exit, 2,
+        "re-running init does not replace a vanished outbox\n{out}"
+    );
     assert!(out.contains("is missing"), "{out}");
 
     // Re-initialising knowingly: a new outbox, then sync, then codes again.

@@ -60,6 +60,13 @@ pub(crate) struct InitArgs {
 }
 
 pub(crate) fn init(args: &InitArgs) -> anyhow::Result<Outcome> {
+    // A terminal set up before whose outbox has vanished is not quietly given a new one: the
+    // old one held its queue and replay memory.
+    let reinit = args.dir.terminal.join(config::FILE).exists();
+    let outbox = args.dir.terminal.join(yibao_verifier::outbox::FILE_NAME);
+    if reinit && !outbox.exists() && !args.reset_outbox {
+        return Err(yibao_verifier::OutboxError::Missing(outbox).into());
+    }
     let file = config::ConfigFile {
         issuer_url: args.issuer.clone(),
         institution: args.institution.clone(),
