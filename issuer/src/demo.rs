@@ -89,6 +89,31 @@ pub fn synthetic_person(i: usize) -> (SyntheticPerson, BirthDate, &'static str) 
     (person, birth, REGIONS[i % REGIONS.len()])
 }
 
+/// The demo's child: 7 years old, enrolled in resident insurance by synthetic person 0 (the
+/// first demo holder), who is her registered guardian.
+pub fn demo_child() -> SyntheticPerson {
+    let birth = BirthDate {
+        year: 2019,
+        month: 6,
+        day: 1,
+    };
+    SyntheticPerson {
+        name: "测试小宝".into(),
+        id_number: synthetic(9, birth, 1),
+    }
+}
+
+fn demo_child_row() -> String {
+    let child = demo_child();
+    format!(
+        "person_no,name,id_number,gender,birth_date,region,insurance,status,guardian_id_numbers\n\
+         DEMOCHILD1,{},{},female,2019-06-01,110105,resident,insured,{}\n",
+        child.name,
+        child.id_number,
+        synthetic_person(0).0.id_number
+    )
+}
+
 /// A CSV registry of `n` synthetic people (every 50th suspended).
 pub fn synthetic_registry(n: usize) -> String {
     let mut csv = String::from(
@@ -169,6 +194,16 @@ pub async fn populate(
         "synthetic registry has bad rows: {:?}",
         report.bad
     );
+    let child = registry::import(
+        demo_child_row().as_bytes(),
+        Format::Csv,
+        &*state.store,
+        &state.index,
+        |_| {},
+    )
+    .await
+    .context("importing the demo child")?;
+    anyhow::ensure!(child.bad.is_empty(), "demo child row: {:?}", child.bad);
 
     let now = state.clock.now();
     let channel_key = new_credential("ybc")?;
@@ -272,7 +307,12 @@ pub fn guide(info: &DemoInfo, data_dir: &Path) -> String {
          YIBAO_TERMINAL_CREDENTIAL={term_cred} yv init --issuer {url} --institution {inst} --root-key {root}\n  \
          yv sync && yv check $CODE && yv status && yv flush\n  \
          yv serve   # the cashier page on http://127.0.0.1:8090/\n  \
+         a family account: the first holder is the registered guardian of {child} (ID {child_id}):\n  \
+         add her on that holder's app page (亲情账户 → 添加家人): bound at once, her voucher\n  \
+         activated by proxy; anyone else's request waits for the guardian's approval\n\
          API: {url}/openapi.json   metrics: {url}/metrics\n",
+        child = demo_child().name,
+        child_id = demo_child().id_number,
         inst = info.terminal.institution,
         term = info.terminal.id,
         term_cred = info.terminal.credential,

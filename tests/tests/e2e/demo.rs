@@ -76,6 +76,23 @@ fn the_demo_serves_with_working_holders_and_restarts_on_its_data() {
         .send()
         .expect("request");
     assert_eq!(token.status(), StatusCode::OK);
+    // The first holder is the registered guardian of the demo child: bound at once.
+    let kid = yibao_issuer::demo::demo_child();
+    assert!(
+        out.contains(&kid.id_number),
+        "the guide names the child: {out}"
+    );
+    let bound = http
+        .post(format!("http://127.0.0.1:{port}/v1/family/members"))
+        .bearer_auth(&credential)
+        .json(
+            &serde_json::json!({"name": kid.name, "id_number": kid.id_number, "relation": "child"}),
+        )
+        .send()
+        .expect("request");
+    assert_eq!(bound.status(), StatusCode::CREATED);
+    let link: Value = bound.json().expect("json");
+    assert_eq!(link["consent"], "registered-guardian", "{link}");
     let _ = child.kill();
     let _ = child.wait();
 
