@@ -18,7 +18,7 @@ echo -n "embedded, re-import (idempotent): "
 YIBAO__DATA_DIR="$WORK/embedded" target/release/yibao-issuer import "$WORK/registry.csv" | tail -1
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync everysec --dir "$(mktemp -d)" >/dev/null &
+redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync always --dir "$(mktemp -d)" >/dev/null &
 REDIS_PID=$!
 sleep 0.5
 echo -n "redis: "

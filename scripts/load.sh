@@ -89,7 +89,7 @@ echo "| store | endpoint | requests/s | p99 ms | ratio to /healthz |"
 echo "|---|---|---|---|---|"
 bench_backend embedded
 REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync everysec --dir "$(mktemp -d)" >/dev/null &
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync always --dir "$(mktemp -d)" >/dev/null &
 PIDS+=($!)
 sleep 0.5
 bench_backend redis "redis://127.0.0.1:$REDIS_PORT/0"
