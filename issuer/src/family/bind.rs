@@ -360,7 +360,7 @@ async fn save_active(
     };
     Ok(state
         .store
-        .save_link(&link, version, Some((MAX_MEMBERS, now)))
+        .save_link(&link, version, Some(MAX_MEMBERS))
         .await?)
 }
 

@@ -221,7 +221,7 @@ async fn change(
         let version = link.version;
         apply(&mut link, now)?;
         link.version = version + 1;
-        let limit = limit.then_some((MAX_MEMBERS, now));
+        let limit = limit.then_some(MAX_MEMBERS);
         match state.store.save_link(&link, version, limit).await? {
             LinkSave::Saved => return Ok(link),
             LinkSave::LimitReached => return Err(ApiError::FamilyLimitReached),

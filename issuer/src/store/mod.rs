@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use yibao_shared::{TokenId, UnixTime, VoucherId};
+use yibao_shared::{TokenId, VoucherId};
 
 pub use self::embedded::EmbeddedStore;
 pub use self::redis::RedisStore;
@@ -171,7 +171,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Writes `link` if the stored version is `expected_version` (0: no link yet). With
-    /// `limit = Some((max, now))` it also refuses when the binder already has `max` other
+    /// `limit = Some(max)` it also refuses when the binder already has `max` other
     /// active links. Both checks and the write are one atomic step
     /// on the binder's side; the member's index is written first and may hold extra entries
     /// (never missing ones), which readers skip.
@@ -179,7 +179,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         link: &FamilyLink,
         expected_version: u64,
-        limit: Option<(usize, UnixTime)>,
+        limit: Option<usize>,
     ) -> Result<LinkSave, StoreError>;
     /// The link from `binder` to `member`.
     async fn link(

@@ -52,7 +52,7 @@ pub(crate) async fn links_are_compare_and_set_and_indexed_both_ways(store: &dyn 
 }
 
 pub(crate) async fn at_most_five_active_links_and_unbinding_frees_a_place(store: &dyn Store) {
-    let limit = Some((5, NOW));
+    let limit = Some(5);
     for member in 10..15 {
         let l = link(1, member, LinkStatus::Active, 1);
         assert_eq!(
@@ -122,7 +122,7 @@ pub(crate) async fn an_unused_proxy_voucher_is_discarded_and_a_used_one_kept(sto
     assert!(created.created);
     // The failed bind wrote the member's index entry before its link was refused.
     let refused = link(1, 30, LinkStatus::Active, 1);
-    let full = Some((0, NOW));
+    let full = Some(0);
     assert_eq!(
         store.save_link(&refused, 0, full).await.expect("save"),
         LinkSave::LimitReached

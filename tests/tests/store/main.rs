@@ -210,7 +210,7 @@ async fn redis_a_crash_between_the_member_index_and_the_link_grants_nothing() {
     // The binder retries and the link appears on both sides.
     let l = link(1, 2, LinkStatus::Active, 1);
     assert_eq!(
-        store.save_link(&l, 0, Some((5, NOW))).await.expect("save"),
+        store.save_link(&l, 0, Some(5)).await.expect("save"),
         LinkSave::Saved
     );
     assert_eq!(

@@ -3,7 +3,7 @@
 //! that may hold extra entries, never missing ones).
 
 use redis::AsyncCommands;
-use yibao_shared::{UnixTime, VoucherId};
+use yibao_shared::VoucherId;
 
 use super::keys::{person_voucher_key, voucher_creds_key, voucher_key, voucher_status_key};
 use super::{RedisStore, failed};
@@ -103,7 +103,7 @@ impl RedisStore {
         &self,
         link: &FamilyLink,
         expected_version: u64,
-        limit: Option<(usize, UnixTime)>,
+        limit: Option<usize>,
     ) -> Result<LinkSave, StoreError> {
         let mut conn = self.conn();
         // The member's index first: a crash after it leaves an entry readers skip.
@@ -111,16 +111,13 @@ impl RedisStore {
             .sadd(member_binders_key(link.member), link.binder.to_string())
             .await
             .map_err(failed)?;
-        let (max, now) = limit.map_or((-1i64, 0), |(max, now)| {
-            (i64::try_from(max).unwrap_or(i64::MAX), now.as_secs())
-        });
+        let max = limit.map_or(-1i64, |max| i64::try_from(max).unwrap_or(i64::MAX));
         let outcome: i64 = redis::Script::new(SAVE_LINK)
             .key(links_key(link.binder))
             .arg(link.member.to_string())
             .arg(expected_version)
             .arg(encode(link))
             .arg(max)
-            .arg(now)
             .invoke_async(&mut conn)
             .await
             .map_err(failed)?;

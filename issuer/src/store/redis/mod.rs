@@ -41,7 +41,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use yibao_shared::{TokenId, UnixTime, VoucherId};
+use yibao_shared::{TokenId, VoucherId};
 
 use self::connection::Reconnecting;
 pub(super) use self::connection::failed;
@@ -418,7 +418,7 @@ impl Store for RedisStore {
         &self,
         link: &FamilyLink,
         expected_version: u64,
-        limit: Option<(usize, UnixTime)>,
+        limit: Option<usize>,
     ) -> Result<LinkSave, StoreError> {
         self.save_link_in_redis(link, expected_version, limit).await
     }

@@ -1,12 +1,15 @@
 //! The default store: one redb file (ACID, crash-safe, no server). Reads run inline (they take
 //! microseconds); writes commit with fsync on a blocking thread.
 
+mod family;
+mod settlement;
+
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use yibao_shared::{TokenId, UnixTime, VoucherId};
+use yibao_shared::{TokenId, VoucherId};
 
 use super::{Activation, LinkSave, Store, StoreError, decode, encode};
 use crate::model::{
@@ -420,66 +423,16 @@ impl Store for EmbeddedStore {
         voucher: &Voucher,
         binder: VoucherId,
     ) -> Result<bool, StoreError> {
-        let (id, person) = (voucher.voucher_id.to_string(), voucher.id_key.to_hex());
-        self.write(move |txn| {
-            let pointed = {
-                let table = txn.open_table(PERSON_VOUCHER).map_err(backend)?;
-                let v = table.get(person.as_str()).map_err(backend)?;
-                v.is_some_and(|v| v.value() == id.as_bytes())
-            };
-            let prefix = format!("{id}/");
-            let has_credential = !keys_with_prefix(txn, VOUCHER_CREDENTIALS, &prefix)?.is_empty();
-            let other_binder = keys_with_prefix(txn, MEMBER_LINKS, &prefix)?
-                .iter()
-                .any(|k| k[prefix.len()..] != binder.to_string());
-            if !pointed || has_credential || other_binder {
-                return Ok(false);
-            }
-            let mut vouchers = txn.open_table(VOUCHERS).map_err(backend)?;
-            vouchers.remove(id.as_str()).map_err(backend)?;
-            let mut pointers = txn.open_table(PERSON_VOUCHER).map_err(backend)?;
-            pointers.remove(person.as_str()).map_err(backend)?;
-            let mut members = txn.open_table(MEMBER_LINKS).map_err(backend)?;
-            members
-                .remove(format!("{id}/{binder}").as_str())
-                .map_err(backend)?;
-            Ok(true)
-        })
-        .await
+        self.discard_unused_voucher_in_redb(voucher, binder).await
     }
 
     async fn save_link(
         &self,
         link: &FamilyLink,
         expected_version: u64,
-        limit: Option<(usize, UnixTime)>,
+        limit: Option<usize>,
     ) -> Result<LinkSave, StoreError> {
-        let link = link.clone();
-        self.write(move |txn| {
-            let key = format!("{}/{}", link.binder, link.member);
-            let stored = get_in::<FamilyLink>(txn, LINKS, &key)?;
-            if stored.as_ref().map_or(0, |l| l.version) != expected_version {
-                return Ok(LinkSave::Conflict);
-            }
-            if let Some((max, _)) = limit {
-                let others = links_with_prefix(txn, &format!("{}/", link.binder))?
-                    .into_iter()
-                    .filter(|l| l.member != link.member && l.counts_against_limit())
-                    .count();
-                if others >= max {
-                    return Ok(LinkSave::LimitReached);
-                }
-            }
-            put(txn, LINKS, &key, &encode(&link))?;
-            put(
-                txn,
-                MEMBER_LINKS,
-                &format!("{}/{}", link.member, link.binder),
-                &[],
-            )?;
-            Ok(LinkSave::Saved)
-        })
-        .await
+        self.save_link_in_redb(link, expected_version, limit).await
     }
 
     async fn link(
@@ -487,59 +440,22 @@ impl Store for EmbeddedStore {
         binder: VoucherId,
         member: VoucherId,
     ) -> Result<Option<FamilyLink>, StoreError> {
-        self.get_record(LINKS, &format!("{binder}/{member}"))
+        self.link_in_redb(binder, member).await
     }
 
     async fn links_of_binder(&self, binder: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
-        self.with_prefix(LINKS, &format!("{binder}/"))
+        self.links_of_binder_in_redb(binder).await
     }
 
     async fn links_of_member(&self, member: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
-        let prefix = format!("{member}/");
-        let binders: Vec<String> = {
-            let txn = self.db.begin_read().map_err(backend)?;
-            let table = txn.open_table(MEMBER_LINKS).map_err(backend)?;
-            let mut out = Vec::new();
-            for entry in table.range(prefix.as_str()..).map_err(backend)? {
-                let (key, _) = entry.map_err(backend)?;
-                match key.value().strip_prefix(&prefix) {
-                    Some(binder) => out.push(binder.to_owned()),
-                    None => break,
-                }
-            }
-            out
-        };
-        let mut links = Vec::new();
-        for binder in binders {
-            if let Some(link) = self.get_record(LINKS, &format!("{binder}/{member}"))? {
-                links.push(link);
-            }
-        }
-        Ok(links)
+        self.links_of_member_in_redb(member).await
     }
 
     async fn insert_settlements(
         &self,
         batch: &[Settlement],
     ) -> Result<Vec<Option<Settlement>>, StoreError> {
-        let batch: Vec<(String, Vec<u8>)> = batch
-            .iter()
-            .map(|s| (format!("{}/{}", s.voucher_id, s.token_id), encode(s)))
-            .collect();
-        // One transaction, one fsync, for the whole batch.
-        self.write(move |txn| {
-            batch
-                .iter()
-                .map(|(key, record)| {
-                    if let Some(existing) = get_in::<Settlement>(txn, SETTLEMENTS, key)? {
-                        return Ok(Some(existing));
-                    }
-                    put(txn, SETTLEMENTS, key, record)?;
-                    Ok(None)
-                })
-                .collect()
-        })
-        .await
+        self.insert_settlements_in_redb(batch).await
     }
 
     async fn replace_settlement(
@@ -547,16 +463,7 @@ impl Store for EmbeddedStore {
         current: &Settlement,
         new: &Settlement,
     ) -> Result<bool, StoreError> {
-        let key = format!("{}/{}", current.voucher_id, current.token_id);
-        let (current, new) = (current.clone(), encode(new));
-        self.write(move |txn| {
-            if get_in::<Settlement>(txn, SETTLEMENTS, &key)?.as_ref() != Some(&current) {
-                return Ok(false);
-            }
-            put(txn, SETTLEMENTS, &key, &new)?;
-            Ok(true)
-        })
-        .await
+        self.replace_settlement_in_redb(current, new).await
     }
 
     async fn settlement(
@@ -564,30 +471,19 @@ impl Store for EmbeddedStore {
         voucher: VoucherId,
         token: TokenId,
     ) -> Result<Option<Settlement>, StoreError> {
-        self.get_record(SETTLEMENTS, &format!("{voucher}/{token}"))
+        self.settlement_in_redb(voucher, token).await
     }
 
     async fn settlements_of(&self, voucher: VoucherId) -> Result<Vec<Settlement>, StoreError> {
-        self.with_prefix(SETTLEMENTS, &format!("{voucher}/"))
+        self.settlements_of_in_redb(voucher).await
     }
 
     async fn record_double_use(&self, double_use: &DoubleUse) -> Result<(), StoreError> {
-        let key = format!(
-            "{}/{}/{}",
-            double_use.voucher_id, double_use.token_id, double_use.terminal
-        );
-        let record = encode(double_use);
-        self.write(move |txn| {
-            if get_in::<DoubleUse>(txn, DOUBLE_USES, &key)?.is_none() {
-                put(txn, DOUBLE_USES, &key, &record)?;
-            }
-            Ok(())
-        })
-        .await
+        self.record_double_use_in_redb(double_use).await
     }
 
     async fn double_uses_of(&self, voucher: VoucherId) -> Result<Vec<DoubleUse>, StoreError> {
-        self.with_prefix(DOUBLE_USES, &format!("{voucher}/"))
+        self.double_uses_of_in_redb(voucher).await
     }
 }
 
@@ -610,38 +506,4 @@ impl EmbeddedStore {
         }
         Ok(out)
     }
-}
-
-fn links_with_prefix(
-    txn: &redb::WriteTransaction,
-    prefix: &str,
-) -> Result<Vec<FamilyLink>, StoreError> {
-    let table = txn.open_table(LINKS).map_err(backend)?;
-    let mut out = Vec::new();
-    for entry in table.range(prefix..).map_err(backend)? {
-        let (key, value) = entry.map_err(backend)?;
-        if !key.value().starts_with(prefix) {
-            break;
-        }
-        out.push(decode(value.value())?);
-    }
-    Ok(out)
-}
-
-/// The keys of `table` that start with `prefix`.
-fn keys_with_prefix(
-    txn: &redb::WriteTransaction,
-    table: Table,
-    prefix: &str,
-) -> Result<Vec<String>, StoreError> {
-    let table = txn.open_table(table).map_err(backend)?;
-    let mut out = Vec::new();
-    for entry in table.range(prefix..).map_err(backend)? {
-        let (key, _) = entry.map_err(backend)?;
-        if !key.value().starts_with(prefix) {
-            break;
-        }
-        out.push(key.value().to_owned());
-    }
-    Ok(out)
 }
