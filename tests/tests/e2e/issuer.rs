@@ -24,7 +24,7 @@ fn run(cmd: &mut Command) -> (i32, String, String) {
     )
 }
 
-fn operator_keys(dir: &Path) {
+pub(super) fn operator_keys(dir: &Path) {
     let keys = |args: &[&str]| {
         let (code, _, err) = run(Command::new(binary("yibao-keys"))
             .arg("--dir")
@@ -37,7 +37,7 @@ fn operator_keys(dir: &Path) {
     keys(&["bundle", "sign", "--valid-for", "7days"]);
 }
 
-fn import(env: &[(&str, String)], file: &Path) -> (i32, String, String) {
+pub(super) fn import(env: &[(&str, String)], file: &Path) -> (i32, String, String) {
     let mut cmd = Command::new(binary("yibao-issuer"));
     cmd.arg("import").arg(file);
     for (k, v) in env {

@@ -11,8 +11,10 @@ use reqwest::StatusCode;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use yibao_issuer::demo::{synthetic_person, synthetic_registry};
-use yibao_tests::process::{Issuer, binary};
+use yibao_tests::process::Issuer;
 use yibao_tests::redis_server::RedisServer;
+
+use super::issuer::{import, operator_keys};
 
 /// Keys added so that loading after a restart takes long enough to be seen (about 2 s).
 const BULK_KEYS: u64 = 3_000_000;
@@ -28,32 +30,11 @@ fn redis_env(data: &Path, redis: &RedisServer) -> Vec<(&'static str, String)> {
 
 /// Keys, registry, issuer, channel, one activated holder: (issuer, holder credential).
 fn issuer_with_a_holder(data: &Path, env: &[(&str, String)]) -> (Issuer, String) {
-    for args in [
-        vec!["root", "init"],
-        vec!["issuer", "new", "--valid-for", "30days"],
-        vec!["bundle", "sign", "--valid-for", "7days"],
-    ] {
-        let out = Command::new(binary("yibao-keys"))
-            .arg("--dir")
-            .arg(data.join("keys"))
-            .args(&args)
-            .output()
-            .expect("runs");
-        assert!(out.status.success(), "yibao-keys {args:?}");
-    }
+    operator_keys(&data.join("keys"));
     let registry = data.join("registry.csv");
     std::fs::write(&registry, synthetic_registry(20)).expect("write");
-    let mut import = Command::new(binary("yibao-issuer"));
-    import.arg("import").arg(&registry);
-    for (k, v) in env {
-        import.env(k, v);
-    }
-    let out = import.output().expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, out, err) = import(env, &registry);
+    assert_eq!(code, 0, "{out}{err}");
     let issuer = Issuer::start(env, &data.join("issuer.log"));
     let http = Client::new();
     let admin = std::fs::read_to_string(data.join("admin.token")).expect("admin token");
@@ -166,14 +147,9 @@ fn a_redis_restart_answers_503_never_500_and_keeps_what_was_acknowledged() {
     // A plain restart (small dataset loads at once): the very first request after it is
     // answered, not failed on the broken pipe of the old connection.
     redis_cli(&redis, &["FLUSHDB", "ASYNC"]);
-    let (issuer2, holder2) = {
-        drop(issuer);
-        let tmp2 = tempfile::tempdir().expect("tempdir");
-        let env2 = redis_env(tmp2.path(), &redis);
-        let started = issuer_with_a_holder(tmp2.path(), &env2);
-        std::mem::forget(tmp2);
-        started
-    };
+    drop(issuer);
+    let tmp2 = tempfile::tempdir().expect("tempdir");
+    let (issuer2, holder2) = issuer_with_a_holder(tmp2.path(), &redis_env(tmp2.path(), &redis));
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(30);
     while loading(&redis) || !redis_cli(&redis, &["PING"]).contains("PONG") {
@@ -205,25 +181,11 @@ fn the_issuer_refuses_a_redis_without_aof_unless_told_it_is_a_test() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let registry = tmp.path().join("registry.csv");
     std::fs::write(&registry, synthetic_registry(3)).expect("write");
-    let import = |allow: bool| {
-        let mut cmd = Command::new(binary("yibao-issuer"));
-        cmd.arg("import").arg(&registry);
-        for (k, v) in redis_env(tmp.path(), &redis) {
-            cmd.env(k, v);
-        }
-        if allow {
-            cmd.env("YIBAO__STORE__ALLOW_WITHOUT_AOF", "true");
-        }
-        cmd.output().expect("runs")
-    };
-    let refused = import(false);
-    assert!(!refused.status.success());
-    let err = String::from_utf8_lossy(&refused.stderr);
+    let mut env = redis_env(tmp.path(), &redis);
+    let (code, _, err) = import(&env, &registry);
+    assert_ne!(code, 0);
     assert!(err.contains("AOF off"), "{err}");
-    let allowed = import(true);
-    assert!(
-        allowed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&allowed.stderr)
-    );
+    env.push(("YIBAO__STORE__ALLOW_WITHOUT_AOF", "true".into()));
+    let (code, out, err) = import(&env, &registry);
+    assert_eq!(code, 0, "{out}{err}");
 }
