@@ -70,6 +70,12 @@ hex_id!(
     TokenId,
     8
 );
+hex_id!(
+    /// Id of one device certificate, chosen at random by the issuer; what the status list
+    /// names when the certificate is revoked.
+    CertificateId,
+    8
+);
 
 /// A 6-digit administrative division code of the insured region (参保地), e.g. `110105`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

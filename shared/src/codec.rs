@@ -114,6 +114,11 @@ impl<'a> Reader<'a> {
         Ok(self.array::<1>(field)?[0])
     }
 
+    /// How many bytes are left.
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Fails if anything is left: a decoder must consume its input exactly.
     pub(crate) fn finish(self) -> Result<(), DecodeError> {
         if self.bytes.is_empty() {

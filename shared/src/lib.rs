@@ -1,8 +1,9 @@
 //! # yibao-shared
 //!
 //! The wire format of the yibao medical-insurance voucher code and the primitives around it:
-//! claims, key ids, public and secret keys, the root-signed trust bundle, and Ed25519
-//! signing and strict verification.
+//! claims, key ids, public and secret keys, the root-signed trust bundle, the issuer-signed
+//! status list of revoked device certificates, Ed25519 signing and strict verification, and
+//! the device-bound kind's P-256 certificates and presentations.
 //!
 //! This crate does no I/O: it reads no clock, draws no random numbers, opens no files and
 //! starts no tasks. Time and randomness are arguments, which is what lets a terminal verify
@@ -53,19 +54,25 @@ pub mod codec;
 mod error;
 mod key;
 pub mod key_file;
+pub mod status_list;
 mod time;
 mod token;
 pub mod trust_list;
 
 pub use business::{BusinessType, UnknownBusinessType};
 pub use claims::{
-    Claims, FamilyProxy, Gender, InsuranceType, MaskedName, RegionCode, Relation, TokenId,
-    VoucherId,
+    CertificateId, Claims, FamilyProxy, Gender, InsuranceType, MaskedName, RegionCode, Relation,
+    TokenId, VoucherId,
 };
 pub use error::{BadSignature, DecodeError, EncodeError, KeyError};
 pub use key::{KeyId, PublicKey, SIGNATURE_LEN, SecretKey};
+pub use status_list::{RevokedCertificate, StatusList, StatusListError};
 pub use time::UnixTime;
+pub use token::device::{
+    DeviceCertificate, DevicePublicKey, DeviceSecretKey, Presentation, present,
+};
 pub use token::{
-    MAX_TEXT_LEN, TOKEN_DOMAIN, TokenBody, TokenKind, UntrustedToken, VERSION, to_text,
+    MAX_TEXT_LEN, TOKEN_DOMAIN, TokenBody, TokenKind, UntrustedDeviceParts, UntrustedToken,
+    VERSION, to_text,
 };
 pub use trust_list::{BundleError, IssuerKey, KeyStatus, TrustBundle};

@@ -125,6 +125,28 @@ impl IssuerClient {
             .map_err(|e| ClientError::Unreachable(e.to_string()))
     }
 
+    /// Fetches the status list after `since` (0: the complete list). Bounded at
+    /// [`yibao_shared::status_list::MAX_STATUS_BYTES`].
+    ///
+    /// # Errors
+    ///
+    /// A [`ClientError`].
+    pub fn status_list(&self, since: u64) -> Result<String, ClientError> {
+        let mut response = self
+            .agent
+            .get(format!("{}/v1/status-list", self.base))
+            .query("since", since.to_string())
+            .call()
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        check_status(&mut response)?;
+        response
+            .body_mut()
+            .with_config()
+            .limit(yibao_shared::status_list::MAX_STATUS_BYTES as u64)
+            .read_to_string()
+            .map_err(|e| ClientError::Unreachable(e.to_string()))
+    }
+
     /// Hands `batch` (at most [`MAX_BATCH`]) to settlement and returns each presentation's
     /// final answer, by sequence number. Safe to repeat: settlement answers a repeat from
     /// this terminal as it answered the first time.

@@ -1,7 +1,10 @@
 //! Why a code is refused, precisely, with stable codes and words for a cashier.
 
 use thiserror::Error;
-use yibao_shared::{BundleError, DecodeError, KeyError, KeyId, RegionCode, TokenId, UnixTime};
+use yibao_shared::{
+    BundleError, CertificateId, DecodeError, KeyError, KeyId, RegionCode, StatusListError, TokenId,
+    UnixTime,
+};
 
 /// Why a code (or the trust bundle needed to check it) was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -115,6 +118,79 @@ pub enum Rejection {
         /// Issued-at plus lifetime.
         expired_at: UnixTime,
     },
+    /// The issuer signature over a device certificate does not verify: forged or altered.
+    #[error("bad device certificate signature under key {key_id}")]
+    BadCertificateSignature {
+        /// Key id from the certificate.
+        key_id: KeyId,
+    },
+    /// The device signature does not verify under the certified device key: the code was
+    /// not signed by the phone the certificate names (or was altered).
+    #[error("bad device signature")]
+    BadDeviceSignature,
+    /// The certificate claims a longer validity than the policy accepts.
+    #[error("certificate validity {hours} h exceeds the accepted {max_hours} h")]
+    CertificateValidityTooLong {
+        /// Claimed validity.
+        hours: u64,
+        /// Policy maximum.
+        max_hours: u64,
+    },
+    /// The device certificate is not valid yet, beyond the leeway.
+    #[error("device certificate not valid until {issued_at} (now {now})")]
+    CertificateNotYetValid {
+        /// The verifier's time.
+        now: UnixTime,
+        /// Certificate issued-at.
+        issued_at: UnixTime,
+    },
+    /// The device certificate expired, beyond the leeway: the phone must go online once.
+    #[error("device certificate expired at {expired_at} (now {now})")]
+    CertificateExpired {
+        /// The verifier's time.
+        now: UnixTime,
+        /// Certificate expiry.
+        expired_at: UnixTime,
+    },
+    /// The phone dated the presentation outside its certificate's validity.
+    #[error("presentation time {presented_at} lies outside the certificate's validity")]
+    PresentationOutsideCertificate {
+        /// Presentation time from the code.
+        presented_at: UnixTime,
+    },
+    /// No status list is held: device-bound codes cannot be checked for revocation.
+    #[error("no status list installed: sync when online")]
+    NoStatusList,
+    /// The held status list is older than the policy allows for device-bound codes.
+    #[error("status list issued at {issued_at} is too old (now {now}): sync when online")]
+    StaleStatusList {
+        /// The verifier's time.
+        now: UnixTime,
+        /// When the issuer signed the held list.
+        issued_at: UnixTime,
+    },
+    /// The device certificate was revoked (lost phone, suspended voucher, unbound family
+    /// link, removed device).
+    #[error("device certificate {certificate_id} revoked at {revoked_at}")]
+    CertificateRevoked {
+        /// The certificate.
+        certificate_id: CertificateId,
+        /// When the issuer revoked it.
+        revoked_at: UnixTime,
+    },
+    /// A status list document was refused (signature, key, shape).
+    #[error("status list refused: {0}")]
+    StatusListInvalid(#[from] StatusListError),
+    /// A status list delta does not follow the held sequence, or is older than the held list.
+    #[error("status list {since}..{sequence} does not follow the held sequence {held}")]
+    StatusListOutOfOrder {
+        /// Sequence held.
+        held: u64,
+        /// The delta's base.
+        since: u64,
+        /// The delta's sequence.
+        sequence: u64,
+    },
     /// This terminal already accepted this code.
     #[error("code {token_id} was already used at this terminal")]
     Replayed {
@@ -155,6 +231,18 @@ impl Rejection {
             Self::Expired { .. } => "expired",
             Self::Replayed { .. } => "replayed",
             Self::ClockBehind { .. } => "clock-behind",
+            Self::BadCertificateSignature { .. } => "bad-certificate-signature",
+            Self::BadDeviceSignature => "bad-device-signature",
+            Self::CertificateValidityTooLong { .. } => "certificate-validity-too-long",
+            Self::CertificateNotYetValid { .. } => "certificate-not-yet-valid",
+            Self::CertificateExpired { .. } => "certificate-expired",
+            Self::PresentationOutsideCertificate { .. } => "presentation-outside-certificate",
+            Self::NoStatusList => "no-status-list",
+            Self::StaleStatusList { .. } => "status-list-stale",
+            Self::CertificateRevoked { .. } => "certificate-revoked",
+            Self::StatusListInvalid(StatusListError::BadSignature) => "status-list-bad-signature",
+            Self::StatusListInvalid(_) => "status-list-invalid",
+            Self::StatusListOutOfOrder { .. } => "status-list-out-of-order",
         }
     }
 
@@ -181,6 +269,19 @@ impl Rejection {
             Self::Expired { .. } => "医保码已过期，请刷新后重新出示",
             Self::Replayed { .. } => "医保码已使用",
             Self::ClockBehind { .. } => "终端时间被调回，请校正时间后再扫码",
+            Self::BadCertificateSignature { .. } => "离线码证书签名无效，疑似伪造",
+            Self::BadDeviceSignature => "离线码签名无效，疑似伪造或非本机出示",
+            Self::CertificateValidityTooLong { .. } => "离线码证书有效期过长，已拒绝",
+            Self::CertificateNotYetValid { .. } => "离线码证书尚未生效，请检查终端时间",
+            Self::CertificateExpired { .. } => "离线码证书已过期，请手机联网一次后再出示",
+            Self::PresentationOutsideCertificate { .. } => {
+                "离线码时间不在证书有效期内，请检查手机时间"
+            }
+            Self::NoStatusList => "终端未同步吊销列表，暂不能受理离线码，请联网同步",
+            Self::StaleStatusList { .. } => "吊销列表已过期，暂不能受理离线码，请联网同步",
+            Self::CertificateRevoked { .. } => "该手机的离线码已被吊销（挂失、停用或解绑）",
+            Self::StatusListInvalid(_) => "吊销列表无效，已拒绝",
+            Self::StatusListOutOfOrder { .. } => "吊销列表版本不连续，已拒绝",
         }
     }
 
@@ -209,6 +310,31 @@ impl Rejection {
             Self::Expired { .. } => "code expired: refresh and show again",
             Self::Replayed { .. } => "code already used",
             Self::ClockBehind { .. } => "terminal clock was set back: fix the clock, then scan",
+            Self::BadCertificateSignature { .. } => {
+                "invalid device certificate signature: possibly forged"
+            }
+            Self::BadDeviceSignature => {
+                "invalid device signature: forged or not the certified phone"
+            }
+            Self::CertificateValidityTooLong { .. } => "device certificate validity too long",
+            Self::CertificateNotYetValid { .. } => {
+                "device certificate not yet valid: check the terminal clock"
+            }
+            Self::CertificateExpired { .. } => {
+                "device certificate expired: the phone must go online once"
+            }
+            Self::PresentationOutsideCertificate { .. } => {
+                "code dated outside its certificate: check the phone clock"
+            }
+            Self::NoStatusList => "no status list: offline codes refused until synced",
+            Self::StaleStatusList { .. } => {
+                "status list too old: offline codes refused until synced"
+            }
+            Self::CertificateRevoked { .. } => {
+                "this phone's offline codes were revoked (lost, suspended or unbound)"
+            }
+            Self::StatusListInvalid(_) => "status list invalid",
+            Self::StatusListOutOfOrder { .. } => "status list out of order: refused",
         }
     }
 }

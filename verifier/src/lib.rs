@@ -79,6 +79,7 @@ pub mod outbox;
 mod policy;
 mod presentation;
 mod replay;
+mod status;
 mod terminal;
 mod verifier;
 
@@ -89,6 +90,7 @@ pub use outbox::{ForwardAttempt, Outbox, OutboxError, OutboxStatus, Recorder};
 pub use policy::Policy;
 pub use presentation::{Outcome, Presentation, Visit};
 pub use replay::{Admission, MemoryReplayGuard, ReplayGuard};
+pub use status::{CertificateStatus, HeldStatus, StatusUpdate};
 pub use terminal::{
     Accepted, FlushReport, ForwardError, OutboxCreated, SyncError, Terminal, TerminalConfig,
 };

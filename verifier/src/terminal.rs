@@ -9,6 +9,7 @@ use yibao_shared::{BusinessType, PublicKey, TrustBundle, UnixTime};
 use crate::client::{ClientError, IssuerClient, MAX_BATCH};
 use crate::outbox::{ForwardAttempt, Outbox, OutboxError, OutboxStatus};
 use crate::presentation::Visit;
+use crate::status::{HeldStatus, StatusUpdate};
 use crate::verifier::{BundleUpdate, VerifiedToken, Verifier};
 use crate::{CheckError, Policy, Rejection};
 
@@ -139,7 +140,10 @@ impl Terminal {
             // Installed as of its own issue time; staleness is judged at each check.
             let _ = verifier.install_bundle(&document, bundle.issued_at);
         }
-        let verifier = verifier.with_min_sequence(min_sequence);
+        let mut verifier = verifier.with_min_sequence(min_sequence);
+        if let Some(status) = outbox.status_list()? {
+            verifier = verifier.with_status(status);
+        }
         Ok(Self {
             institution: config.institution.clone(),
             verifier,
@@ -219,14 +223,57 @@ impl Terminal {
     }
 
     /// Fetches the issuer's trust bundle, verifies it against the pinned root key, refuses
-    /// rollback (also across restarts) and keeps it.
+    /// rollback (also across restarts) and keeps it; then brings the status list of revoked
+    /// device certificates up to date ([`Self::sync_status`]).
     ///
     /// # Errors
     ///
-    /// A [`SyncError`]; the held bundle stays.
-    pub fn sync(&mut self, now: UnixTime) -> Result<BundleUpdate, SyncError> {
+    /// A [`SyncError`]; what was held stays.
+    pub fn sync(&mut self, now: UnixTime) -> Result<(BundleUpdate, StatusUpdate), SyncError> {
         let document = self.fetch_bundle()?;
-        self.install_bundle(&document, now)
+        let bundle = self.install_bundle(&document, now)?;
+        let status = self.sync_status(now)?;
+        Ok((bundle, status))
+    }
+
+    /// Fetches the status list delta after the sequence held (the complete list the first
+    /// time), verifies it with the bundle's issuer keys, merges and keeps it.
+    ///
+    /// # Errors
+    ///
+    /// A [`SyncError`]; the held list stays.
+    pub fn sync_status(&mut self, now: UnixTime) -> Result<StatusUpdate, SyncError> {
+        let document = self.fetch_status()?;
+        self.install_status(&document, now)
+    }
+
+    /// Fetches the status list delta after the sequence held, without installing it.
+    ///
+    /// # Errors
+    ///
+    /// The issuer could not be asked.
+    pub fn fetch_status(&self) -> Result<String, ClientError> {
+        let since = self.verifier.status().map_or(0, HeldStatus::sequence);
+        self.client.status_list(since)
+    }
+
+    /// Verifies a status list document, merges it into the held list and keeps the result.
+    ///
+    /// # Errors
+    ///
+    /// A [`SyncError`]; the held list stays.
+    pub fn install_status(
+        &mut self,
+        document: &str,
+        now: UnixTime,
+    ) -> Result<StatusUpdate, SyncError> {
+        let mut candidate = self.verifier.clone();
+        let update = candidate.install_status(document, now)?;
+        if let Some(status) = candidate.status() {
+            self.outbox.save_status_list(status)?;
+        }
+        self.verifier = candidate;
+        Ok(update)
     }
 
     /// Fetches the issuer's bundle document without installing it (so a caller sharing the

@@ -1,12 +1,13 @@
 //! The verifier: a pinned root key, the trust bundle it signed, a policy, and the checks.
 
 use yibao_shared::{
-    Claims, FamilyProxy, KeyId, KeyStatus, PublicKey, TokenBody, TokenId, TrustBundle, UnixTime,
-    UntrustedToken, VoucherId,
+    CertificateId, Claims, DeviceCertificate, FamilyProxy, IssuerKey, KeyId, KeyStatus, PublicKey,
+    StatusList, TokenBody, TokenId, TokenKind, TrustBundle, UnixTime, UntrustedToken, VoucherId,
 };
 
 use crate::error::Rejection;
 use crate::policy::Policy;
+use crate::status::{CertificateStatus, HeldStatus, StatusUpdate};
 
 /// Largest step up from the held bundle sequence that a verifier accepts (2^20). The signing
 /// tool steps by one, so honest bundles never come near it; it bounds what a mistaken or
@@ -21,6 +22,8 @@ pub struct VerifiedToken {
     body: TokenBody,
     key_status: KeyStatus,
     verified_at: UnixTime,
+    /// The device certificate of a device-bound code.
+    certificate: Option<DeviceCertificate>,
     /// Body and signature as scanned; the text form is rebuilt only when asked for, since
     /// most callers never need it.
     raw: Vec<u8>,
@@ -81,6 +84,21 @@ impl VerifiedToken {
     pub fn body(&self) -> &TokenBody {
         &self.body
     }
+
+    /// Issuer-signed (kind 1) or signed by a certified phone (kind 2, 离线码).
+    pub fn kind(&self) -> TokenKind {
+        self.body.kind
+    }
+
+    /// The device certificate of a device-bound code.
+    pub fn certificate(&self) -> Option<&DeviceCertificate> {
+        self.certificate.as_ref()
+    }
+
+    /// The device certificate's id, for a device-bound code.
+    pub fn certificate_id(&self) -> Option<CertificateId> {
+        self.certificate.as_ref().map(|c| c.certificate_id)
+    }
 }
 
 /// What [`Verifier::install_bundle`] did.
@@ -102,6 +120,7 @@ pub struct Verifier {
     policy: Policy,
     bundle: Option<TrustBundle>,
     min_sequence: u64,
+    status: Option<HeldStatus>,
 }
 
 impl Verifier {
@@ -112,7 +131,38 @@ impl Verifier {
             policy,
             bundle: None,
             min_sequence: 0,
+            status: None,
         }
+    }
+
+    /// Restores a status list a terminal kept (see [`HeldStatus::to_bytes`]).
+    pub fn with_status(mut self, status: HeldStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The status list held, if any.
+    pub fn status(&self) -> Option<&HeldStatus> {
+        self.status.as_ref()
+    }
+
+    /// Checks a status list document (complete or delta) with the held bundle's keys and
+    /// merges it into the held list.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::NoBundle`], [`Rejection::StatusListInvalid`] (signature, key, shape),
+    /// [`Rejection::StatusListOutOfOrder`]; on error the held list stays.
+    pub fn install_status(
+        &mut self,
+        document: &str,
+        now: UnixTime,
+    ) -> Result<StatusUpdate, Rejection> {
+        let bundle = self.bundle.as_ref().ok_or(Rejection::NoBundle)?;
+        let list = StatusList::open(document, bundle)?;
+        let (held, update) = HeldStatus::merge(self.status.as_ref(), list, now, &self.policy)?;
+        self.status = Some(held);
+        Ok(update)
     }
 
     /// Refuse bundles with a sequence below `sequence`: a terminal persists the highest
@@ -195,8 +245,9 @@ impl Verifier {
         self.verify(&UntrustedToken::parse(text)?, now)
     }
 
-    /// Runs every offline check in the order of `docs/token-format.md` §5 and returns the
-    /// first failure. Replay is not checked here: see [`crate::ReplayGuard`].
+    /// Runs every offline check in the order of `docs/token-format.md` §5 (kind 1) or §8.4
+    /// (kind 2, revocation against the held status list) and returns the first failure.
+    /// Replay is not checked here: see [`crate::ReplayGuard`].
     ///
     /// # Errors
     ///
@@ -205,6 +256,21 @@ impl Verifier {
         &self,
         token: &UntrustedToken,
         now: UnixTime,
+    ) -> Result<VerifiedToken, Rejection> {
+        self.verify_with(token, now, &self.status)
+    }
+
+    /// [`Self::verify`] with another source of device-certificate status: the issuer,
+    /// which knows revocations first-hand, re-verifies handed-off codes with its store.
+    ///
+    /// # Errors
+    ///
+    /// A [`Rejection`] saying exactly why.
+    pub fn verify_with(
+        &self,
+        token: &UntrustedToken,
+        now: UnixTime,
+        status: &dyn CertificateStatus,
     ) -> Result<VerifiedToken, Rejection> {
         let bundle = self.bundle.as_ref().ok_or(Rejection::NoBundle)?;
         if now >= bundle.expires_at {
@@ -218,16 +284,57 @@ impl Verifier {
         if key.status == KeyStatus::Revoked {
             return Err(Rejection::KeyRevoked { key_id });
         }
-        token
-            .verify_signature(&key.public_key)
-            .map_err(|_| Rejection::BadSignature { key_id })?;
+        let certificate = match token.device() {
+            None => {
+                token
+                    .verify_signature(&key.public_key)
+                    .map_err(|_| Rejection::BadSignature { key_id })?;
+                None
+            }
+            Some(parts) => {
+                token
+                    .verify_signature(&key.public_key)
+                    .map_err(|_| Rejection::BadCertificateSignature { key_id })?;
+                token
+                    .verify_device_signature()
+                    .map_err(|_| Rejection::BadDeviceSignature)?;
+                Some(parts.certificate())
+            }
+        };
 
         // From here on the body is authentic; what is left is policy.
         let body = token.unverified_body();
-        if body.issued_at < key.not_before || body.issued_at > key.not_after {
+        // The key must have been valid when it signed: the token (kind 1) or the
+        // certificate (kind 2).
+        let signed_at = certificate.map_or(body.issued_at, |c| c.issued_at);
+        self.check_key(key, signed_at, body)?;
+        if let Some(certificate) = certificate {
+            self.check_certificate(certificate, body, now)?;
+        }
+        self.check_window(body, now)?;
+        if let Some(certificate) = certificate {
+            status.check(certificate.certificate_id, now, &self.policy)?;
+        }
+        Ok(VerifiedToken {
+            body: body.clone(),
+            key_status: key.status,
+            verified_at: now,
+            certificate: certificate.cloned(),
+            raw: token.raw().to_vec(),
+        })
+    }
+
+    fn check_key(
+        &self,
+        key: &IssuerKey,
+        signed_at: UnixTime,
+        body: &TokenBody,
+    ) -> Result<(), Rejection> {
+        let key_id = key.key_id;
+        if signed_at < key.not_before || signed_at > key.not_after {
             return Err(Rejection::KeyNotValid {
                 key_id,
-                issued_at: body.issued_at,
+                issued_at: signed_at,
                 not_before: key.not_before,
                 not_after: key.not_after,
             });
@@ -238,6 +345,46 @@ impl Verifier {
                 region: body.claims.region,
             });
         }
+        Ok(())
+    }
+
+    /// A device certificate's own validity, and the presentation inside it.
+    fn check_certificate(
+        &self,
+        certificate: &DeviceCertificate,
+        body: &TokenBody,
+        now: UnixTime,
+    ) -> Result<(), Rejection> {
+        let hours = u64::from(certificate.validity_hours);
+        if hours > self.policy.max_certificate_hours {
+            return Err(Rejection::CertificateValidityTooLong {
+                hours,
+                max_hours: self.policy.max_certificate_hours,
+            });
+        }
+        let leeway = self.policy.leeway_secs;
+        if certificate.issued_at > now.saturating_add(leeway) {
+            return Err(Rejection::CertificateNotYetValid {
+                now,
+                issued_at: certificate.issued_at,
+            });
+        }
+        if now >= certificate.expires_at().saturating_add(leeway) {
+            return Err(Rejection::CertificateExpired {
+                now,
+                expired_at: certificate.expires_at(),
+            });
+        }
+        if body.issued_at < certificate.issued_at || body.issued_at >= certificate.expires_at() {
+            return Err(Rejection::PresentationOutsideCertificate {
+                presented_at: body.issued_at,
+            });
+        }
+        Ok(())
+    }
+
+    /// The code's own lifetime and time window (kind 1: issued-at; kind 2: presented-at).
+    fn check_window(&self, body: &TokenBody, now: UnixTime) -> Result<(), Rejection> {
         let lifetime_secs = u64::from(body.lifetime_secs);
         if lifetime_secs > self.policy.max_lifetime_secs {
             return Err(Rejection::LifetimeTooLong {
@@ -257,13 +404,6 @@ impl Verifier {
                 expired_at: body.expires_at(),
             });
         }
-        let mut raw = token.body_bytes().to_vec();
-        raw.extend_from_slice(token.signature());
-        Ok(VerifiedToken {
-            body: body.clone(),
-            key_status: key.status,
-            verified_at: now,
-            raw,
-        })
+        Ok(())
     }
 }

@@ -13,6 +13,12 @@ fn verdict(doc: &Value, case: &Value) -> String {
     let policy = Policy {
         leeway_secs: doc["policy"]["leeway_secs"].as_u64().expect("leeway"),
         max_lifetime_secs: doc["policy"]["max_lifetime_secs"].as_u64().expect("max"),
+        max_certificate_hours: doc["policy"]["max_certificate_hours"]
+            .as_u64()
+            .expect("max certificate hours"),
+        max_status_age_secs: doc["policy"]["max_status_age_secs"]
+            .as_u64()
+            .expect("max status age"),
     };
     let now = UnixTime::from_secs(doc["now"].as_u64().expect("now"));
     let bundle = case
@@ -22,6 +28,13 @@ fn verdict(doc: &Value, case: &Value) -> String {
         .expect("bundle");
     let mut verifier = Verifier::new(root, policy);
     if let Err(rejection) = verifier.install_bundle(bundle, now) {
+        return rejection.code().to_owned();
+    }
+    // A case may replace the default status list, or hold none (`null`).
+    let status = case.get("status_list").unwrap_or(&doc["status_list"]);
+    if let Some(document) = status.as_str()
+        && let Err(rejection) = verifier.install_status(document, now)
+    {
         return rejection.code().to_owned();
     }
     match verifier.verify_text(case["code"].as_str().expect("code"), now) {
@@ -67,6 +80,14 @@ fn the_vectors_cover_every_required_failure() {
         "revoked-key",
         "valid-normal",
         "valid-family-proxy",
+        "device-valid-normal",
+        "device-valid-family-proxy",
+        "device-signed-by-another-phone",
+        "device-certificate-wrong-issuer-key",
+        "device-certificate-revoked",
+        "device-certificate-expired",
+        "device-stale-status-list",
+        "device-no-status-list",
     ] {
         assert!(names.contains(&required), "missing vector {required}");
     }

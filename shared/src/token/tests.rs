@@ -2,8 +2,15 @@ use proptest::prelude::*;
 use qrcode::{EcLevel, QrCode, Version};
 
 use super::*;
+use crate::claims::{
+    Claims, FamilyProxy, Gender, InsuranceType, MaskedName, RegionCode, Relation, TokenId,
+    VoucherId,
+};
+use crate::error::EncodeError;
+use crate::key::SecretKey;
+use crate::time::UnixTime;
 
-fn body(proxy: bool) -> TokenBody {
+pub(super) fn body(proxy: bool) -> TokenBody {
     TokenBody {
         kind: TokenKind::IssuerSigned,
         key_id: KeyId(1),
@@ -29,7 +36,7 @@ fn key() -> SecretKey {
     SecretKey::from_seed(&[5; 32])
 }
 
-fn qr_version(text: &str) -> i16 {
+pub(super) fn qr_version(text: &str) -> i16 {
     match QrCode::with_error_correction_level(text, EcLevel::M)
         .expect("fits in a QR code")
         .version()
@@ -80,15 +87,27 @@ fn a_compound_surname_still_fits_version_6() {
 }
 
 #[test]
-fn the_reserved_device_bound_kind_is_refused() {
+fn an_unknown_kind_is_refused() {
     let mut bytes = Vec::new();
     body(false).encode(&mut bytes).expect("encodable");
-    bytes[1] = TokenKind::RESERVED_DEVICE_BOUND;
+    bytes[1] = 3;
     bytes.extend_from_slice(&[0; 64]);
     assert_eq!(
         UntrustedToken::from_bytes(&bytes),
-        Err(DecodeError::UnsupportedKind(2))
+        Err(DecodeError::UnsupportedKind(3))
     );
+}
+
+#[test]
+fn a_kind_1_body_marked_kind_2_is_malformed() {
+    let mut bytes = Vec::new();
+    body(false).encode(&mut bytes).expect("encodable");
+    bytes[1] = 2;
+    bytes.extend_from_slice(&[0; 64]);
+    assert!(matches!(
+        UntrustedToken::from_bytes(&bytes),
+        Err(DecodeError::Truncated { .. } | DecodeError::InvalidField { .. })
+    ));
 }
 
 #[test]

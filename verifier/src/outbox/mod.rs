@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::status::HeldStatus;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use yibao_shared::UnixTime;
@@ -50,6 +51,8 @@ const CREATED_AT: &str = "created_at";
 const NEXT_SEQ: &str = "next_seq";
 const BUNDLE: &str = "bundle";
 const BUNDLE_SEQUENCE: &str = "bundle_sequence";
+/// The held status list, in [`crate::HeldStatus::to_bytes`] form.
+const STATUS_LIST: &str = "status_list";
 const LAST_FORWARD: &str = "last_forward";
 /// The latest clock reading ever used to accept a code (the terminal's time never goes back
 /// for the replay memory).
@@ -435,6 +438,31 @@ impl Outbox {
             }
             txn.commit().map_err(|e| o.fail(e))
         })
+    }
+}
+
+impl Outbox {
+    /// The status list held (revoked device certificates), if any was ever synced.
+    ///
+    /// # Errors
+    ///
+    /// Storage failure, or a stored list that does not decode.
+    pub fn status_list(&self) -> Result<Option<HeldStatus>, OutboxError> {
+        self.meta(STATUS_LIST)?
+            .map(|bytes| {
+                HeldStatus::from_bytes(&bytes)
+                    .ok_or_else(|| OutboxError::Corrupt("stored status list".into()))
+            })
+            .transpose()
+    }
+
+    /// Keeps `status` (already verified and merged) as the terminal's status list.
+    ///
+    /// # Errors
+    ///
+    /// Storage failure; the previous list stays.
+    pub fn save_status_list(&self, status: &HeldStatus) -> Result<(), OutboxError> {
+        self.put_meta(STATUS_LIST, &status.to_bytes())
     }
 }
 

@@ -42,6 +42,10 @@ pub(crate) struct VerifyArgs {
     /// Longest token lifetime accepted, in seconds.
     #[arg(long, default_value_t = Policy::default().max_lifetime_secs)]
     max_lifetime: u64,
+    /// Oldest status list (hours since the issuer signed it) that still vouches for offline
+    /// device codes (离线码).
+    #[arg(long, default_value_t = Policy::default().max_status_age_secs / 3_600)]
+    max_status_age_hours: u64,
 }
 
 impl VerifyArgs {
@@ -49,6 +53,8 @@ impl VerifyArgs {
         Policy {
             leeway_secs: self.leeway,
             max_lifetime_secs: self.max_lifetime,
+            max_status_age_secs: self.max_status_age_hours.saturating_mul(3_600),
+            ..Policy::default()
         }
     }
 

@@ -28,6 +28,14 @@ pub(crate) fn text(verdict: &Result<VerifiedToken, Rejection>, queued: Option<u6
 fn accepted_text(out: &mut String, token: &VerifiedToken) -> std::fmt::Result {
     let c = token.claims();
     writeln!(out, "✔ 通过 ACCEPTED")?;
+    if let Some(certificate) = token.certificate() {
+        writeln!(
+            out,
+            "  离线码 offline device code (certificate {}, valid to {})",
+            certificate.certificate_id,
+            rfc3339(certificate.expires_at().as_secs())
+        )?;
+    }
     writeln!(out, "  姓名 name        {}", c.masked_name)?;
     writeln!(
         out,
@@ -69,6 +77,9 @@ pub(crate) fn json(verdict: &Result<VerifiedToken, Rejection>, queued: Option<u6
             "queued": queued,
             "key_id": token.key_id(),
             "key_status": token.key_status(),
+            "kind": token.kind(),
+            "certificate_id": token.certificate_id(),
+            "certificate_expires_at": token.certificate().map(|c| c.expires_at()),
             "token_id": token.token_id(),
             "issued_at": token.issued_at(),
             "expires_at": token.expires_at(),

@@ -103,25 +103,30 @@ pub(crate) struct SyncArgs {
 pub(crate) fn sync(args: &SyncArgs) -> anyhow::Result<Outcome> {
     let mut terminal = args.dir.open()?;
     match terminal.sync(SystemClock.now()) {
-        Ok(BundleUpdate::Installed { sequence }) => {
-            println!("trust bundle {sequence} installed");
-            Ok(Outcome::Accepted)
-        }
-        Ok(BundleUpdate::Unchanged) => {
-            println!("trust bundle unchanged");
+        Ok((bundle, status)) => {
+            match bundle {
+                BundleUpdate::Installed { sequence } => {
+                    println!("trust bundle {sequence} installed");
+                }
+                BundleUpdate::Unchanged => println!("trust bundle unchanged"),
+            }
+            println!(
+                "status list {}: {} new revocations, {} revoked device certificates held",
+                status.sequence, status.added, status.held
+            );
             Ok(Outcome::Accepted)
         }
         // A bundle the root key does not vouch for, or an older one: refused, old one kept.
         Err(SyncError::Refused(rejection)) => {
             println!(
-                "✘ 信任列表被拒绝 trust bundle refused: {} / {} [{}]\n  detail: {rejection}",
+                "✘ 信任列表或吊销列表被拒绝 trust bundle or status list refused: {} / {} [{}]\n  detail: {rejection}",
                 rejection.reason_zh(),
                 rejection.reason_en(),
                 rejection.code()
             );
             Ok(Outcome::Rejected)
         }
-        Err(e) => Err(e).context("syncing the trust bundle"),
+        Err(e) => Err(e).context("syncing the trust bundle and status list"),
     }
 }
 
@@ -139,6 +144,10 @@ pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
     let now = SystemClock.now();
     let status = terminal.status()?;
     let bundle = terminal.verifier().bundle();
+    let revocations = terminal.verifier().status();
+    let max_status_age = terminal.verifier().policy().max_status_age_secs;
+    let status_stale =
+        |issued_at: yibao_shared::UnixTime| now >= issued_at.saturating_add(max_status_age);
     if args.json {
         println!(
             "{}",
@@ -150,6 +159,13 @@ pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
                     "expires_at": b.expires_at,
                     "age_secs": now.as_secs().saturating_sub(b.issued_at.as_secs()),
                     "stale": now >= b.expires_at,
+                })),
+                "status_list": revocations.map(|s| json!({
+                    "sequence": s.sequence(),
+                    "issued_at": s.issued_at(),
+                    "age_secs": now.as_secs().saturating_sub(s.issued_at().as_secs()),
+                    "revoked_held": s.len(),
+                    "stale": status_stale(s.issued_at()),
                 })),
                 "queued": status.queued,
                 "settled": status.settled,
@@ -183,6 +199,25 @@ pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
             }
         ),
         None => println!("信任列表 bundle     none: run `yibao-verify sync`"),
+    }
+    match revocations {
+        Some(s) => println!(
+            "吊销列表 status     #{} issued {} ({} ago), {} revoked device certificates{}",
+            s.sequence(),
+            rfc3339(s.issued_at().as_secs()),
+            humantime::format_duration(Duration::from_secs(
+                now.as_secs().saturating_sub(s.issued_at().as_secs())
+            )),
+            s.len(),
+            if status_stale(s.issued_at()) {
+                "  STALE: offline codes (离线码) refused until sync"
+            } else {
+                ""
+            }
+        ),
+        None => println!(
+            "吊销列表 status     none: offline codes (离线码) refused until `yibao-verify sync`"
+        ),
     }
     println!(
         "待上传 queued       {}{}",

@@ -235,6 +235,11 @@ fn check_code(
                 })),
                 "business_type": business_type.code(),
                 "business_zh": business_type.label_zh(),
+                // A code the phone signed offline with its certified key (离线码).
+                "offline_code": accepted.token.certificate().map(|cert| json!({
+                    "certificate_id": cert.certificate_id.to_string(),
+                    "certificate_expires_at": cert.expires_at(),
+                })),
             }))
         }
         Err(CheckError::Rejected(rejection)) => Ok(rejected(&rejection)),

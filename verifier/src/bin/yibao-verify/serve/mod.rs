@@ -83,16 +83,18 @@ fn keep_in_touch(shared: &Shared, every: Duration) {
     loop {
         let started = Instant::now();
         // The network part under a read lock: checks go on during a slow outage.
-        let fetched = shared
-            .terminal
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .fetch_bundle();
+        let fetched = {
+            let terminal = shared.terminal.read().unwrap_or_else(|e| e.into_inner());
+            terminal
+                .fetch_bundle()
+                .and_then(|bundle| Ok((bundle, terminal.fetch_status()?)))
+        };
         let mut online = match fetched {
-            Ok(document) => {
+            Ok((bundle, status)) => {
                 let mut terminal = shared.terminal.write().unwrap_or_else(|e| e.into_inner());
-                // A refused bundle keeps the old one; the issuer was reachable all the same.
-                let _ = terminal.install_bundle(&document, SystemClock.now());
+                // A refused document keeps the old one; the issuer was reachable all the same.
+                let _ = terminal.install_bundle(&bundle, SystemClock.now());
+                let _ = terminal.install_status(&status, SystemClock.now());
                 true
             }
             Err(_) => false,

@@ -16,6 +16,8 @@ use yibao_shared::codec::{PREFIX, decode_digits, encode_digits};
 use yibao_shared::trust_list::{BUNDLE_DOMAIN, envelope_json};
 use yibao_shared::*;
 
+mod device_cases;
+
 /// 2026-01-01T00:00:00Z.
 const NOW: u64 = 1_767_225_600;
 const DAY: u64 = 86_400;
@@ -382,17 +384,13 @@ fn main() {
     ));
     cases.push(raw("empty", String::new(), "wrong-prefix"));
 
-    // The reserved device-bound kind, properly signed: version 1 verifiers refuse it.
-    let mut device = Vec::new();
-    body(1, NOW - 10, false).encode(&mut device).expect("ok");
-    device[1] = TokenKind::RESERVED_DEVICE_BOUND;
-    let sig = SecretKey::from_seed(&seed(0x11)).sign(TOKEN_DOMAIN, &device);
-    device.extend_from_slice(&sig);
-    cases.push(raw(
-        "reserved-device-bound-kind",
-        text_of(&device),
-        "unsupported-kind",
-    ));
+    // A kind no version-1 verifier knows (3), properly signed over a kind-1 layout.
+    let mut unknown = Vec::new();
+    body(1, NOW - 10, false).encode(&mut unknown).expect("ok");
+    unknown[1] = 3;
+    let sig = SecretKey::from_seed(&seed(0x11)).sign(TOKEN_DOMAIN, &unknown);
+    unknown.extend_from_slice(&sig);
+    cases.push(raw("unknown-kind-3", text_of(&unknown), "unsupported-kind"));
 
     // A small-order (identity) public key in an otherwise valid root-signed bundle, and a
     // token "signed" under it (R = identity, S = 0 verifies under lax rules for any message).
@@ -489,10 +487,19 @@ fn main() {
     case["bundle"] = json!(good_bundle.sign(&SecretKey::from_seed(&seed(0x53))));
     cases.push(case);
 
+    cases.extend(device_cases::cases());
+
     let doc = json!({
         "description": "yibao token format v1 test vectors; see docs/token-format.md §9. Regenerate with `cargo run -p yibao-shared --example gen_vectors > shared/testdata/vectors.json`.",
         "now": NOW,
-        "policy": { "leeway_secs": 30, "max_lifetime_secs": 180 },
+        "policy": {
+            "leeway_secs": 30,
+            "max_lifetime_secs": 180,
+            "max_certificate_hours": 168,
+            "max_status_age_secs": 259_200,
+        },
+        "device_scalar": device_cases::device_scalar_hex(),
+        "status_list": device_cases::default_status_list(),
         "root_seed": hex(&seed(0x52)),
         "root_public_key": root.public_key().to_base64(),
         "bundle": good_bundle.sign(&root),
