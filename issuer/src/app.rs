@@ -12,7 +12,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::openapi::openapi_json;
-use crate::routes::{admin, family, holder, page, public, settlement};
+use crate::routes::{admin, devices, family, holder, page, public, settlement};
 use crate::state::AppState;
 
 /// Body limit of `POST /v1/handoffs`: 500 handoffs of about 300 bytes, with room.
@@ -90,6 +90,10 @@ pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
         )
         .route("/app", get(page::app))
         .route("/v1/trust-bundle", get(public::trust_bundle))
+        .route("/v1/status-list", get(devices::status_list))
+        .route("/v1/devices", post(devices::register).get(devices::list))
+        .route("/v1/devices/{device_id}", delete(devices::remove))
+        .route("/v1/devices/{device_id}/renew", post(devices::renew))
         .route("/v1/institutions", get(public::institutions))
         .route("/healthz", get(public::healthz))
         .route("/readyz", get(public::readyz))

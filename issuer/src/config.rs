@@ -26,6 +26,9 @@ pub struct Config {
     pub store: Option<StoreConfig>,
     /// Lifetime of issued tokens in seconds (1–255).
     pub token_lifetime_secs: u8,
+    /// Validity of device certificates in hours (1–168; default 72, so a phone that went
+    /// offline with fresh certificates shows codes through a weekend outage).
+    pub device_validity_hours: u8,
     /// How long after a code's expiry a terminal that verified it offline may still hand it
     /// to settlement (default 7 days: a terminal cut off for a week loses nothing).
     pub handoff_window_secs: u64,
@@ -62,6 +65,10 @@ impl Config {
             .set_default("listen", "127.0.0.1:8080")?
             .set_default("data_dir", "data")?
             .set_default("token_lifetime_secs", 60)?
+            .set_default(
+                "device_validity_hours",
+                crate::devices::DEFAULT_VALIDITY_HOURS,
+            )?
             .set_default(
                 "handoff_window_secs",
                 crate::settlement::DEFAULT_HANDOFF_WINDOW_SECS,

@@ -114,6 +114,15 @@ pub enum ApiError {
     /// Fund, account and cash do not add up to the total (or the total is implausible).
     #[error("fund_fen + account_fen + cash_fen must equal total_fen")]
     AmountsInconsistent,
+    /// The holder already registered the most devices allowed.
+    #[error("at most 5 devices: remove one first")]
+    DeviceLimitReached,
+    /// The device public key is not a P-256 point (SEC1, 33 or 65 bytes, base64url).
+    #[error("device public_key is not a P-256 point (SEC1 compressed or uncompressed, base64url)")]
+    InvalidDeviceKey,
+    /// The proof of possession does not verify, or is not recent.
+    #[error("device proof does not verify with the device key, or signed_at is not within 5 minutes of now")]
+    DeviceProofInvalid,
     /// A concurrent change won; retry.
     #[error("changed concurrently, retry")]
     Conflict,
@@ -168,6 +177,9 @@ impl ApiError {
             Self::SettlementNotFound => "settlement-not-found",
             Self::SettlementCompleted => "settlement-completed",
             Self::AmountsInconsistent => "amounts-inconsistent",
+            Self::DeviceLimitReached => "device-limit-reached",
+            Self::InvalidDeviceKey => "invalid-device-key",
+            Self::DeviceProofInvalid => "device-proof-invalid",
             Self::Conflict => "conflict",
             Self::RateLimited(_) => "rate-limited",
             Self::Timeout => "timeout",
@@ -184,6 +196,7 @@ impl ApiError {
             }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::FamilyLimitReached
+            | Self::DeviceLimitReached
             | Self::AlreadyBound
             | Self::NotPending
             | Self::Conflict
@@ -197,7 +210,9 @@ impl ApiError {
             Self::InvalidBusinessType | Self::AmountsInconsistent => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::CannotBindSelf => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::CannotBindSelf | Self::InvalidDeviceKey | Self::DeviceProofInvalid => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::InvalidBody
             | Self::InvalidIdNumber(_)
             | Self::InvalidField(_)

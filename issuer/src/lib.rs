@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod devices;
 pub mod error;
 pub mod family;
 pub mod id_number;

@@ -7,7 +7,7 @@ use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
-use crate::routes::{admin, family, holder, page, public, settlement};
+use crate::routes::{admin, devices, family, holder, page, public, settlement};
 
 /// The OpenAPI document of every endpoint.
 #[derive(Debug, OpenApi)]
@@ -26,6 +26,7 @@ use crate::routes::{admin, family, holder, page, public, settlement};
         public::metrics, openapi_json,
         settlement::hand_off, settlement::decode, settlement::complete, settlement::expenses,
         settlement::admin_settlements, page::app,
+        devices::register, devices::renew, devices::list, devices::remove, devices::status_list,
     ),
     modifiers(&BearerAuth, &ErrorResponses)
 )]

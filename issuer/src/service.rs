@@ -187,8 +187,41 @@ pub async fn deactivate(
         .store
         .revoke_credentials_of(voucher.voucher_id)
         .await?;
-    tracing::info!(channel = %channel.id, voucher = %voucher.voucher_id, revoked, "credentials revoked");
+    // A lost phone keeps showing offline codes until its certificates are revoked too.
+    let certificates =
+        crate::devices::revoke::holder_deactivated(state, voucher.voucher_id).await?;
+    tracing::info!(channel = %channel.id, voucher = %voucher.voucher_id, revoked, certificates, "credentials revoked");
     Ok(revoked)
+}
+
+/// What a code (kind 1) or a device certificate (kind 2) says about `voucher`'s owner.
+///
+/// # Errors
+///
+/// [`ApiError::VoucherSuspended`], [`ApiError::NotInsured`], internal faults.
+pub fn claims_of(
+    voucher: &Voucher,
+    person: &Person,
+    proxy: Option<FamilyProxy>,
+) -> Result<Claims, ApiError> {
+    if voucher.status == VoucherStatus::Suspended {
+        return Err(ApiError::VoucherSuspended);
+    }
+    if person.id_key != voucher.id_key {
+        return Err(ApiError::Internal("voucher and person disagree".into()));
+    }
+    if person.status != InsuredStatus::Insured {
+        return Err(ApiError::NotInsured);
+    }
+    Ok(Claims {
+        voucher_id: voucher.voucher_id,
+        region: person.region,
+        insurance: person.insurance,
+        masked_name: person.masked_name.clone(),
+        gender: person.gender,
+        birth_year: person.birth_date.year,
+        proxy,
+    })
 }
 
 /// A freshly signed token.
@@ -222,24 +255,7 @@ pub fn issue_token(
     person: &Person,
     proxy: Option<FamilyProxy>,
 ) -> Result<IssuedToken, ApiError> {
-    if voucher.status == VoucherStatus::Suspended {
-        return Err(ApiError::VoucherSuspended);
-    }
-    if person.id_key != voucher.id_key {
-        return Err(ApiError::Internal("voucher and person disagree".into()));
-    }
-    if person.status != InsuredStatus::Insured {
-        return Err(ApiError::NotInsured);
-    }
-    let claims = Claims {
-        voucher_id: voucher.voucher_id,
-        region: person.region,
-        insurance: person.insurance,
-        masked_name: person.masked_name.clone(),
-        gender: person.gender,
-        birth_year: person.birth_date.year,
-        proxy,
-    };
+    let claims = claims_of(voucher, person, proxy)?;
     let now = state.clock.now();
     let token_id = TokenId(random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?);
     let keys = state.keys();

@@ -77,6 +77,10 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App
     if config.token_lifetime_secs == 0 {
         anyhow::bail!("token_lifetime_secs must be 1-255");
     }
+    // Terminals refuse certificates longer than a week (their default policy).
+    if !(1..=168).contains(&config.device_validity_hours) {
+        anyhow::bail!("device_validity_hours must be 1-168");
+    }
     let store = store::open(&config.store())
         .await
         .context("opening the store")?;
@@ -89,9 +93,23 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App
         clock,
         admin_token: hash_credential(&admin_token(&config.data_dir)?),
         token_lifetime_secs: config.token_lifetime_secs,
+        device_validity_hours: config.device_validity_hours,
         handoff_window_secs: config.handoff_window_secs,
         limits: Arc::new(RateLimits::new(&config.limits)),
     };
+    let pruning = state.clone();
+    tokio::spawn(async move {
+        // Revocations of expired certificates leave the status list (a day after expiry,
+        // well past any terminal's leeway).
+        let mut tick = tokio::time::interval(Duration::from_secs(3_600));
+        loop {
+            tick.tick().await;
+            let before = pruning.clock.now().saturating_sub(86_400);
+            if let Err(e) = pruning.store.prune_revocations(before).await {
+                tracing::warn!(error = %e, "pruning the status list failed; retrying in an hour");
+            }
+        }
+    });
     let limits = Arc::clone(&state.limits);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use yibao_keys::{KeyDir, KeysError};
 use yibao_shared::{
-    Claims, KeyId, KeyStatus, SecretKey, TokenBody, TokenId, TokenKind, TrustBundle, UnixTime,
+    CertificateId, Claims, DeviceCertificate, DevicePublicKey, KeyId, KeyStatus,
+    RevokedCertificate, SecretKey, StatusList, TokenBody, TokenId, TokenKind, TrustBundle,
+    UnixTime,
 };
 use yibao_verifier::{Policy, Verifier};
 
@@ -119,6 +121,49 @@ impl KeyMaterial {
             issued_at: now,
             lifetime_secs,
             claims,
+        }
+        .sign(&self.secret)
+    }
+
+    /// Certifies a phone's key for `claims` (a device certificate, kind 2): body then
+    /// signature, as the phone stores it.
+    ///
+    /// # Errors
+    ///
+    /// Claims out of the format's range.
+    pub fn certify(
+        &self,
+        certificate_id: CertificateId,
+        issued_at: UnixTime,
+        validity_hours: u8,
+        claims: Claims,
+        device_key: DevicePublicKey,
+    ) -> Result<Vec<u8>, yibao_shared::EncodeError> {
+        DeviceCertificate {
+            key_id: self.key_id,
+            certificate_id,
+            issued_at,
+            validity_hours,
+            claims,
+            device_key,
+        }
+        .sign(&self.secret)
+    }
+
+    /// Signs a status list document (complete when `since` is 0, else the delta after it).
+    pub fn sign_status_list(
+        &self,
+        since: u64,
+        sequence: u64,
+        issued_at: UnixTime,
+        revoked: Vec<RevokedCertificate>,
+    ) -> String {
+        StatusList {
+            key_id: self.key_id,
+            since,
+            sequence,
+            issued_at,
+            revoked,
         }
         .sign(&self.secret)
     }

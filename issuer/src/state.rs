@@ -32,6 +32,8 @@ pub struct AppState {
     pub admin_token: CredentialHash,
     /// Lifetime of issued tokens.
     pub token_lifetime_secs: u8,
+    /// Validity of device certificates in hours.
+    pub device_validity_hours: u8,
     /// How late an offline-verified code may be handed off, after its expiry.
     pub handoff_window_secs: u64,
     /// Per-caller rate limits.

@@ -154,6 +154,7 @@ impl Harness {
             clock: clock.clone(),
             admin_token: hash_credential(ADMIN),
             token_lifetime_secs: 60,
+            device_validity_hours: yibao_issuer::devices::DEFAULT_VALIDITY_HOURS,
             handoff_window_secs: yibao_issuer::settlement::DEFAULT_HANDOFF_WINDOW_SECS,
             limits: Arc::new(RateLimits::new(&limits)),
         };

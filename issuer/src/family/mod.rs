@@ -150,7 +150,7 @@ async fn person_of(state: &AppState, voucher: VoucherId) -> Result<Person, ApiEr
 }
 
 /// The owner of `voucher`, or `None` if there is no such voucher (lists skip such links).
-async fn owner(state: &AppState, voucher: VoucherId) -> Result<Option<Person>, ApiError> {
+pub(crate) async fn owner(state: &AppState, voucher: VoucherId) -> Result<Option<Person>, ApiError> {
     let Some(voucher) = state.store.voucher(voucher).await? else {
         return Ok(None);
     };
@@ -369,6 +369,8 @@ pub async fn unbind(
         Ok(())
     })
     .await?;
+    // The binder's phones lose the member's offline codes at terminals' next sync.
+    crate::devices::revoke::link_ended(state, binder, member).await?;
     tracing::info!(%binder, %member, by = role, "family link unbound");
     Ok(())
 }

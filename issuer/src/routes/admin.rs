@@ -194,6 +194,10 @@ async fn set_status(
 ) -> Result<StatusCode, ApiError> {
     let id = VoucherId::parse(id).ok_or(ApiError::NotFound)?;
     if state.store.set_voucher_status(id, status).await? {
+        if status == VoucherStatus::Suspended {
+            // Offline codes stop at terminals' next sync, not when certificates expire.
+            crate::devices::revoke::voucher_suspended(state, id).await?;
+        }
         tracing::info!(voucher = %id, ?status, "voucher status set");
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -1,11 +1,12 @@
 //! Handoffs from terminals and online decode: re-verify, then settle each token once.
 
 use serde::{Deserialize, Serialize};
-use yibao_shared::{BusinessType, Claims, TokenId, UnixTime, VoucherId};
+use yibao_shared::{BusinessType, Claims, TokenId, UnixTime, UntrustedToken, VoucherId};
 use yibao_verifier::{Rejection, VerifiedToken};
 
 use super::{DoubleUse, Settlement, reference};
 use crate::auth::TerminalAuth;
+use crate::devices::status::KnownStatus;
 use crate::error::ApiError;
 use crate::signing::KeyMaterial;
 use crate::state::AppState;
@@ -221,6 +222,11 @@ pub async fn hand_off(
     now: UnixTime,
 ) -> Result<Vec<HandoffResult>, ApiError> {
     let capacity = items.len();
+    // Device-bound codes: what the store says about their certificates, looked up first.
+    let mut statuses = Vec::with_capacity(capacity);
+    for item in &items {
+        statuses.push(KnownStatus::of_code(state, &item.code).await?);
+    }
     // Up to 500 signature checks (about 15 ms of CPU): on the blocking pool, so the
     // runtime's workers keep answering other requests meanwhile.
     let prepared: Vec<Result<Settlement, HandoffResult>> = {
@@ -229,7 +235,8 @@ pub async fn hand_off(
             let keys = state.keys();
             items
                 .iter()
-                .map(|item| prepare(&state, &keys, &by, item, now))
+                .zip(&statuses)
+                .map(|(item, status)| prepare(&state, &keys, &by, item, status, now))
                 .collect()
         })
         .await
@@ -279,6 +286,7 @@ fn prepare(
     keys: &KeyMaterial,
     by: &TerminalAuth,
     item: &HandoffItem,
+    status: &KnownStatus,
     now: UnixTime,
 ) -> Result<Settlement, HandoffResult> {
     let business_type = check_visit(by, &item.institution, &item.operator, &item.business_type)
@@ -295,8 +303,9 @@ fn prepare(
             format!("verified_at {verified_at} is ahead of the issuer's clock ({now})"),
         ));
     }
-    let token = verifier
-        .verify_text(&item.code, verified_at)
+    let token = UntrustedToken::parse(&item.code)
+        .map_err(Rejection::from)
+        .and_then(|token| verifier.verify_with(&token, verified_at, status))
         .map_err(|r| HandoffResult::rejected(None, r.code(), r.to_string()))?;
     let last_day = token
         .expires_at()
@@ -403,7 +412,11 @@ pub async fn decode(
         &request.business_type,
     )?;
     let keys = state.keys();
-    let token = match keys.verifier().verify_text(&request.code, now) {
+    let status = KnownStatus::of_code(state, &request.code).await?;
+    let verdict = UntrustedToken::parse(&request.code)
+        .map_err(Rejection::from)
+        .and_then(|token| keys.verifier().verify_with(&token, now, &status));
+    let token = match verdict {
         Ok(token) => token,
         Err(rejection) => return Ok(DecodeResponse::refused(&rejection)),
     };

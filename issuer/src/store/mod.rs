@@ -10,10 +10,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use yibao_shared::{TokenId, VoucherId};
+use yibao_shared::{CertificateId, RevokedCertificate, TokenId, VoucherId};
 
 pub use self::embedded::EmbeddedStore;
 pub use self::redis::RedisStore;
+use crate::devices::record::Device;
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
@@ -233,6 +234,39 @@ pub trait Store: Send + Sync + 'static {
     async fn record_double_use(&self, double_use: &DoubleUse) -> Result<(), StoreError>;
     /// Every double use recorded against a voucher.
     async fn double_uses_of(&self, voucher: VoucherId) -> Result<Vec<DoubleUse>, StoreError>;
+
+    /// Creates or replaces a device record (and its place in the holder's index).
+    async fn put_device(&self, device: &Device) -> Result<(), StoreError>;
+    /// One of a holder's devices by id (another holder's device is `None`).
+    async fn device(
+        &self,
+        holder: VoucherId,
+        device_id: &str,
+    ) -> Result<Option<Device>, StoreError>;
+    /// Every device a holder registered.
+    async fn devices_of(&self, holder: VoucherId) -> Result<Vec<Device>, StoreError>;
+    /// Deletes a device record; `false` if it was not there.
+    async fn delete_device(&self, device: &Device) -> Result<bool, StoreError>;
+
+    /// Appends revoked certificates to the status list, each with the next sequence, in one
+    /// atomic step: a reader never sees a later sequence without every earlier one (so a
+    /// terminal's delta "after sequence n" never misses an entry). Returns the new sequence.
+    async fn append_revocations(&self, revoked: &[RevokedCertificate]) -> Result<u64, StoreError>;
+    /// The current sequence and every entry appended after `since`, in sequence order
+    /// (pruned entries excepted).
+    async fn revocations_since(
+        &self,
+        since: u64,
+    ) -> Result<(u64, Vec<RevokedCertificate>), StoreError>;
+    /// A certificate's revocation, if it was revoked (and not yet pruned).
+    async fn revocation(
+        &self,
+        certificate: CertificateId,
+    ) -> Result<Option<RevokedCertificate>, StoreError>;
+    /// Forgets revocations of certificates that expired before `before` (refused by their
+    /// own validity anyway); returns how many. Keeps the list bounded by what is revoked
+    /// within one certificate lifetime.
+    async fn prune_revocations(&self, before: yibao_shared::UnixTime) -> Result<usize, StoreError>;
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {

@@ -1,6 +1,7 @@
 //! The default store: one redb file (ACID, crash-safe, no server). Reads run inline (they take
 //! microseconds); writes commit with fsync on a blocking thread.
 
+mod devices;
 mod family;
 mod settlement;
 
@@ -9,9 +10,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use yibao_shared::{TokenId, VoucherId};
+use yibao_shared::{CertificateId, RevokedCertificate, TokenId, UnixTime, VoucherId};
 
 use super::{Activation, LinkSave, Store, StoreError, decode, encode};
+use crate::devices::record::Device;
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
@@ -43,7 +45,18 @@ const SETTLEMENTS: Table = TableDefinition::new("settlements");
 /// Key `"<voucher hex>/<token hex>/<terminal>"`: a refused double use.
 const DOUBLE_USES: Table = TableDefinition::new("double_uses");
 
-const ALL: [Table; 14] = [
+/// Key device id: the device record.
+const DEVICES: Table = TableDefinition::new("devices");
+/// Key `"<holder hex>/<device id>"`, empty value: a holder's devices.
+const HOLDER_DEVICES: Table = TableDefinition::new("holder_devices");
+/// Key the zero-padded status list sequence: one revoked certificate.
+const REVOCATION_LOG: Table = TableDefinition::new("revocation_log");
+/// Key certificate id hex: its (first) revocation.
+const REVOKED: Table = TableDefinition::new("revoked_certificates");
+/// Key `"sequence"`: the status list's last sequence.
+const STATUS_META: Table = TableDefinition::new("status_meta");
+
+const ALL: [Table; 19] = [
     PERSONS,
     CHANNELS,
     CHANNEL_KEYS,
@@ -58,6 +71,11 @@ const ALL: [Table; 14] = [
     MEMBER_LINKS,
     SETTLEMENTS,
     DOUBLE_USES,
+    DEVICES,
+    HOLDER_DEVICES,
+    REVOCATION_LOG,
+    REVOKED,
+    STATUS_META,
 ];
 
 /// redb-backed store.
@@ -484,6 +502,51 @@ impl Store for EmbeddedStore {
 
     async fn double_uses_of(&self, voucher: VoucherId) -> Result<Vec<DoubleUse>, StoreError> {
         self.double_uses_of_in_redb(voucher).await
+    }
+
+    async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
+        self.put_device_in_redb(device).await
+    }
+
+    async fn device(
+        &self,
+        holder: VoucherId,
+        device_id: &str,
+    ) -> Result<Option<Device>, StoreError> {
+        Ok(self
+            .device_in_redb(device_id)
+            .await?
+            .filter(|d| d.holder == holder))
+    }
+
+    async fn devices_of(&self, holder: VoucherId) -> Result<Vec<Device>, StoreError> {
+        self.devices_of_in_redb(holder).await
+    }
+
+    async fn delete_device(&self, device: &Device) -> Result<bool, StoreError> {
+        self.delete_device_in_redb(device).await
+    }
+
+    async fn append_revocations(&self, revoked: &[RevokedCertificate]) -> Result<u64, StoreError> {
+        self.append_revocations_in_redb(revoked).await
+    }
+
+    async fn revocations_since(
+        &self,
+        since: u64,
+    ) -> Result<(u64, Vec<RevokedCertificate>), StoreError> {
+        self.revocations_since_in_redb(since).await
+    }
+
+    async fn revocation(
+        &self,
+        certificate: CertificateId,
+    ) -> Result<Option<RevokedCertificate>, StoreError> {
+        self.revocation_in_redb(certificate).await
+    }
+
+    async fn prune_revocations(&self, before: UnixTime) -> Result<usize, StoreError> {
+        self.prune_revocations_in_redb(before).await
     }
 }
 

@@ -16,6 +16,8 @@
 //! yb:v:{<voucher>}:binders   set of binder vouchers (member's index)
 //! yb:v:{<voucher>}:settled   hash: token id → settlement (the voucher's ledger)
 //! yb:v:{<voucher>}:double-use  hash: "<token>/<terminal>" → refused double use
+//! yb:v:{<voucher>}:devices   hash: device id → registered device (`devices.rs`)
+//! yb:status:{rev}:…          the status list of revoked device certificates (`devices.rs`)
 //! ```
 //!
 //! A token's settlement lives under its voucher's tag, so insert-if-absent (the once-only
@@ -32,6 +34,7 @@
 //!    hash in the set with no credential, which was never handed out and is skipped.
 
 mod connection;
+mod devices;
 mod family;
 mod keys;
 mod settlement;
@@ -41,7 +44,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use yibao_shared::{TokenId, VoucherId};
+use yibao_shared::{CertificateId, RevokedCertificate, TokenId, UnixTime, VoucherId};
 
 use self::connection::Reconnecting;
 pub(super) use self::connection::failed;
@@ -50,6 +53,7 @@ use self::keys::{
     voucher_creds_key, voucher_key, voucher_status_key,
 };
 use super::{Activation, LinkSave, Store, StoreError, decode, encode};
+use crate::devices::record::Device;
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
@@ -472,5 +476,47 @@ impl Store for RedisStore {
 
     async fn double_uses_of(&self, voucher: VoucherId) -> Result<Vec<DoubleUse>, StoreError> {
         self.double_uses_of_in_redis(voucher).await
+    }
+
+    async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
+        self.put_device_in_redis(device).await
+    }
+
+    async fn device(
+        &self,
+        holder: VoucherId,
+        device_id: &str,
+    ) -> Result<Option<Device>, StoreError> {
+        self.device_in_redis(holder, device_id).await
+    }
+
+    async fn devices_of(&self, holder: VoucherId) -> Result<Vec<Device>, StoreError> {
+        self.devices_of_in_redis(holder).await
+    }
+
+    async fn delete_device(&self, device: &Device) -> Result<bool, StoreError> {
+        self.delete_device_in_redis(device).await
+    }
+
+    async fn append_revocations(&self, revoked: &[RevokedCertificate]) -> Result<u64, StoreError> {
+        self.append_revocations_in_redis(revoked).await
+    }
+
+    async fn revocations_since(
+        &self,
+        since: u64,
+    ) -> Result<(u64, Vec<RevokedCertificate>), StoreError> {
+        self.revocations_since_in_redis(since).await
+    }
+
+    async fn revocation(
+        &self,
+        certificate: CertificateId,
+    ) -> Result<Option<RevokedCertificate>, StoreError> {
+        self.revocation_in_redis(certificate).await
+    }
+
+    async fn prune_revocations(&self, before: UnixTime) -> Result<usize, StoreError> {
+        self.prune_revocations_in_redis(before).await
     }
 }
