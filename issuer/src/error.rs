@@ -121,7 +121,9 @@ pub enum ApiError {
     #[error("device public_key is not a P-256 point (SEC1 compressed or uncompressed, base64url)")]
     InvalidDeviceKey,
     /// The proof of possession does not verify, or is not recent.
-    #[error("device proof does not verify with the device key, or signed_at is not within 5 minutes of now")]
+    #[error(
+        "device proof does not verify with the device key, or signed_at is not within 5 minutes of now"
+    )]
     DeviceProofInvalid,
     /// A concurrent change won; retry.
     #[error("changed concurrently, retry")]

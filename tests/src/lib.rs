@@ -10,6 +10,7 @@
 pub mod api;
 pub mod fixture;
 pub mod peers;
+pub mod phone;
 pub mod process;
 pub mod qr;
 pub mod redis_server;

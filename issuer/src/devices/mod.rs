@@ -212,7 +212,11 @@ pub async fn list(state: &AppState, holder: &HolderAuth) -> Result<Vec<DeviceVie
 /// # Errors
 ///
 /// [`ApiError::NotFound`] for another holder's or an unknown device; store failures.
-pub async fn remove(state: &AppState, holder: &HolderAuth, device_id: &str) -> Result<(), ApiError> {
+pub async fn remove(
+    state: &AppState,
+    holder: &HolderAuth,
+    device_id: &str,
+) -> Result<(), ApiError> {
     let device = own_device(state, holder, device_id).await?;
     revoke::remove_devices(state, vec![device], "device removed by its holder").await?;
     Ok(())

@@ -150,7 +150,10 @@ async fn person_of(state: &AppState, voucher: VoucherId) -> Result<Person, ApiEr
 }
 
 /// The owner of `voucher`, or `None` if there is no such voucher (lists skip such links).
-pub(crate) async fn owner(state: &AppState, voucher: VoucherId) -> Result<Option<Person>, ApiError> {
+pub(crate) async fn owner(
+    state: &AppState,
+    voucher: VoucherId,
+) -> Result<Option<Person>, ApiError> {
     let Some(voucher) = state.store.voucher(voucher).await? else {
         return Ok(None);
     };

@@ -7,9 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::auth::HolderAuth;
-use crate::devices::{
-    self, DeviceCertificates, DeviceView, RegistrationRequest, RenewalRequest,
-};
+use crate::devices::{self, DeviceCertificates, DeviceView, RegistrationRequest, RenewalRequest};
 use crate::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
 use crate::state::AppState;
 

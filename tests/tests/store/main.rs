@@ -1,6 +1,7 @@
 //! One conformance suite for every storage backend: the embedded store (redb in a temporary
 //! directory) and Redis (a real `redis-server` on a free loopback port).
 
+mod devices;
 mod family;
 mod fixtures;
 mod registry;
@@ -24,6 +25,7 @@ use yibao_tests::redis_server::RedisServer;
 
 pub(crate) const NOW: UnixTime = UnixTime::from_secs(1_767_225_600);
 
+use self::devices::*;
 use self::family::*;
 use self::fixtures::*;
 use self::registry::*;
@@ -37,6 +39,24 @@ macro_rules! conformance {
     ($backend:ident, $open:path) => {
         mod $backend {
             use super::*;
+
+            #[tokio::test]
+            async fn devices_are_kept_per_holder() {
+                let (store, _guard) = $open().await;
+                super::devices_are_kept_per_holder(&*store).await;
+            }
+
+            #[tokio::test]
+            async fn revocations_are_read_as_deltas_in_order() {
+                let (store, _guard) = $open().await;
+                super::revocations_are_read_as_deltas_in_order(&*store).await;
+            }
+
+            #[tokio::test]
+            async fn concurrent_revocations_get_distinct_sequences() {
+                let (store, _guard) = $open().await;
+                super::concurrent_revocations_get_distinct_sequences(&*store).await;
+            }
 
             #[tokio::test]
             async fn person_round_trip_and_reimport() {

@@ -6,8 +6,8 @@ use redb::{ReadableDatabase, ReadableTable};
 use yibao_shared::{CertificateId, RevokedCertificate, UnixTime, VoucherId};
 
 use super::{
-    DEVICES, EmbeddedStore, HOLDER_DEVICES, REVOCATION_LOG, REVOKED, STATUS_META, backend,
-    get_in, put,
+    DEVICES, EmbeddedStore, HOLDER_DEVICES, REVOCATION_LOG, REVOKED, STATUS_META, backend, get_in,
+    put,
 };
 use crate::devices::record::Device;
 use crate::store::{StoreError, decode, encode};

@@ -57,7 +57,11 @@ impl RedisStore {
     pub(super) async fn put_device_in_redis(&self, device: &Device) -> Result<(), StoreError> {
         let _: () = self
             .conn()
-            .hset(devices_key(device.holder), &device.device_id, encode(device))
+            .hset(
+                devices_key(device.holder),
+                &device.device_id,
+                encode(device),
+            )
             .await
             .map_err(failed)?;
         Ok(())
