@@ -5,6 +5,7 @@
 mod browser;
 mod cashier;
 mod demo;
+mod devices;
 mod issuer;
 mod outbox_faults;
 mod platform;

@@ -25,7 +25,7 @@ pub(crate) struct Platform {
     issuer: Option<Issuer>,
     pub(crate) http: Client,
     admin: String,
-    channel: String,
+    pub(crate) channel: String,
     starts: u32,
     extra_env: Vec<(&'static str, String)>,
 }
