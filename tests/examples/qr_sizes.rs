@@ -32,6 +32,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             n.wedge_safe
         );
     }
+    // Kind 2 (离线码): the same claims in a device certificate, plus a presentation the
+    // phone signs with its P-256 key.
+    let (device, device_proxy) = (sample::device_code(false), sample::device_code(true));
+    let bytes = |code: &str| codec::decode_digits(&code[codec::PREFIX.len()..]).map(|b| b.len());
+    println!(
+        "| yibao kind 2, device-bound ({} / {} bytes) | numeric | {} / {} | **{}** / **{}** | yes (digits only) |",
+        bytes(&device)?,
+        bytes(&device_proxy)?,
+        device.len(),
+        device_proxy.len(),
+        version_at_m(&device).map_or("too big".to_owned(), |v| v.to_string()),
+        version_at_m(&device_proxy).map_or("too big".to_owned(), |v| v.to_string()),
+    );
     Ok(())
 }
 

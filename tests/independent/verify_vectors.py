@@ -3,12 +3,13 @@
 code consulted), run over every case of shared/testdata/vectors.json. If it disagrees with a
 vector's expected verdict, the specification is not precise enough (or the Rust code does not
 follow it). Needs Python 3.9+ and the `cryptography` package (Ed25519 via OpenSSL, which
-refuses a non-canonical S); key encoding, small-order and torsion checks are done here with
-plain integer arithmetic.
+refuses a non-canonical S; ECDSA P-256 for device-bound codes); key encoding, small-order and
+torsion checks are done here with plain integer arithmetic.
 
     python3 tests/independent/verify_vectors.py
 """
 import base64
+import hashlib
 import json
 import pathlib
 import sys
@@ -16,7 +17,10 @@ import unicodedata
 
 try:
     from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 except ImportError:
     sys.exit("missing the Python package 'cryptography': pip install cryptography")
 
@@ -145,9 +149,9 @@ def install(document, root_public, now, held=0):
 
 # --- §2 text form, §3 layout -------------------------------------------------------------
 def decode_text(text):
-    text = text.strip(" \t\r\n\f\v")
-    if len(text) > 512 or not text.startswith("96"):
-        raise Reject("wrong-prefix" if len(text) <= 512 else "malformed")
+    text = text.strip(" \t\r\n\f")
+    if len(text) > 600 or not text.startswith("96"):
+        raise Reject("wrong-prefix" if len(text) <= 600 else "malformed")
     digits = text[2:]
     if not all("0" <= c <= "9" for c in digits) or len(digits) % 17 not in WIDTH:
         raise Reject("malformed")
@@ -162,48 +166,24 @@ def decode_text(text):
     return out
 
 
-def parse(data):
-    if len(data) < 64:
+def claims(data, flags):
+    """§3 offsets 25 onward (shared by §8.1): the claims and where they end."""
+    if len(data) < 30:
         raise Reject("malformed")
-    body, signature = data[:-64], data[-64:]
-    if len(body) < 1:
-        raise Reject("malformed")
-    if body[0] != 1:
-        raise Reject("unsupported-version")
-    if len(body) < 2:
-        raise Reject("malformed")
-    kind, flags = body[1] & 0x0F, body[1] & 0xF0
-    if kind != 1:
-        raise Reject("unsupported-kind")
-    if flags & ~0x10:
-        raise Reject("malformed")
-    if len(body) < 30:
-        raise Reject("malformed")
-    packed = int.from_bytes(body[25:28], "big")
-    token = {
-        "key_id": int.from_bytes(body[2:4], "big"),
-        "voucher": body[4:12],
-        "token_id": body[12:20],
-        "issued_at": int.from_bytes(body[20:24], "big"),
-        "lifetime": body[24],
-        "region": packed >> 4,
-        "insurance": (packed >> 2) & 3,
-        "gender": packed & 3,
-        "birth_year": 1900 + body[28],
-    }
-    n = body[29]
+    packed = int.from_bytes(data[25:28], "big")
+    region, insurance, gender = packed >> 4, (packed >> 2) & 3, packed & 3
+    n = data[29]
     end = 30 + n + (9 if flags else 0)
     if (
-        token["lifetime"] == 0
-        or not 100000 <= token["region"] <= 999999
-        or token["insurance"] not in (1, 2)
-        or token["gender"] == 3
+        not 100000 <= region <= 999999
+        or insurance not in (1, 2)
+        or gender == 3
         or not 2 <= n <= 16
-        or len(body) != end
+        or len(data) < end
     ):
         raise Reject("malformed")
     try:
-        name = body[30 : 30 + n].decode("utf-8")
+        name = data[30 : 30 + n].decode("utf-8")
     except UnicodeDecodeError:
         raise Reject("malformed")
     if "*" not in name or any(
@@ -211,14 +191,96 @@ def parse(data):
         for c in name
     ):
         raise Reject("malformed")
-    if flags and body[38 + n] not in (1, 2, 3, 4):
+    if flags and data[38 + n] not in (1, 2, 3, 4):
         raise Reject("malformed")
-    return token, body, signature
+    return {"region": region, "voucher": data[4:12]}, end
 
 
-# --- §5 verification order ---------------------------------------------------------------
-def verify(text, bundle, now, policy):
-    token, body, signature = parse(decode_text(text))
+def parse(data):
+    if len(data) < 65:
+        raise Reject("malformed")
+    if data[0] != 1:
+        raise Reject("unsupported-version")
+    kind, flags = data[1] & 0x0F, data[1] & 0xF0
+    if kind not in (1, 2):
+        raise Reject("unsupported-kind")
+    if flags & ~0x10:
+        raise Reject("malformed")
+    if kind == 2:
+        return parse_device(data, flags)
+    body, signature = data[:-64], data[-64:]
+    token, end = claims(body, flags)
+    token.update(
+        kind=1,
+        key_id=int.from_bytes(body[2:4], "big"),
+        token_id=body[12:20],
+        issued_at=int.from_bytes(body[20:24], "big"),
+        lifetime=body[24],
+    )
+    if token["lifetime"] == 0 or len(body) != end:
+        raise Reject("malformed")
+    token["signed"] = [(b"yibao.token.v1" + body, signature)]
+    return token
+
+
+def parse_device(data, flags):
+    """§8.1-8.3: certificate, issuer signature, presentation, device signature."""
+    token, end = claims(data, flags)
+    if data[24] == 0 or len(data) != end + 33 + 64 + 7 + 64:
+        raise Reject("malformed")
+    try:
+        device_key = ec.EllipticCurvePublicKey.from_encoded_point(
+            ec.SECP256R1(), data[end : end + 33]
+        )
+    except ValueError:
+        raise Reject("malformed")
+    if data[end] not in (2, 3):
+        raise Reject("malformed")
+    cert_end = end + 33
+    presentation = data[cert_end + 64 : cert_end + 71]
+    if presentation[4] == 0:
+        raise Reject("malformed")
+    token.update(
+        kind=2,
+        key_id=int.from_bytes(data[2:4], "big"),
+        certificate_id=data[12:20],
+        certificate_issued_at=int.from_bytes(data[20:24], "big"),
+        validity=data[24],
+        issued_at=int.from_bytes(presentation[0:4], "big"),
+        lifetime=presentation[4],
+        device_key=device_key,
+        certificate_signed=(b"yibao.devcert.v1" + data[:cert_end], data[cert_end : cert_end + 64]),
+        device_signed=(b"yibao.present.v1" + data[: cert_end + 71], data[cert_end + 71 :]),
+    )
+    token["token_id"] = hashlib.sha256(
+        b"yibao.devtoken.v1" + token["certificate_id"] + presentation
+    ).digest()[:8]
+    return token
+
+
+def ecdsa_ok(key, message, raw):
+    r, s_ = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    if not (0 < r < n and 0 < s_ < n):
+        return False
+    try:
+        key.verify(encode_dss_signature(r, s_), message, ec.ECDSA(hashes.SHA256()))
+        return True
+    except InvalidSignature:
+        return False
+
+
+# --- §5 and §8.4 verification order -------------------------------------------------------
+def ed25519_ok(public, message, signature):
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+        return True
+    except InvalidSignature:
+        return False
+
+
+def verify(text, bundle, status, now, policy):
+    token = parse(decode_text(text))
     if now >= bundle["expires_at"]:
         raise Reject("stale-bundle")
     key = next((k for k in bundle["keys"] if k["key_id"] == token["key_id"]), None)
@@ -226,24 +288,73 @@ def verify(text, bundle, now, policy):
         raise Reject("unknown-key")
     if key["status"] == "revoked":
         raise Reject("key-revoked")
-    try:
-        Ed25519PublicKey.from_public_bytes(b64url(key["public_key"])).verify(
-            signature, b"yibao.token.v1" + body
-        )
-    except InvalidSignature:
-        raise Reject("bad-signature")
-    if not key["not_before"] <= token["issued_at"] <= key["not_after"]:
+    public = b64url(key["public_key"])
+    leeway = policy["leeway_secs"]
+    if token["kind"] == 1:
+        message, signature = token["signed"][0]
+        if not ed25519_ok(public, message, signature):
+            raise Reject("bad-signature")
+        signed_at = token["issued_at"]
+    else:
+        if not ed25519_ok(public, *token["certificate_signed"]):
+            raise Reject("bad-certificate-signature")
+        if not ecdsa_ok(token["device_key"], *token["device_signed"]):
+            raise Reject("bad-device-signature")
+        signed_at = token["certificate_issued_at"]
+    if not key["not_before"] <= signed_at <= key["not_after"]:
         raise Reject("key-not-valid")
     region = "%06d" % token["region"]
     if key["regions"] and not any(region.startswith(p) for p in key["regions"]):
         raise Reject("key-out-of-scope")
+    if token["kind"] == 2:
+        cert_from = token["certificate_issued_at"]
+        cert_to = cert_from + token["validity"] * 3600
+        if token["validity"] > policy["max_certificate_hours"]:
+            raise Reject("certificate-validity-too-long")
+        if cert_from > now + leeway:
+            raise Reject("certificate-not-yet-valid")
+        if now >= cert_to + leeway:
+            raise Reject("certificate-expired")
+        if not cert_from <= token["issued_at"] < cert_to:
+            raise Reject("presentation-outside-certificate")
     if token["lifetime"] > policy["max_lifetime_secs"]:
         raise Reject("lifetime-too-long")
-    if token["issued_at"] > now + policy["leeway_secs"]:
+    if token["issued_at"] > now + leeway:
         raise Reject("not-yet-valid")
-    if now >= token["issued_at"] + token["lifetime"] + policy["leeway_secs"]:
+    if now >= token["issued_at"] + token["lifetime"] + leeway:
         raise Reject("expired")
+    if token["kind"] == 2:
+        if status is None:
+            raise Reject("no-status-list")
+        if now >= status["issued_at"] + policy["max_status_age_secs"]:
+            raise Reject("status-list-stale")
+        if token["certificate_id"] in status["revoked"]:
+            raise Reject("certificate-revoked")
     return token
+
+
+# --- §10 status list -----------------------------------------------------------------------
+def open_status(document, bundle, now, leeway):
+    env = json.loads(document)
+    if set(env) != {"format", "key_id", "payload", "signature"} or env["format"] != "yibao-status-list-v1":
+        raise Reject("status-list-invalid")
+    key = next((k for k in bundle["keys"] if k["key_id"] == env["key_id"]), None)
+    if key is None or key["status"] == "revoked":
+        raise Reject("status-list-invalid")
+    payload, signature = b64url(env["payload"]), b64url(env["signature"])
+    if not ed25519_ok(b64url(key["public_key"]), b"yibao.status.v1" + payload, signature):
+        raise Reject("status-list-bad-signature")
+    body = json.loads(payload)
+    if set(body) != {"key_id", "since", "sequence", "issued_at", "revoked"} or body["key_id"] != env["key_id"]:
+        raise Reject("status-list-invalid")
+    raw = b64url(body["revoked"])
+    if len(raw) % 16 or body["since"] != 0:  # a verifier holding nothing takes only a complete list
+        raise Reject("status-list-invalid" if len(raw) % 16 else "status-list-out-of-order")
+    revoked = set()
+    for i in range(0, len(raw), 16):
+        if int.from_bytes(raw[i + 8 : i + 12], "big") > now - leeway:
+            revoked.add(raw[i : i + 8])
+    return {"issued_at": body["issued_at"], "revoked": revoked}
 
 
 def main():
@@ -254,7 +365,11 @@ def main():
     for case in doc["cases"]:
         try:
             bundle = install(case.get("bundle", doc["bundle"]), root_public, now)
-            verify(case["code"], bundle, now, policy)
+            document = case["status_list"] if "status_list" in case else doc["status_list"]
+            status = None
+            if document is not None:
+                status = open_status(document, bundle, now, policy["leeway_secs"])
+            verify(case["code"], bundle, status, now, policy)
             got = "accept"
         except Reject as rejection:
             got = rejection.code
@@ -264,7 +379,7 @@ def main():
             failed += 1
             print(f"FAIL {case['name']}: expected {case['expect']}, got {got}")
     print(f"vectors: {passed} passed, {failed} failed")
-    return 1 if failed or passed < 46 else 0
+    return 1 if failed or passed < 80 else 0
 
 
 if __name__ == "__main__":

@@ -59,3 +59,36 @@ pub fn bundle_document() -> String {
     }
     .sign(&root_key())
 }
+
+/// The reference device key (P-256 scalar `[0x66; 32]`, synthetic).
+pub fn device_key() -> yibao_shared::DeviceSecretKey {
+    yibao_shared::DeviceSecretKey::from_bytes(&[0x66; 32]).unwrap_or_else(|_| unreachable!())
+}
+
+/// The reference device certificate (72 hours from [`NOW`]) for [`body`]'s claims, signed.
+pub fn device_certificate(proxy: bool) -> Vec<u8> {
+    yibao_shared::DeviceCertificate {
+        key_id: KeyId(1),
+        certificate_id: yibao_shared::CertificateId([0xce, 1, 2, 3, 4, 5, 6, 7]),
+        issued_at: NOW,
+        validity_hours: 72,
+        claims: body(proxy).claims,
+        device_key: device_key().public_key(),
+    }
+    .sign(&issuer_key())
+    .unwrap_or_else(|_| unreachable!())
+}
+
+/// The reference device-bound code (kind 2) presented at `NOW + 60`.
+pub fn device_code(proxy: bool) -> String {
+    yibao_shared::present(
+        &device_certificate(proxy),
+        &yibao_shared::Presentation {
+            presented_at: NOW.saturating_add(60),
+            lifetime_secs: 60,
+            nonce: 1,
+        },
+        &device_key(),
+    )
+    .unwrap_or_else(|_| unreachable!())
+}
