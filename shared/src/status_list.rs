@@ -5,8 +5,10 @@
 //! A document is either the complete list (`since` 0) or the delta after the sequence a
 //! terminal holds. Entries leave the list once their certificate has expired (the
 //! certificate is refused by its own validity then), so its size is bounded by what is
-//! revoked within one certificate lifetime. Same envelope idea as the trust bundle: the
-//! signature covers the exact payload bytes.
+//! revoked within one certificate lifetime. As for the trust bundle, the signature covers
+//! the exact payload bytes; here the payload travels as a JSON string rather than base64
+//! (its entries are base64url already, so nothing needs escaping and nothing is encoded
+//! twice: 21.3 bytes an entry instead of 28.4).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -80,6 +82,7 @@ pub enum StatusListError {
 struct Envelope {
     format: String,
     key_id: KeyId,
+    /// The payload JSON text, as a JSON string: the signature covers its UTF-8 bytes.
     payload: String,
     signature: String,
 }
@@ -117,12 +120,12 @@ impl StatusList {
             revoked: URL_SAFE_NO_PAD.encode(entries),
         };
         // Plain integers and strings: serialising cannot fail.
-        let payload = serde_json::to_vec(&payload).unwrap_or_default();
-        let signature = key.sign(STATUS_DOMAIN, &payload);
+        let payload = serde_json::to_string(&payload).unwrap_or_default();
+        let signature = key.sign(STATUS_DOMAIN, payload.as_bytes());
         let envelope = Envelope {
             format: STATUS_FORMAT.to_owned(),
             key_id: self.key_id,
-            payload: URL_SAFE_NO_PAD.encode(&payload),
+            payload,
             signature: URL_SAFE_NO_PAD.encode(signature),
         };
         serde_json::to_string(&envelope).unwrap_or_default()
@@ -150,19 +153,17 @@ impl StatusList {
         if key.status == KeyStatus::Revoked {
             return Err(StatusListError::KeyRevoked(envelope.key_id));
         }
-        let payload = URL_SAFE_NO_PAD
-            .decode(&envelope.payload)
-            .map_err(|_| malformed("payload is not base64url"))?;
+        let payload = envelope.payload.as_bytes();
         let signature: [u8; SIGNATURE_LEN] = URL_SAFE_NO_PAD
             .decode(&envelope.signature)
             .ok()
             .and_then(|s| s.try_into().ok())
             .ok_or_else(|| malformed("signature is not 64 bytes of base64url"))?;
         key.public_key
-            .verify(STATUS_DOMAIN, &payload, &signature)
+            .verify(STATUS_DOMAIN, payload, &signature)
             .map_err(|_| StatusListError::BadSignature)?;
         let wire: PayloadWire =
-            serde_json::from_slice(&payload).map_err(|e| malformed(&e.to_string()))?;
+            serde_json::from_slice(payload).map_err(|e| malformed(&e.to_string()))?;
         if wire.key_id != envelope.key_id {
             return Err(malformed("payload key_id differs from the envelope's"));
         }

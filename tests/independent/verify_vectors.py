@@ -341,7 +341,7 @@ def open_status(document, bundle, now, leeway):
     key = next((k for k in bundle["keys"] if k["key_id"] == env["key_id"]), None)
     if key is None or key["status"] == "revoked":
         raise Reject("status-list-invalid")
-    payload, signature = b64url(env["payload"]), b64url(env["signature"])
+    payload, signature = env["payload"].encode("utf-8"), b64url(env["signature"])
     if not ed25519_ok(b64url(key["public_key"]), b"yibao.status.v1" + payload, signature):
         raise Reject("status-list-bad-signature")
     body = json.loads(payload)

@@ -76,13 +76,26 @@ fn every_vector_gets_its_verdict_and_exit_code_from_the_cli() {
             .unwrap_or(default_bundle);
         let t = terminal(&doc, bundle);
         let code = case["code"].as_str().expect("code");
+        // A case may replace the default status list, or hold none (`null`).
+        let status = case.get("status_list").unwrap_or(&doc["status_list"]);
+        let status_path = t._dir.path().join("status.json");
+        let mut extra = vec!["--json".to_owned()];
+        if let Some(document) = status.as_str() {
+            std::fs::write(&status_path, document).expect("write");
+            extra.extend([
+                "--status-list".to_owned(),
+                status_path.display().to_string(),
+            ]);
+        }
         if code.is_empty() {
             // No code at all is a usage error for the CLI (exit 2), not a verdict.
             let out = check(&t, now, &["--json", "-"], Some("\n"));
             assert_eq!(out.status.code(), Some(2), "{name}");
             continue;
         }
-        let out = check(&t, now, &["--json", code], None);
+        extra.push(code.to_owned());
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let out = check(&t, now, &extra, None);
         let got = match out.status.code() {
             Some(0) => "accept".to_owned(),
             Some(1) => {

@@ -24,6 +24,10 @@ pub(crate) struct VerifyArgs {
     /// Root public key file pinned on this terminal (without a terminal directory).
     #[arg(long, env = "YIBAO_ROOT_KEY", requires = "bundle")]
     root_key: Option<PathBuf>,
+    /// Signed status list file (`GET /v1/status-list`), needed for offline device codes
+    /// (离线码) without a terminal directory.
+    #[arg(long, requires = "bundle")]
+    status_list: Option<PathBuf>,
     /// Cashier or operator id (default: the terminal's).
     #[arg(long)]
     operator: Option<String>,
@@ -114,12 +118,23 @@ fn verify(args: &VerifyArgs, code: &str) -> anyhow::Result<Outcome> {
             let root = config::read_root_key(root_key)?;
             let bundle = std::fs::read_to_string(bundle)
                 .with_context(|| format!("reading trust bundle {}", bundle.display()))?;
+            let status = args
+                .status_list
+                .as_ref()
+                .map(|path| {
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading status list {}", path.display()))
+                })
+                .transpose()?;
             let mut verifier = Verifier::new(root, args.policy());
-            // A bundle that does not verify or is stale means no code can be accepted: that
-            // is a verdict (exit 1) with its own reason, not a usage error.
-            let verdict = verifier
-                .install_bundle(&bundle, now)
-                .and_then(|_| verifier.verify_text(code, now));
+            // A bundle or status list that does not verify means no code can be accepted:
+            // that is a verdict (exit 1) with its own reason, not a usage error.
+            let verdict = verifier.install_bundle(&bundle, now).and_then(|_| {
+                if let Some(status) = &status {
+                    verifier.install_status(status, now)?;
+                }
+                verifier.verify_text(code, now)
+            });
             (verdict, None)
         }
         _ => bail!("give --terminal DIR (or YIBAO_TERMINAL), or --bundle FILE and --root-key FILE"),
