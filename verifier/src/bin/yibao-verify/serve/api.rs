@@ -273,6 +273,8 @@ fn status_of(shared: &Shared) -> Value {
         Err(e) => (None, Some(e.to_string())),
     };
     let bundle = terminal.verifier().bundle();
+    let max_status_age = terminal.verifier().policy().max_status_age_secs;
+    let revocations = terminal.verifier().status();
     json!({
         "institution": terminal.institution(),
         "online": shared.online.load(Ordering::Relaxed),
@@ -281,6 +283,12 @@ fn status_of(shared: &Shared) -> Value {
             "sequence": b.sequence,
             "age_secs": now.as_secs().saturating_sub(b.issued_at.as_secs()),
             "stale": now >= b.expires_at,
+        })),
+        // Offline device codes (离线码) need a fresh status list; kind 1 does not.
+        "status_list": revocations.map(|s| json!({
+            "sequence": s.sequence(),
+            "age_secs": now.as_secs().saturating_sub(s.issued_at().as_secs()),
+            "stale": now >= s.issued_at().saturating_add(max_status_age),
         })),
         "queued": outbox.as_ref().map(|s| s.queued),
         "quarantined": outbox.as_ref().map(|s| s.quarantined),
