@@ -89,6 +89,11 @@ pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
             get(settlement::admin_settlements),
         )
         .route("/app", get(page::app))
+        .route("/app/offline.js", get(page::offline_js))
+        .route("/app/qrcode.js", get(page::qr_js))
+        .route("/app/manifest.webmanifest", get(page::manifest))
+        .route("/app/icon.svg", get(page::icon))
+        .route("/app-sw.js", get(page::service_worker))
         .route("/v1/trust-bundle", get(public::trust_bundle))
         .route("/v1/status-list", get(devices::status_list))
         .route("/v1/devices", post(devices::register).get(devices::list))

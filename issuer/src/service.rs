@@ -229,6 +229,9 @@ pub fn claims_of(
 pub struct IssuedToken {
     /// The text to put in the QR code.
     pub code: String,
+    /// Whose voucher (the holder's own, or the family member's).
+    #[schema(value_type = String)]
+    pub voucher_id: VoucherId,
     /// Signing key id.
     pub key_id: u16,
     /// Token id (hex).
@@ -265,6 +268,7 @@ pub fn issue_token(
     metrics::counter!("yibao_tokens_issued_total").increment(1);
     Ok(IssuedToken {
         code,
+        voucher_id: voucher.voucher_id,
         key_id: keys.key_id().0,
         token_id: token_id.to_string(),
         issued_at: now,

@@ -16,16 +16,16 @@ use yibao_verifier::{Clock, Policy, SystemClock, Verifier};
 use super::platform::{Cashier, PHARMACY, Platform};
 
 /// Phone viewport (CSS pixels) of the app page.
-const PHONE: (u32, u32) = (390, 844);
+pub(crate) const PHONE: (u32, u32) = (390, 844);
 
 /// A running chromedriver, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
 
 impl Driver {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let program = ["chromedriver", "/usr/bin/chromedriver"]
             .into_iter()
             .find(|p| Command::new(p).arg("--version").output().is_ok())
@@ -59,7 +59,7 @@ impl Drop for Driver {
     }
 }
 
-async fn browser(driver: &Driver, (width, height): (u32, u32), phone: bool) -> Client {
+pub(crate) async fn browser(driver: &Driver, (width, height): (u32, u32), phone: bool) -> Client {
     let mut options = json!({
         "binary": "/usr/bin/chromium",
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -82,14 +82,14 @@ async fn browser(driver: &Driver, (width, height): (u32, u32), phone: bool) -> C
         .expect("a headless chromium session")
 }
 
-fn artifacts() -> PathBuf {
+pub(crate) fn artifacts() -> PathBuf {
     let dir = workspace_root().join("target/browser-artifacts");
     std::fs::create_dir_all(&dir).expect("artifact dir");
     dir
 }
 
 /// Waits until `script` (a JS expression) is truthy.
-async fn wait_for(client: &Client, script: &str, what: &str) {
+pub(crate) async fn wait_for(client: &Client, script: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let value = client
@@ -104,7 +104,7 @@ async fn wait_for(client: &Client, script: &str, what: &str) {
     }
 }
 
-async fn text_of(client: &Client, css: &str) -> String {
+pub(crate) async fn text_of(client: &Client, css: &str) -> String {
     client
         .find(Locator::Css(css))
         .await
@@ -115,7 +115,7 @@ async fn text_of(client: &Client, css: &str) -> String {
 }
 
 /// Screenshot saved as `name`, and the QR code in it decoded.
-async fn screenshot_code(client: &Client, name: &str) -> Option<String> {
+pub(crate) async fn screenshot_code(client: &Client, name: &str) -> Option<String> {
     let png = client.screenshot().await.expect("screenshot");
     std::fs::write(artifacts().join(name), &png).expect("save screenshot");
     let image = image::load_from_memory(&png).expect("png").to_luma8();

@@ -7,6 +7,7 @@ mod cashier;
 mod demo;
 mod devices;
 mod issuer;
+mod offline_page;
 mod outbox_faults;
 mod platform;
 mod redis_restart;

@@ -1,0 +1,184 @@
+//! The app page with no network, in a real headless Chromium: it registers a device key at
+//! sign-in; the issuer process is stopped; the page keeps showing device codes (离线码), each
+//! decoded from a screenshot and accepted offline by a terminal; a family member's code works
+//! offline with the proxy part; a reload with the issuer still down loads from the service
+//! worker and shows a device code; the issuer comes back, the terminal flushes and every
+//! code settles once, and the page is back on issuer-signed codes.
+
+use fantoccini::{Client, Locator};
+use serde_json::Value;
+
+use super::browser::{Driver, PHONE, browser, screenshot_code, text_of, wait_for};
+use super::platform::{PHARMACY, Platform, TerminalDir, settled_tokens};
+
+/// The kind, QR version and draw number of the code the page shows (attributes it sets on
+/// the SVG).
+async fn drawn(client: &Client) -> (String, u64, String) {
+    let got = client
+        .execute(
+            "const s = document.querySelector('#qr svg'); \
+             return [s.dataset.kind, Number(s.dataset.qrVersion), s.dataset.drawn];",
+            vec![],
+        )
+        .await
+        .expect("script");
+    (
+        got[0].as_str().expect("kind").to_owned(),
+        got[1].as_u64().expect("version"),
+        got[2].as_str().expect("draw number").to_owned(),
+    )
+}
+
+/// Waits for a device code other than draw number `previous`, screenshots it and decodes it.
+async fn next_device_code(client: &Client, previous: &str, name: &str) -> (String, u64) {
+    wait_for(
+        client,
+        &format!(
+            "(() => {{ const s = document.querySelector('#qr svg'); \
+             return s && s.dataset.kind === 'device-bound' && s.dataset.drawn !== '{previous}'; }})()"
+        ),
+        "a new device code",
+    )
+    .await;
+    let (_, version, _) = drawn(client).await;
+    let mark = text_of(client, "#offline-mark").await;
+    assert!(mark.contains("离线码") && mark.contains("离线可用至"), "{mark}");
+    let code = screenshot_code(client, name)
+        .await
+        .unwrap_or_else(|| panic!("the QR code of {name} decodes"));
+    (code, version)
+}
+
+/// `check --json` at the terminal: the verdict, which must be an acceptance.
+fn accepted(terminal: &TerminalDir, code: &str) -> Value {
+    let (exit, out) = terminal.run(&["check", "--json", code]);
+    let verdict: Value = serde_json::from_str(out.lines().next().unwrap_or("")).expect("json");
+    assert_eq!(exit, 0, "accepted offline: {verdict}");
+    verdict
+}
+
+#[test]
+fn the_app_page_shows_device_codes_through_an_outage_and_a_reload() {
+    // Issuer codes of 15 s, so the page notices the outage within seconds.
+    let mut platform = Platform::with_env(vec![("YIBAO__TOKEN_LIFETIME_SECS", "15".into())]);
+    let terminal = platform.terminal(PHARMACY, "p-1");
+    let (binder, voucher) = platform.holder(9);
+    let member = platform.bind_attested(&binder, 8)["member"]
+        .as_str()
+        .expect("member")
+        .to_owned();
+    let driver = Driver::start();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+
+    let client = rt.block_on(async {
+        let client = browser(&driver, PHONE, true).await;
+        client.goto(&platform.url("/app")).await.expect("app page");
+        client
+            .find(Locator::Css("#credential"))
+            .await
+            .expect("input")
+            .send_keys(&binder)
+            .await
+            .expect("type");
+        client
+            .find(Locator::Css("#signin-form button"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("click");
+        wait_for(&client, "document.documentElement.dataset.device === 'ready'", "device registration").await;
+        wait_for(&client, "navigator.serviceWorker.controller", "the service worker").await;
+        wait_for(&client, "document.querySelector('#members button.primary')", "the family list").await;
+        let (kind, version, _) = drawn(&client).await;
+        assert_eq!(kind, "issuer-signed");
+        assert!(version <= 6, "an issuer code is QR version {version}");
+        client
+    });
+
+    // The platform goes down.
+    platform.stop();
+    let mut own = Vec::new();
+    rt.block_on(async {
+        let mut previous = String::new();
+        for round in 0..3 {
+            let (code, version) =
+                next_device_code(&client, &previous, &format!("app-offline-{round}.png")).await;
+            assert!(version <= 10, "a device code is QR version {version}");
+            previous = drawn(&client).await.2;
+            own.push(code);
+        }
+    });
+    let mut own_tokens: Vec<String> = own
+        .iter()
+        .map(|code| {
+            let verdict = accepted(&terminal, code);
+            assert_eq!(verdict["kind"], "device-bound", "{verdict}");
+            assert!(verdict["claims"]["proxy"].is_null(), "{verdict}");
+            verdict["token_id"].as_str().expect("token").to_owned()
+        })
+        .collect();
+
+    // A family member's code, offline.
+    let proxied = rt.block_on(async {
+        let previous = drawn(&client).await.2;
+        client
+            .find(Locator::Css("#members button.primary"))
+            .await
+            .expect("show button")
+            .click()
+            .await
+            .expect("click");
+        wait_for(&client, "!document.querySelector('#proxy-banner').hidden", "the banner").await;
+        let (code, version) = next_device_code(&client, &previous, "app-offline-family.png").await;
+        assert!(version <= 11, "a proxy device code is QR version {version}");
+        assert!(text_of(&client, "#proxy-banner").await.contains("代家人出示"));
+        code
+    });
+    let verdict = accepted(&terminal, &proxied);
+    assert_eq!(verdict["claims"]["proxy"]["binder"], voucher.as_str(), "{verdict}");
+    assert_eq!(verdict["claims"]["voucher_id"], member.as_str(), "{verdict}");
+    let member_token = verdict["token_id"].as_str().expect("token").to_owned();
+
+    // A reload with the issuer still down: the service worker serves the page.
+    let reloaded = rt.block_on(async {
+        client.refresh().await.expect("reload");
+        let (code, _) = next_device_code(&client, "", "app-offline-reloaded.png").await;
+        code
+    });
+    own_tokens.push(
+        accepted(&terminal, &reloaded)["token_id"]
+            .as_str()
+            .expect("token")
+            .to_owned(),
+    );
+    own_tokens.sort();
+
+    // Back online: every code settles once, and the page returns to issuer codes.
+    platform.start();
+    let (exit, out) = terminal.run(&["flush"]);
+    assert_eq!(exit, 0, "{out}");
+    assert!(out.contains("answered 5, still queued 0"), "{out}");
+    assert_eq!(settled_tokens(&platform.audit(&voucher)), own_tokens);
+    assert_eq!(settled_tokens(&platform.audit(&member)), vec![member_token]);
+    rt.block_on(async {
+        wait_for(
+            &client,
+            "document.querySelector('#qr svg[data-kind=\"issuer-signed\"]')",
+            "issuer codes again",
+        )
+        .await;
+        assert!(
+            client
+                .find(Locator::Css("#offline-mark"))
+                .await
+                .expect("mark")
+                .attr("hidden")
+                .await
+                .expect("attr")
+                .is_some(),
+            "the 离线码 mark is gone online"
+        );
+        client.close().await.expect("close");
+    });
+}
