@@ -42,7 +42,10 @@ async fn next_device_code(client: &Client, previous: &str, name: &str) -> (Strin
     .await;
     let (_, version, _) = drawn(client).await;
     let mark = text_of(client, "#offline-mark").await;
-    assert!(mark.contains("离线码") && mark.contains("离线可用至"), "{mark}");
+    assert!(
+        mark.contains("离线码") && mark.contains("离线可用至"),
+        "{mark}"
+    );
     let code = screenshot_code(client, name)
         .await
         .unwrap_or_else(|| panic!("the QR code of {name} decodes"));
@@ -87,9 +90,24 @@ fn the_app_page_shows_device_codes_through_an_outage_and_a_reload() {
             .click()
             .await
             .expect("click");
-        wait_for(&client, "document.documentElement.dataset.device === 'ready'", "device registration").await;
-        wait_for(&client, "navigator.serviceWorker.controller", "the service worker").await;
-        wait_for(&client, "document.querySelector('#members button.primary')", "the family list").await;
+        wait_for(
+            &client,
+            "document.documentElement.dataset.device === 'ready'",
+            "device registration",
+        )
+        .await;
+        wait_for(
+            &client,
+            "navigator.serviceWorker.controller",
+            "the service worker",
+        )
+        .await;
+        wait_for(
+            &client,
+            "document.querySelector('#members button.primary')",
+            "the family list",
+        )
+        .await;
         let (kind, version, _) = drawn(&client).await;
         assert_eq!(kind, "issuer-signed");
         assert!(version <= 6, "an issuer code is QR version {version}");
@@ -129,16 +147,67 @@ fn the_app_page_shows_device_codes_through_an_outage_and_a_reload() {
             .click()
             .await
             .expect("click");
-        wait_for(&client, "!document.querySelector('#proxy-banner').hidden", "the banner").await;
+        wait_for(
+            &client,
+            "!document.querySelector('#proxy-banner').hidden",
+            "the banner",
+        )
+        .await;
         let (code, version) = next_device_code(&client, &previous, "app-offline-family.png").await;
         assert!(version <= 11, "a proxy device code is QR version {version}");
-        assert!(text_of(&client, "#proxy-banner").await.contains("代家人出示"));
+        assert!(
+            text_of(&client, "#proxy-banner")
+                .await
+                .contains("代家人出示")
+        );
         code
     });
     let verdict = accepted(&terminal, &proxied);
-    assert_eq!(verdict["claims"]["proxy"]["binder"], voucher.as_str(), "{verdict}");
-    assert_eq!(verdict["claims"]["voucher_id"], member.as_str(), "{verdict}");
+    assert_eq!(
+        verdict["claims"]["proxy"]["binder"],
+        voucher.as_str(),
+        "{verdict}"
+    );
+    assert_eq!(
+        verdict["claims"]["voucher_id"],
+        member.as_str(),
+        "{verdict}"
+    );
     let member_token = verdict["token_id"].as_str().expect("token").to_owned();
+
+    // English and elder mode work offline too; the credential is in no persistent storage.
+    rt.block_on(async {
+        for id in ["#lang", "#large"] {
+            client
+                .find(Locator::Css(id))
+                .await
+                .expect("button")
+                .click()
+                .await
+                .expect("click");
+        }
+        let mark = text_of(&client, "#offline-mark").await;
+        assert!(mark.starts_with("Offline code"), "{mark}");
+        let persisted = client
+            .execute_async(
+                "const done = arguments[0];                  const r = indexedDB.open('yibao');                  r.onsuccess = () => { const g = r.result.transaction('device').objectStore('device').get('device');                    g.onsuccess = () => { const d = Object.assign({}, g.result); delete d.keys;                      done(JSON.stringify(d) + JSON.stringify(localStorage)); }; };",
+                vec![],
+            )
+            .await
+            .expect("script");
+        let persisted = persisted.as_str().expect("text");
+        assert!(persisted.contains("certificates"), "{persisted}");
+        assert!(!persisted.contains(&binder), "the credential was persisted");
+        for id in ["#lang", "#large"] {
+            client
+                .find(Locator::Css(id))
+                .await
+                .expect("button")
+                .click()
+                .await
+                .expect("click");
+        }
+    });
 
     // A reload with the issuer still down: the service worker serves the page.
     let reloaded = rt.block_on(async {
