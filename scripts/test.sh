@@ -3,7 +3,8 @@
 # workspace's tests. This is the README's test command and what .ci/run calls.
 # It installs what the tests need when missing (redis-server for the Redis store tests,
 # chromium, chromium-driver and a CJK font for the browser tests, Python's `cryptography` for
-# the independent verifier, `schemathesis` for the API contract test); the tests start their
+# the independent verifier, `schemathesis` for the API contract test, a C compiler, a JDK and
+# JNA for the C ABI's clients); the tests start their
 # own servers on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     || { echo "cannot install ${missing[*]}: run 'apt-get install -y ${missing[*]}'" >&2; exit 1; }
 fi
 chromium --version
+# The C ABI is driven from C (the system compiler), Python (ctypes) and Java (JNA).
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v java >/dev/null 2>&1 || missing+=(default-jdk-headless)
+[ -f /usr/share/java/jna.jar ] || missing+=(libjna-java)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} (apt-get) for the C ABI tests"
+  { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; } \
+    || { echo "cannot install ${missing[*]}: run 'apt-get install -y ${missing[*]}'" >&2; exit 1; }
+fi
+java -version 2>&1 | head -1
 
 step "cargo fmt --all --check"
 cargo fmt --all --check

@@ -25,6 +25,9 @@ pub fn binary(name: &str) -> PathBuf {
                 "yibao-verifier",
                 "-p",
                 "yibao-keys",
+                // The C ABI's shared library, for the C, Python and Java clients.
+                "-p",
+                "yibao-verifier-ffi",
             ])
             .current_dir(workspace_root())
             .status()

@@ -81,6 +81,8 @@ mod presentation;
 mod replay;
 mod status;
 mod terminal;
+#[cfg(feature = "terminal-dir")]
+pub mod terminal_dir;
 mod verifier;
 
 pub use client::{ClientError, IssuerClient, MAX_BATCH};

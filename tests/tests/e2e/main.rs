@@ -6,6 +6,7 @@ mod browser;
 mod cashier;
 mod demo;
 mod devices;
+mod ffi;
 mod issuer;
 mod offline_page;
 mod outbox_faults;

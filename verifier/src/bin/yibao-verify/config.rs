@@ -2,74 +2,22 @@
 //! `yibao-verify init`.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde::{Deserialize, Serialize};
+use yibao_shared::PublicKey;
 use yibao_shared::key_file::{KeyRole, PublicKeyFile};
-use yibao_shared::{BusinessType, PublicKey};
-use yibao_verifier::{Policy, TerminalConfig};
+use yibao_verifier::Policy;
 
-pub(crate) const FILE: &str = "terminal.toml";
-pub(crate) const ROOT_KEY: &str = "root.public.json";
-
-/// What `terminal.toml` holds. The credential is in it, so the file is written 0600.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct ConfigFile {
-    pub issuer_url: String,
-    pub institution: String,
-    pub credential: String,
-    /// Operator id used when a command names none.
-    pub operator: String,
-    /// Business type used when a command names none.
-    pub business_type: BusinessType,
-    #[serde(default = "default_timeout")]
-    pub timeout_secs: u64,
-}
-
-fn default_timeout() -> u64 {
-    10
-}
-
-/// A terminal directory, loaded.
-pub(crate) struct Loaded {
-    pub config: TerminalConfig,
-    pub operator: String,
-    pub business_type: BusinessType,
-}
+pub(crate) use yibao_verifier::terminal_dir::{
+    CONFIG_FILE as FILE, ConfigFile, ROOT_KEY_FILE as ROOT_KEY, TerminalDir as Loaded,
+};
 
 pub(crate) fn read_root_key(path: &Path) -> anyhow::Result<PublicKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading root key {}", path.display()))?;
-    let file = PublicKeyFile::parse(&text, KeyRole::Root)
-        .with_context(|| format!("root key {}", path.display()))?;
-    Ok(file.public_key)
+    Ok(yibao_verifier::terminal_dir::read_root_key(path)?)
 }
 
 pub(crate) fn load(dir: &Path, policy: Policy) -> anyhow::Result<Loaded> {
-    let path = dir.join(FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "reading {}: set the terminal up with `yibao-verify init`",
-            path.display()
-        )
-    })?;
-    let file: ConfigFile =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let root_key = read_root_key(&dir.join(ROOT_KEY))?;
-    Ok(Loaded {
-        config: TerminalConfig {
-            issuer_url: file.issuer_url,
-            credential: file.credential,
-            institution: file.institution,
-            root_key,
-            data_dir: dir.to_path_buf(),
-            policy,
-            timeout: Duration::from_secs(file.timeout_secs.max(1)),
-        },
-        operator: file.operator,
-        business_type: file.business_type,
-    })
+    Ok(yibao_verifier::terminal_dir::load(dir, policy)?)
 }
 
 pub(crate) fn write(dir: &Path, file: &ConfigFile, root_key: &Path) -> anyhow::Result<PathBuf> {
