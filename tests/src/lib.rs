@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod fixture;
+pub mod paired;
 pub mod peers;
 pub mod phone;
 pub mod process;

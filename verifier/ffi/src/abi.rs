@@ -7,8 +7,6 @@ use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
-use serde_json::Value;
-
 use crate::handle::{Answer, Handle, YIBAO_NO_ANSWER, error};
 
 /// An open terminal directory. Opaque to C; made by [`yibao_terminal_open`], freed by
@@ -216,13 +214,13 @@ fn guarded(answer: *mut *mut c_char, work: impl FnOnce() -> Result<Answer, Answe
             "internal error: the call was stopped; the outbox is intact",
         ),
     };
-    write_answer(answer, &value);
+    write_answer(answer, value);
     status
 }
 
-fn write_answer(answer: *mut *mut c_char, value: &Value) {
+fn write_answer(answer: *mut *mut c_char, value: String) {
     // JSON text never holds a NUL byte (serde_json escapes U+0000).
-    let text = CString::new(value.to_string()).unwrap_or_default();
+    let text = CString::new(value).unwrap_or_default();
     // SAFETY: checked non-null by `guarded`; the caller frees it with `yibao_string_free`.
     unsafe { *answer = text.into_raw() };
 }

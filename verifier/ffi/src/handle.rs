@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use yibao_verifier::yibao_shared::BusinessType;
+use yibao_verifier::yibao_shared::{
+    BusinessType, Gender, InsuranceType, Relation, TokenId, TokenKind, UnixTime, VoucherId,
+};
 use yibao_verifier::{
     BundleUpdate, CheckError, Clock, HeldStatus, Policy, Rejection, SystemClock, Terminal,
     VerifiedToken, terminal_dir,
@@ -23,13 +25,18 @@ pub const YIBAO_ERROR: i32 = 2;
 pub const YIBAO_NO_ANSWER: i32 = 3;
 
 /// A status code and the JSON answer that goes with it.
-pub type Answer = (i32, Value);
+pub type Answer = (i32, String);
+
+/// A successful answer.
+fn ok(value: Value) -> Answer {
+    (YIBAO_OK, value.to_string())
+}
 
 /// An error answer with a stable code.
 pub fn error(code: &str, message: impl std::fmt::Display) -> Answer {
     (
         YIBAO_ERROR,
-        json!({"error": code, "message": message.to_string()}),
+        json!({"error": code, "message": message.to_string()}).to_string(),
     )
 }
 
@@ -90,7 +97,7 @@ impl Handle {
     ///
     /// An error answer: malformed request, no terminal there, an outbox that is missing,
     /// empty or damaged.
-    pub fn open(request: &str) -> Result<(Self, Value), Answer> {
+    pub fn open(request: &str) -> Result<(Self, String), Answer> {
         let request: OpenRequest = parse(request)?;
         let loaded = terminal_dir::load(&request.dir, Policy::default())
             .map_err(|e| error("terminal-not-set-up", e))?;
@@ -99,7 +106,8 @@ impl Handle {
         let answer = json!({
             "institution": terminal.institution(),
             "abi_version": crate::YIBAO_ABI_VERSION,
-        });
+        })
+        .to_string();
         Ok((
             Self {
                 terminal: Mutex::new(terminal),
@@ -143,7 +151,9 @@ impl Handle {
                 YIBAO_OK,
                 accepted_json(&accepted.token, accepted.seq, &request, business_type),
             ),
-            Err(CheckError::Rejected(rejection)) => (YIBAO_REJECTED, rejected_json(&rejection)),
+            Err(CheckError::Rejected(rejection)) => {
+                (YIBAO_REJECTED, rejected_json(&rejection).to_string())
+            }
             // Not recorded means not accepted.
             Err(CheckError::Guard(e)) => error("outbox-failed", e),
         }
@@ -159,47 +169,41 @@ impl Handle {
         };
         let verifier = terminal.verifier();
         let max_age = verifier.policy().max_status_age_secs;
-        (
-            YIBAO_OK,
-            json!({
-                "institution": terminal.institution(),
-                "bundle": verifier.bundle().map(|b| json!({
-                    "sequence": b.sequence,
-                    "issued_at": b.issued_at,
-                    "expires_at": b.expires_at,
-                    "stale": now >= b.expires_at,
-                })),
-                "status_list": verifier.status().map(|s: &HeldStatus| json!({
-                    "sequence": s.sequence(),
-                    "issued_at": s.issued_at(),
-                    "revoked_held": s.len(),
-                    "stale": now >= s.issued_at().saturating_add(max_age),
-                })),
-                "queued": status.queued,
-                "settled": status.settled,
-                "refused": status.refused,
-                "quarantined": status.quarantined,
-                "low_on_space": status.low_on_space(),
-                "clock_behind": status.clock_behind(now),
-            }),
-        )
+        ok(json!({
+            "institution": terminal.institution(),
+            "bundle": verifier.bundle().map(|b| json!({
+                "sequence": b.sequence,
+                "issued_at": b.issued_at,
+                "expires_at": b.expires_at,
+                "stale": now >= b.expires_at,
+            })),
+            "status_list": verifier.status().map(|s: &HeldStatus| json!({
+                "sequence": s.sequence(),
+                "issued_at": s.issued_at(),
+                "revoked_held": s.len(),
+                "stale": now >= s.issued_at().saturating_add(max_age),
+            })),
+            "queued": status.queued,
+            "settled": status.settled,
+            "refused": status.refused,
+            "quarantined": status.quarantined,
+            "low_on_space": status.low_on_space(),
+            "clock_behind": status.clock_behind(now),
+        }))
     }
 
     /// Fetches the trust bundle and the status list from the issuer.
     pub fn sync(&self) -> Answer {
         let mut terminal = self.terminal();
         match terminal.sync(SystemClock.now()) {
-            Ok((bundle, status)) => (
-                YIBAO_OK,
-                json!({
-                    "bundle_installed": match bundle {
-                        BundleUpdate::Installed { sequence } => Some(sequence),
-                        BundleUpdate::Unchanged => None,
-                    },
-                    "status_list_sequence": status.sequence,
-                    "revocations_added": status.added,
-                }),
-            ),
+            Ok((bundle, status)) => ok(json!({
+                "bundle_installed": match bundle {
+                    BundleUpdate::Installed { sequence } => Some(sequence),
+                    BundleUpdate::Unchanged => None,
+                },
+                "status_list_sequence": status.sequence,
+                "revocations_added": status.added,
+            })),
             Err(e) => error("sync-failed", e),
         }
     }
@@ -215,10 +219,7 @@ impl Handle {
         let terminal = self.terminal();
         let deadline = Instant::now() + Duration::from_secs(request.timeout_secs.min(3_600));
         match terminal.flush(100, deadline, || SystemClock.now()) {
-            Ok(report) => (
-                YIBAO_OK,
-                json!({"answered": report.answered, "remaining": report.remaining}),
-            ),
+            Ok(report) => ok(json!({"answered": report.answered, "remaining": report.remaining})),
             Err(e) => error(
                 if e.is_transient() {
                     "issuer-unreachable"
@@ -238,20 +239,49 @@ impl Handle {
             Err(answer) => return answer,
         };
         match self.terminal().outbox().presentation(request.queued) {
-            Ok(Some(p)) => (
-                YIBAO_OK,
-                json!({
-                    "queued": p.seq,
-                    "token_id": p.token_id,
-                    "voucher_id": p.voucher_id,
-                    "verified_at": p.verified_at,
-                    "outcome": p.outcome,
-                }),
-            ),
+            Ok(Some(p)) => ok(json!({
+                "queued": p.seq,
+                "token_id": p.token_id,
+                "voucher_id": p.voucher_id,
+                "verified_at": p.verified_at,
+                "outcome": p.outcome,
+            })),
             Ok(None) => error("not-found", "no presentation with this number"),
             Err(e) => error("outbox-failed", e),
         }
     }
+}
+
+/// An acceptance, serialised straight from borrowed fields (no intermediate JSON tree:
+/// this answer is on every scan's path).
+#[derive(Serialize)]
+struct AcceptedAnswer<'a> {
+    accepted: bool,
+    queued: u64,
+    kind: TokenKind,
+    token_id: TokenId,
+    voucher_id: VoucherId,
+    masked_name: &'a str,
+    gender: Gender,
+    gender_zh: &'static str,
+    birth_year: u16,
+    region: String,
+    insurance: InsuranceType,
+    insurance_zh: &'static str,
+    proxy: Option<ProxyAnswer>,
+    institution: &'a str,
+    operator: &'a str,
+    business_type: &'static str,
+    business_zh: &'static str,
+    verified_at: UnixTime,
+    expires_at: UnixTime,
+}
+
+#[derive(Serialize)]
+struct ProxyAnswer {
+    binder: VoucherId,
+    relation: Relation,
+    relation_zh: &'static str,
 }
 
 fn accepted_json(
@@ -259,33 +289,35 @@ fn accepted_json(
     queued: u64,
     request: &CheckRequest,
     business_type: BusinessType,
-) -> Value {
+) -> String {
     let c = token.claims();
-    json!({
-        "accepted": true,
-        "queued": queued,
-        "kind": token.kind(),
-        "token_id": token.token_id(),
-        "voucher_id": c.voucher_id,
-        "masked_name": c.masked_name.as_str(),
-        "gender": c.gender,
-        "gender_zh": c.gender.label_zh(),
-        "birth_year": c.birth_year,
-        "region": c.region.to_string(),
-        "insurance": c.insurance,
-        "insurance_zh": c.insurance.label_zh(),
-        "proxy": c.proxy.as_ref().map(|p| json!({
-            "binder": p.binder,
-            "relation": p.relation,
-            "relation_zh": p.relation.label_zh(),
-        })),
-        "institution": request.institution,
-        "operator": request.operator,
-        "business_type": business_type.code(),
-        "business_zh": business_type.label_zh(),
-        "verified_at": token.verified_at(),
-        "expires_at": token.expires_at(),
-    })
+    let answer = AcceptedAnswer {
+        accepted: true,
+        queued,
+        kind: token.kind(),
+        token_id: token.token_id(),
+        voucher_id: c.voucher_id,
+        masked_name: c.masked_name.as_str(),
+        gender: c.gender,
+        gender_zh: c.gender.label_zh(),
+        birth_year: c.birth_year,
+        region: c.region.to_string(),
+        insurance: c.insurance,
+        insurance_zh: c.insurance.label_zh(),
+        proxy: c.proxy.as_ref().map(|p| ProxyAnswer {
+            binder: p.binder,
+            relation: p.relation,
+            relation_zh: p.relation.label_zh(),
+        }),
+        institution: &request.institution,
+        operator: &request.operator,
+        business_type: business_type.code(),
+        business_zh: business_type.label_zh(),
+        verified_at: token.verified_at(),
+        expires_at: token.expires_at(),
+    };
+    // Plain fields: serialising cannot fail.
+    serde_json::to_string(&answer).unwrap_or_default()
 }
 
 fn rejected_json(rejection: &Rejection) -> Value {
