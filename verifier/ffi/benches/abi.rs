@@ -13,13 +13,13 @@ use std::ffi::{CString, c_char};
 
 use yibao_tests::paired::paired;
 use yibao_tests::sample;
-use yibao_verifier::yibao_shared::key_file::{KeyRole, PublicKeyFile};
-use yibao_verifier::yibao_shared::{
-    BusinessType, IssuerKey, KeyId, KeyStatus, SecretKey, TrustBundle, UnixTime,
-};
-use yibao_verifier::{Clock, Policy, SystemClock, Terminal, terminal_dir};
+use yibao_verifier::yibao_shared::BusinessType;
+use yibao_verifier::{Clock, Policy, SystemClock, Terminal};
 
-const INSTITUTION: &str = "P11010500002";
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{INSTITUTION, terminal_dir};
 
 fn main() {
     // `cargo bench` passes `--bench`; under `cargo test --benches` only check it builds.
@@ -29,48 +29,6 @@ fn main() {
     println!("| candidate / baseline | median ratio | interquartile range |");
     println!("|---|---|---|");
     through_the_c_abi();
-}
-
-/// A terminal directory on tmpfs trusting `issuer`, valid around the real clock.
-fn terminal_dir(root: &SecretKey, issuer: &SecretKey, now: UnixTime) -> tempfile::TempDir {
-    let base = if std::path::Path::new("/dev/shm").is_dir() {
-        "/dev/shm"
-    } else {
-        "/tmp"
-    };
-    let dir = tempfile::tempdir_in(base).expect("tempdir");
-    std::fs::write(
-        dir.path().join(terminal_dir::CONFIG_FILE),
-        format!(
-            "issuer_url = \"http://127.0.0.1:9\"\ninstitution = \"{INSTITUTION}\"\n\
-             credential = \"ybt_bench\"\noperator = \"op\"\nbusiness_type = \"02121\"\n"
-        ),
-    )
-    .expect("config");
-    std::fs::write(
-        dir.path().join(terminal_dir::ROOT_KEY_FILE),
-        PublicKeyFile::new(KeyRole::Root, None, root.public_key()).to_json(),
-    )
-    .expect("root key");
-    let loaded = terminal_dir::load(dir.path(), Policy::default()).expect("terminal dir");
-    Terminal::create_outbox(&loaded.config, false, now).expect("outbox");
-    let bundle = TrustBundle {
-        sequence: 1,
-        issued_at: now,
-        expires_at: now.saturating_add(86_400),
-        keys: vec![IssuerKey {
-            key_id: KeyId(1),
-            public_key: issuer.public_key(),
-            regions: vec![],
-            not_before: now.saturating_sub(86_400),
-            not_after: now.saturating_add(86_400),
-            status: KeyStatus::Active,
-        }],
-    }
-    .sign(root);
-    let mut terminal = Terminal::open(&loaded.config).expect("terminal");
-    terminal.install_bundle(&bundle, now).expect("bundle");
-    dir
 }
 
 fn through_the_c_abi() {
@@ -93,7 +51,7 @@ fn through_the_c_abi() {
     };
     let (rust_codes, abi_codes) = (codes(1), codes(2));
     let rust = Terminal::open(
-        &terminal_dir::load(rust_dir.path(), Policy::default())
+        &yibao_verifier::terminal_dir::load(rust_dir.path(), Policy::default())
             .expect("dir")
             .config,
     )
