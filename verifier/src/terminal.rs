@@ -141,7 +141,9 @@ impl Terminal {
             let _ = verifier.install_bundle(&document, bundle.issued_at);
         }
         let mut verifier = verifier.with_min_sequence(min_sequence);
-        if let Some(status) = outbox.status_list()? {
+        // A stored list that no longer decodes is dropped, not fatal: it is the issuer's
+        // data, and the next sync fetches the complete list again.
+        if let Ok(Some(status)) = outbox.status_list() {
             verifier = verifier.with_status(status);
         }
         Ok(Self {

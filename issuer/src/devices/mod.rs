@@ -140,11 +140,14 @@ pub async fn register(
     let voucher = holder.active_voucher()?.voucher_id;
     let public_key = URL_SAFE_NO_PAD.encode(key.to_compressed());
     let devices = state.store.devices_of(voucher).await?;
+    let registered = devices.len();
     // The same key again (a retried registration): renew that device rather than add one.
     let device = match devices.into_iter().find(|d| d.public_key == public_key) {
         Some(existing) => existing,
         None => {
-            if state.store.devices_of(voucher).await?.len() >= MAX_DEVICES {
+            // Checked before the write, not atomically with it: two registrations racing
+            // from one holder's own phones can make six, which costs nothing but a device.
+            if registered >= MAX_DEVICES {
                 return Err(ApiError::DeviceLimitReached);
             }
             let id: [u8; 8] = random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?;
