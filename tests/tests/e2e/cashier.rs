@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use yibao_tests::phone::TestPhone;
+
 use super::platform::{Cashier, PHARMACY, Platform, settled_tokens};
 
 #[test]
@@ -56,6 +58,20 @@ fn the_cashier_page_checks_codes_and_forwards_in_the_background() {
     let refused = check(&forged);
     assert_eq!(refused["accepted"], false, "{refused}");
     assert!(refused["reason_zh"].as_str().is_some_and(|r| !r.is_empty()));
+    assert!(first["offline_code"].is_null(), "{first}");
+
+    // A device code (离线码) is marked as one, with its certificate's expiry.
+    let mut phone = TestPhone::new(0x51);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    phone.keep(&platform.post("/v1/devices", &holder, phone.registration(&voucher, now)));
+    let device = check(&phone.code(&voucher, now));
+    assert_eq!(device["accepted"], true, "{device}");
+    assert!(
+        device["offline_code"]["certificate_expires_at"].is_u64(),
+        "{device}"
+    );
 
     // The background thread reaches the issuer and hands the visit off by itself.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -65,12 +81,13 @@ fn the_cashier_page_checks_codes_and_forwards_in_the_background() {
             .json()
             .expect("json");
         if status["online"] == true && status["queued"] == 0 {
+            assert_eq!(status["status_list"]["stale"], false, "{status}");
             break;
         }
         assert!(Instant::now() < deadline, "not forwarded: {status}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(settled_tokens(&platform.audit(&voucher)).len(), 1);
+    assert_eq!(settled_tokens(&platform.audit(&voucher)).len(), 2);
 }
 
 #[test]
