@@ -86,3 +86,31 @@ pub async fn service_worker() -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worker_names_its_cache_after_the_assets() {
+        let worker = SERVICE_WORKER.as_str();
+        assert!(!worker.contains("__ASSETS_VERSION__"));
+        let name = worker
+            .split("\"yibao-app-")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a cache name");
+        assert_eq!(name.len(), 12, "{name}");
+        assert!(name.bytes().all(|b| b.is_ascii_hexdigit()), "{name}");
+        // It precaches the page and every script, the manifest and the icon.
+        for asset in [
+            "/app",
+            "/app/offline.js",
+            "/app/qrcode.js",
+            "/app/manifest.webmanifest",
+            "/app/icon.svg",
+        ] {
+            assert!(worker.contains(&format!("\"{asset}\"")), "{asset}");
+        }
+    }
+}
