@@ -40,7 +40,7 @@ impl FromRequestParts<AppState> for ChannelAuth {
             .channel_by_key(&hash)
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        state.limits.channel(&channel.id)?;
+        state.limits.channel(&channel.id).await?;
         Ok(Self(channel))
     }
 }
@@ -72,7 +72,7 @@ impl FromRequestParts<AppState> for AttestingChannel {
             .channel_by_key(&hash_credential(key))
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        state.limits.channel(&channel.id)?;
+        state.limits.channel(&channel.id).await?;
         Ok(Self(Some(channel)))
     }
 }
@@ -117,7 +117,7 @@ impl FromRequestParts<AppState> for HolderAuth {
         if credential.revoked {
             return Err(ApiError::CredentialRevoked);
         }
-        state.limits.holder(&hash)?;
+        state.limits.holder(&hash).await?;
         // Independent reads, issued together (pipelined on one Redis connection).
         let (voucher, person) = tokio::join!(
             state.store.voucher(credential.voucher_id),

@@ -16,6 +16,7 @@ pub mod devices;
 pub mod error;
 pub mod family;
 pub mod id_number;
+pub mod limits;
 pub mod model;
 pub mod openapi;
 pub mod qr;

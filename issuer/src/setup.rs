@@ -13,7 +13,8 @@ use zeroize::Zeroizing;
 use crate::config::Config;
 use crate::secrets::{IndexKey, hash_credential, new_credential, random_bytes};
 use crate::signing::KeyMaterial;
-use crate::state::{AppState, RateLimits};
+use crate::limits::RateLimits;
+use crate::state::AppState;
 use crate::store;
 
 /// Reads a secret file, creating it (mode 0600) with `make()` if missing.
@@ -81,9 +82,16 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App
     if !(1..=168).contains(&config.device_validity_hours) {
         anyhow::bail!("device_validity_hours must be 1-168");
     }
-    let store = store::open(&config.store())
+    let store_config = config.store();
+    let store = store::open(&store_config)
         .await
         .context("opening the store")?;
+    // Nodes sharing a store share the limits too, or a caller would get a quota per node.
+    let limits = if store_config.is_shared() {
+        RateLimits::shared(&config.limits, Arc::clone(&store))
+    } else {
+        RateLimits::local(&config.limits)
+    };
     let keys = KeyMaterial::load(&config.keys_dir(), clock.now()).context("loading issuer keys")?;
     let state = AppState {
         store,
@@ -95,7 +103,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App
         token_lifetime_secs: config.token_lifetime_secs,
         device_validity_hours: config.device_validity_hours,
         handoff_window_secs: config.handoff_window_secs,
-        limits: Arc::new(RateLimits::new(&config.limits)),
+        limits: Arc::new(limits),
     };
     let pruning = state.clone();
     tokio::spawn(async move {

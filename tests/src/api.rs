@@ -19,7 +19,8 @@ use yibao_issuer::id_number::{BirthDate, synthetic};
 use yibao_issuer::registry::{self, Format};
 use yibao_issuer::secrets::{IndexKey, hash_credential};
 use yibao_issuer::signing::KeyMaterial;
-use yibao_issuer::state::{AppState, RateLimits};
+use yibao_issuer::limits::RateLimits;
+use yibao_issuer::state::AppState;
 use yibao_issuer::store::{EmbeddedStore, RedisStore, Store};
 use yibao_shared::UnixTime;
 use yibao_verifier::Clock;
@@ -145,6 +146,12 @@ impl Harness {
             .await
             .expect("registry");
         let clock = Arc::new(TestClock(AtomicU64::new(NOW)));
+        // As in production: limits in Redis when the store is Redis (shared by nodes).
+        let rate_limits = if server.is_some() {
+            RateLimits::shared(&limits, Arc::clone(&store))
+        } else {
+            RateLimits::local(&limits)
+        };
         let keys = KeyMaterial::load(&dir.path().join("keys"), now).expect("key material");
         let state = AppState {
             store,
@@ -156,7 +163,7 @@ impl Harness {
             token_lifetime_secs: 60,
             device_validity_hours: yibao_issuer::devices::DEFAULT_VALIDITY_HOURS,
             handoff_window_secs: yibao_issuer::settlement::DEFAULT_HANDOFF_WINDOW_SECS,
-            limits: Arc::new(RateLimits::new(&limits)),
+            limits: Arc::new(rate_limits),
         };
         let router = app::router(state.clone(), limits.body_bytes, Duration::from_secs(5));
         let mut harness = Self {

@@ -129,7 +129,7 @@ pub async fn bind(
     if id_key == binder.person.id_key {
         return Err(ApiError::CannotBindSelf);
     }
-    state.limits.bind(binder_voucher)?;
+    state.limits.bind(binder_voucher).await?;
     let now = state.clock.now();
     // Checked before the registry is read, so a full family tells nothing about the member.
     let active = state

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ApiError, AppJson, AppQuery, ErrorBody};
 use crate::model::{Institution, InstitutionKind};
 use crate::state::AppState;
+use crate::store::StoreHealth;
 
 /// The root-signed trust bundle terminals sync.
 #[utoipa::path(get, path = "/v1/trust-bundle", tag = "public",
@@ -74,12 +75,32 @@ pub async fn healthz() -> AppJson<Health> {
     AppJson(Health { status: "ok" })
 }
 
-/// Readiness: the store answers.
+/// Readiness: the store answers, and how it is (a cluster's state and primaries without a
+/// replica, whose writes answer 503 while `replica_acks` requires one).
 #[utoipa::path(get, path = "/readyz", tag = "ops",
-    responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
-pub async fn readyz(State(state): State<AppState>) -> Result<AppJson<Health>, ApiError> {
+    responses((status = 200, body = Readiness), (status = 503, body = ErrorBody)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<AppJson<Readiness>, ApiError> {
     state.store.ping().await?;
-    Ok(AppJson(Health { status: "ok" }))
+    let store = state.store.health().await?;
+    if let Some(cluster) = store.cluster.as_ref().filter(|c| c.state != "ok") {
+        return Err(ApiError::Unavailable(format!(
+            "Redis Cluster state {:?}, {} slots served",
+            cluster.state, cluster.slots_ok
+        )));
+    }
+    Ok(AppJson(Readiness {
+        status: "ok",
+        store,
+    }))
+}
+
+/// Readiness answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ok`.
+    pub status: &'static str,
+    /// The store's backend and, on a cluster, its state.
+    pub store: StoreHealth,
 }
 
 /// Prometheus metrics.

@@ -1,19 +1,25 @@
 //! Storage: one narrow trait, an embedded ACID default ([`EmbeddedStore`], redb) and Redis
-//! ([`RedisStore`]) for production, both held to one conformance suite (`tests/store.rs`).
+//! ([`RedisStore`], one server or a Redis Cluster) for production, all held to one
+//! conformance suite (`tests/tests/store/`). [`Metered`] times every operation for
+//! `/metrics`.
 
+mod config;
 mod embedded;
+mod metered;
 mod redis;
 
-use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use yibao_shared::{CertificateId, RevokedCertificate, TokenId, VoucherId};
 
+pub use self::config::StoreConfig;
 pub use self::embedded::EmbeddedStore;
-pub use self::redis::RedisStore;
+pub use self::metered::Metered;
+pub use self::redis::{ClusterHealth, Durability, RedisStore};
 use crate::devices::record::Device;
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
@@ -34,6 +40,9 @@ pub enum StoreError {
     /// Any other backend error.
     #[error("store error: {0}")]
     Backend(String),
+    /// The backend does not offer this operation.
+    #[error("not offered by this store")]
+    Unsupported,
 }
 
 impl StoreError {
@@ -43,39 +52,32 @@ impl StoreError {
     }
 }
 
-/// Which backend to open.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum StoreConfig {
-    /// redb file in a directory: no server needed.
-    Embedded {
-        /// Directory of `yibao.redb`.
-        path: PathBuf,
-    },
-    /// Redis (standalone; keys are hash-tagged for a later cluster).
-    Redis {
-        /// e.g. `redis://127.0.0.1:6379/0`.
-        url: String,
-        /// Start even if the server has AOF off (acknowledged writes lost on restart): only
-        /// for a throwaway test server. Default: refuse to start.
-        #[serde(default)]
-        allow_without_aof: bool,
-    },
-}
-
-/// Opens the configured backend.
+/// Opens the configured backend, metered.
 ///
 /// # Errors
 ///
 /// [`StoreError::Unavailable`] if it cannot be opened or reached.
 pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(match config {
-        StoreConfig::Embedded { path } => Arc::new(EmbeddedStore::open(path)?),
-        StoreConfig::Redis {
-            url,
-            allow_without_aof,
-        } => Arc::new(RedisStore::connect(url, *allow_without_aof).await?),
-    })
+    Ok(Arc::new(Metered::new(config.open().await?)))
+}
+
+/// A rate: one request per `interval`, up to `burst` at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// Time that earns one request.
+    pub interval: Duration,
+    /// Requests allowed back to back after a quiet spell.
+    pub burst: u32,
+}
+
+/// What `/readyz` says about the store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct StoreHealth {
+    /// `embedded`, `redis` or `redis-cluster`.
+    pub backend: &'static str,
+    /// The cluster's state (Redis Cluster only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterHealth>,
 }
 
 /// What activation did.
@@ -106,6 +108,15 @@ pub enum LinkSave {
 pub trait Store: Send + Sync + 'static {
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// What `/readyz` reports (after a successful [`Self::ping`]).
+    async fn health(&self) -> Result<StoreHealth, StoreError>;
+
+    /// Counts one request of `caller` against `quota` in a limit shared by every issuer
+    /// node: `Ok(None)` admitted, `Ok(Some(wait))` refused until then; `Err` with
+    /// [`StoreError::Unsupported`] when this backend is one process's (the embedded store),
+    /// whose limits stay in memory.
+    async fn admit(&self, caller: &str, quota: Quota) -> Result<Option<Duration>, StoreError>;
 
     /// Writes registry rows (insert or replace by `id_key`). Each row is one record, so a
     /// row is never half-applied; a batch may be cut short by an error, and re-importing is

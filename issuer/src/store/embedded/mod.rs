@@ -7,12 +7,13 @@ mod settlement;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use yibao_shared::{CertificateId, RevokedCertificate, TokenId, UnixTime, VoucherId};
 
-use super::{Activation, LinkSave, Store, StoreError, decode, encode};
+use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth, decode, encode};
 use crate::devices::record::Device;
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
@@ -239,6 +240,18 @@ fn get_in<T: for<'de> serde::Deserialize<'de>>(
 impl Store for EmbeddedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.begin_read().map(|_| ()).map_err(backend)
+    }
+
+    async fn health(&self) -> Result<StoreHealth, StoreError> {
+        Ok(StoreHealth {
+            backend: "embedded",
+            cluster: None,
+        })
+    }
+
+    async fn admit(&self, _caller: &str, _quota: Quota) -> Result<Option<Duration>, StoreError> {
+        // One process owns the file: its limits stay in memory (`limits::RateLimits`).
+        Err(StoreError::Unsupported)
     }
 
     async fn upsert_persons(&self, persons: Vec<Person>) -> Result<(), StoreError> {

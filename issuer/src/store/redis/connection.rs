@@ -1,10 +1,50 @@
-//! The connection to Redis: which failures are transient (503, retry later) and which are
-//! bugs, one retry when a restarted server broke the pipe, and the persistence check.
+//! The connection to Redis (one server or a cluster): which failures are transient (503,
+//! retry later) and which are bugs, one retry when a restarted server broke the pipe, and the
+//! persistence check.
 
 use redis::aio::{ConnectionLike, ConnectionManager};
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, ErrorKind, Pipeline, RedisFuture, Value};
 
 use crate::store::StoreError;
+
+/// Either kind of deployment behind one [`ConnectionLike`], so the store's code is the same
+/// for both: the cluster client routes each command by its key's hash tag.
+#[derive(Clone)]
+pub(crate) enum Connection {
+    /// One server (with automatic reconnection).
+    Single(Reconnecting),
+    /// A Redis Cluster (the client follows `MOVED`/`ASK` and refreshes its slot map).
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
 
 /// Server answers that mean "not now" rather than "wrong": a replica being promoted
 /// (`MASTERDOWN`, `READONLY`), a restart still loading its data (`LOADING`), a cluster
@@ -25,6 +65,9 @@ pub(crate) fn failed(e: redis::RedisError) -> StoreError {
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_timeout()
+        || e.is_cluster_error()
+        // The cluster client has no connection for a slot whose primary just died.
+        || e.kind() == ErrorKind::ClusterConnectionNotFound
         || e.code().is_some_and(|code| TRANSIENT_CODES.contains(&code));
     if transient {
         StoreError::Unavailable(e.to_string())
@@ -83,18 +126,35 @@ impl ConnectionLike for Reconnecting {
 /// [`StoreError::Unavailable`] when Redis cannot be asked, [`StoreError::Backend`] when AOF is
 /// off and not allowed.
 pub(crate) async fn check_persistence(
-    conn: &mut Reconnecting,
+    conn: &mut Connection,
     allow: bool,
 ) -> Result<(), StoreError> {
-    let info: String = redis::cmd("INFO")
-        .arg("persistence")
-        .query_async(conn)
-        .await
-        .map_err(failed)?;
-    let aof = info
+    // On a cluster, INFO goes to every primary; each must persist.
+    let info: String = match conn {
+        Connection::Single(c) => redis::cmd("INFO")
+            .arg("persistence")
+            .query_async(c)
+            .await
+            .map_err(failed)?,
+        Connection::Cluster(c) => {
+            let per_node: std::collections::HashMap<String, String> = redis::cmd("INFO")
+                .arg("persistence")
+                .query_async(c)
+                .await
+                .map_err(failed)?;
+            per_node.into_values().collect::<Vec<_>>().join("\n")
+        }
+    };
+    let mut flags = info
         .lines()
-        .find_map(|l| l.trim().strip_prefix("aof_enabled:"))
+        .filter_map(|l| l.trim().strip_prefix("aof_enabled:"))
         .map(str::trim);
+    let first = flags.next();
+    let aof = if flags.any(|f| Some(f) != first) {
+        Some("0")
+    } else {
+        first
+    };
     match aof {
         Some("1") => Ok(()),
         Some(_) if allow => {

@@ -64,7 +64,7 @@ impl RedisStore {
             )
             .await
             .map_err(failed)?;
-        Ok(())
+        self.replicated(&[&devices_key(device.holder)]).await
     }
 
     pub(super) async fn device_in_redis(
@@ -98,6 +98,7 @@ impl RedisStore {
             .hdel(devices_key(device.holder), &device.device_id)
             .await
             .map_err(failed)?;
+        self.replicated(&[&devices_key(device.holder)]).await?;
         Ok(removed > 0)
     }
 
@@ -113,10 +114,12 @@ impl RedisStore {
                 .arg(entry.certificate_id.to_string())
                 .arg(encode(entry));
         }
-        invocation
+        let sequence = invocation
             .invoke_async(&mut self.conn())
             .await
-            .map_err(failed)
+            .map_err(failed)?;
+        self.replicated(&[SEQ]).await?;
+        Ok(sequence)
     }
 
     pub(super) async fn revocations_since_in_redis(

@@ -96,6 +96,8 @@ impl RedisStore {
                 .await
                 .map_err(failed)?;
         }
+        self.replicated(&[&person_voucher_key(&voucher.id_key), &voucher_key(id)])
+            .await?;
         Ok(deleted == 1)
     }
 
@@ -121,6 +123,8 @@ impl RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(failed)?;
+        self.replicated(&[&member_binders_key(link.member), &links_key(link.binder)])
+            .await?;
         Ok(match outcome {
             1 => LinkSave::Saved,
             -2 => LinkSave::LimitReached,

@@ -33,26 +33,32 @@
 //! 3. `SADD yb:v:{id}:creds <hash>` then `SET yb:c:{hash}`: a crash between them leaves a
 //!    hash in the set with no credential, which was never handed out and is skipped.
 
+mod cluster;
 mod connection;
 mod devices;
+mod durable;
 mod family;
 mod keys;
+mod limits;
 mod settlement;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::future::try_join_all;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use yibao_shared::{CertificateId, RevokedCertificate, TokenId, UnixTime, VoucherId};
 
-use self::connection::Reconnecting;
+pub use self::cluster::ClusterHealth;
+use self::connection::{Connection, Reconnecting};
 pub(super) use self::connection::failed;
+pub use self::durable::Durability;
 use self::keys::{
     INSTITUTIONS, credential_key, credential_revoked_key, person_key, person_voucher_key,
     voucher_creds_key, voucher_key, voucher_status_key,
 };
-use super::{Activation, LinkSave, Store, StoreError, decode, encode};
+use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth, decode, encode};
 use crate::devices::record::Device;
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
@@ -60,10 +66,12 @@ use crate::model::{
 use crate::secrets::{CredentialHash, IdKey};
 use crate::settlement::{DoubleUse, Settlement};
 
-/// Redis-backed store.
+/// Redis-backed store: one server, or a Redis Cluster ([`Self::open_cluster`]).
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: Reconnecting,
+    conn: Connection,
+    /// What a write waits for before the issuer acknowledges it (`durable.rs`).
+    durability: Durability,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -89,6 +97,19 @@ impl RedisStore {
     ///
     /// As [`Self::open`].
     pub async fn connect(url: &str, allow_without_aof: bool) -> Result<Self, StoreError> {
+        Self::connect_single(url, allow_without_aof, Durability::default()).await
+    }
+
+    /// Connects to one server; writes wait as `durability` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::open`].
+    pub async fn connect_single(
+        url: &str,
+        allow_without_aof: bool,
+        durability: Durability,
+    ) -> Result<Self, StoreError> {
         let client =
             redis::Client::open(url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         // Fail fast when Redis is down: a request should get a clear 503 within about a
@@ -101,12 +122,12 @@ impl RedisStore {
         let manager = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(failed)?;
-        let mut conn = Reconnecting(manager);
+        let mut conn = Connection::Single(Reconnecting(manager));
         connection::check_persistence(&mut conn, allow_without_aof).await?;
-        Ok(Self { conn })
+        Ok(Self { conn, durability })
     }
 
-    fn conn(&self) -> Reconnecting {
+    fn conn(&self) -> Connection {
         self.conn.clone()
     }
 
@@ -142,18 +163,16 @@ impl RedisStore {
         let mut conn = self.conn();
         // New index first, then the record, then drop the old index: at every point the
         // record's current key resolves.
-        let _: () = conn
-            .set(format!("{key_prefix}{{{}}}", new_key_hash.to_hex()), id)
-            .await
-            .map_err(failed)?;
-        let _: () = conn.set(record_key, record).await.map_err(failed)?;
+        let new_index = format!("{key_prefix}{{{}}}", new_key_hash.to_hex());
+        let _: () = conn.set(&new_index, id).await.map_err(failed)?;
+        let _: () = conn.set(&record_key, record).await.map_err(failed)?;
+        let mut written = vec![new_index, record_key];
         if let Some(old) = old_key_hash.filter(|old| old != new_key_hash) {
-            let _: () = conn
-                .del(format!("{key_prefix}{{{}}}", old.to_hex()))
-                .await
-                .map_err(failed)?;
+            let old_index = format!("{key_prefix}{{{}}}", old.to_hex());
+            let _: () = conn.del(&old_index).await.map_err(failed)?;
+            written.push(old_index);
         }
-        Ok(())
+        self.replicated(&keys_of(&written)).await
     }
 }
 
@@ -193,6 +212,11 @@ impl RedisStore {
             .set_nx(voucher_key(voucher.voucher_id), encode(&voucher))
             .await
             .map_err(failed)?;
+        self.replicated(&[
+            &person_voucher_key(&candidate.id_key),
+            &voucher_key(voucher.voucher_id),
+        ])
+        .await?;
         // Report the status as stored (a suspended voucher stays suspended).
         let voucher = self.voucher(voucher.voucher_id).await?.unwrap_or(voucher);
         Ok(Activation { voucher, created })
@@ -209,15 +233,33 @@ impl Store for RedisStore {
         Ok(())
     }
 
+    async fn health(&self) -> Result<StoreHealth, StoreError> {
+        let cluster = self.cluster_health().await?;
+        Ok(StoreHealth {
+            backend: if cluster.is_some() {
+                "redis-cluster"
+            } else {
+                "redis"
+            },
+            cluster,
+        })
+    }
+
+    async fn admit(&self, caller: &str, quota: Quota) -> Result<Option<Duration>, StoreError> {
+        self.admit_in_redis(caller, quota).await
+    }
+
     async fn upsert_persons(&self, persons: Vec<Person>) -> Result<(), StoreError> {
-        // One pipeline of single-key SETs: each row lands whole; a cluster client would split
-        // the pipeline by slot.
-        let mut pipe = redis::pipe();
-        for p in &persons {
-            pipe.set(person_key(&p.id_key), encode(p)).ignore();
-        }
-        let _: () = pipe.query_async(&mut self.conn()).await.map_err(failed)?;
-        Ok(())
+        // Single-key SETs sent together (each row lands whole): the connection pipelines
+        // them, and a cluster client sends each to its slot's primary.
+        try_join_all(persons.iter().map(|p| {
+            let mut conn = self.conn();
+            let (key, record) = (person_key(&p.id_key), encode(p));
+            async move { conn.set::<_, _, ()>(key, record).await }
+        }))
+        .await
+        .map_err(failed)?;
+        self.replicated_everywhere().await
     }
 
     async fn person(&self, id_key: &IdKey) -> Result<Option<Person>, StoreError> {
@@ -249,7 +291,7 @@ impl Store for RedisStore {
             .hset(INSTITUTIONS, &institution.code, encode(institution))
             .await
             .map_err(failed)?;
-        Ok(())
+        self.replicated(&[INSTITUTIONS]).await
     }
 
     async fn institution(&self, code: &str) -> Result<Option<Institution>, StoreError> {
@@ -302,6 +344,11 @@ impl Store for RedisStore {
             .set(credential_key(&credential.hash), encode(&credential))
             .await
             .map_err(failed)?;
+        self.replicated(&[
+            &voucher_creds_key(voucher.voucher_id),
+            &credential_key(&credential.hash),
+        ])
+        .await?;
         Ok(Activation { voucher, created })
     }
 
@@ -350,6 +397,7 @@ impl Store for RedisStore {
             VoucherStatus::Active => conn.del(voucher_status_key(id)).await,
         }
         .map_err(failed)?;
+        self.replicated(&[&voucher_status_key(id)]).await?;
         Ok(true)
     }
 
@@ -379,6 +427,7 @@ impl Store for RedisStore {
                 .set(credential_revoked_key(hash), "1")
                 .await
                 .map_err(failed)?;
+            self.replicated(&[&credential_revoked_key(hash)]).await?;
         }
         Ok(exists)
     }
@@ -390,6 +439,7 @@ impl Store for RedisStore {
             .await
             .map_err(failed)?;
         let mut revoked = 0;
+        let mut written = Vec::new();
         for hash in hashes.iter().filter_map(|h| CredentialHash::from_hex(h)) {
             let mut conn = self.conn();
             let live: bool = conn.exists(credential_key(&hash)).await.map_err(failed)?;
@@ -402,7 +452,9 @@ impl Store for RedisStore {
             {
                 revoked += 1;
             }
+            written.push(credential_revoked_key(&hash));
         }
+        self.replicated(&keys_of(&written)).await?;
         Ok(revoked)
     }
 
@@ -519,4 +571,9 @@ impl Store for RedisStore {
     async fn prune_revocations(&self, before: UnixTime) -> Result<usize, StoreError> {
         self.prune_revocations_in_redis(before).await
     }
+}
+
+/// `&str` views of owned key names, for [`RedisStore::replicated`].
+fn keys_of(keys: &[String]) -> Vec<&str> {
+    keys.iter().map(String::as_str).collect()
 }

@@ -2,6 +2,7 @@
 //! (`yb:v:{<voucher>}:settled`), so insert-if-absent (the once-only rule) and the ledger read
 //! are single-slot operations.
 
+use futures_util::future::try_join_all;
 use redis::AsyncCommands;
 use yibao_shared::{TokenId, VoucherId};
 
@@ -31,30 +32,26 @@ impl RedisStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        // One pipeline of HSETNX + HGET per item: HSETNX is the atomic once-only step; the
-        // HGET after it reads back whichever record won (ours, or the one kept).
-        let mut pipe = redis::pipe();
-        for s in batch {
+        // Per item, HSETNX (the atomic once-only step) and an HGET reading back whichever
+        // record won (ours, or the one kept), pipelined on the item's slot; items are sent
+        // together (a cluster client routes each to its voucher's primary).
+        let replies: Vec<(bool, Option<Vec<u8>>)> = try_join_all(batch.iter().map(|s| {
+            let mut conn = self.conn();
             let (key, field) = (settled_key(s.voucher_id), s.token_id.to_string());
-            pipe.hset_nx(&key, &field, encode(s)).hget(&key, &field);
-        }
-        let replies: Vec<(bool, Option<Vec<u8>>)> = {
-            let flat: Vec<redis::Value> =
-                pipe.query_async(&mut self.conn()).await.map_err(failed)?;
-            let mut out = Vec::with_capacity(batch.len());
-            let mut it = flat.into_iter();
-            while let (Some(set), Some(current)) = (it.next(), it.next()) {
-                let set: bool =
-                    redis::from_redis_value(set).map_err(|e| StoreError::Backend(e.to_string()))?;
-                let current: Option<Vec<u8>> = redis::from_redis_value(current)
-                    .map_err(|e| StoreError::Backend(e.to_string()))?;
-                out.push((set, current));
+            let record = encode(s);
+            async move {
+                redis::pipe()
+                    .hset_nx(&key, &field, record)
+                    .hget(&key, &field)
+                    .query_async::<(bool, Option<Vec<u8>>)>(&mut conn)
+                    .await
             }
-            out
-        };
-        if replies.len() != batch.len() {
-            return Err(StoreError::Backend("short pipeline reply".into()));
-        }
+        }))
+        .await
+        .map_err(failed)?;
+        let keys: Vec<String> = batch.iter().map(|s| settled_key(s.voucher_id)).collect();
+        self.replicated(&keys.iter().map(String::as_str).collect::<Vec<_>>())
+            .await?;
         replies
             .into_iter()
             .map(|(set, current)| match (set, current) {
@@ -78,6 +75,7 @@ impl RedisStore {
             .invoke_async(&mut self.conn())
             .await
             .map_err(failed)?;
+        self.replicated(&[&settled_key(current.voucher_id)]).await?;
         Ok(replaced == 1)
     }
 
@@ -119,7 +117,8 @@ impl RedisStore {
             )
             .await
             .map_err(failed)?;
-        Ok(())
+        self.replicated(&[&double_use_key(double_use.voucher_id)])
+            .await
     }
 
     pub(super) async fn double_uses_of_in_redis(

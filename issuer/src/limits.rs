@@ -1,0 +1,182 @@
+//! Per-caller rate limits: channels (activations), holder credentials (tokens) and family
+//! binds. With the embedded store the issuer is one process and keeps them in memory
+//! (`governor`); with Redis several issuer nodes serve the same callers, so the limits live
+//! in Redis ([`crate::store::Store::admit`]) and hold across nodes, at one round trip per
+//! limited request (`docs/SCALE.md`).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::{DefaultKeyedRateLimiter, Quota as GovernorQuota, RateLimiter};
+use yibao_shared::VoucherId;
+
+use crate::config::Limits;
+use crate::error::ApiError;
+use crate::secrets::CredentialHash;
+use crate::store::{Quota, Store};
+
+/// Rate limits keyed by caller.
+pub struct RateLimits {
+    quotas: Quotas,
+    keeper: Keeper,
+}
+
+/// The three quotas.
+#[derive(Clone, Copy, Debug)]
+struct Quotas {
+    channel: Quota,
+    holder: Quota,
+    bind: Quota,
+}
+
+enum Keeper {
+    /// This process's memory (one issuer).
+    Local {
+        channel: DefaultKeyedRateLimiter<String>,
+        holder: DefaultKeyedRateLimiter<CredentialHash>,
+        bind: DefaultKeyedRateLimiter<VoucherId>,
+    },
+    /// The shared store (several issuer nodes).
+    Shared(Arc<dyn Store>),
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimits")
+            .field("quotas", &self.quotas)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimits {
+    /// In-process limits for the configured quotas (a zero quota is treated as 1).
+    pub fn local(limits: &Limits) -> Self {
+        let quotas = Quotas::of(limits);
+        Self {
+            quotas,
+            keeper: Keeper::Local {
+                channel: RateLimiter::keyed(governor_quota(quotas.channel)),
+                holder: RateLimiter::keyed(governor_quota(quotas.holder)),
+                bind: RateLimiter::keyed(governor_quota(quotas.bind)),
+            },
+        }
+    }
+
+    /// Limits kept in `store`, shared with every issuer node using it.
+    pub fn shared(limits: &Limits, store: Arc<dyn Store>) -> Self {
+        Self {
+            quotas: Quotas::of(limits),
+            keeper: Keeper::Shared(store),
+        }
+    }
+
+    /// Admits one request of a channel.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::RateLimited`] when over quota, [`ApiError::Unavailable`] when the shared
+    /// store cannot count it.
+    pub async fn channel(&self, id: &str) -> Result<(), ApiError> {
+        match &self.keeper {
+            Keeper::Local { channel, .. } => local(channel.check_key(&id.to_owned())),
+            Keeper::Shared(store) => shared(store, &format!("ch:{id}"), self.quotas.channel).await,
+        }
+    }
+
+    /// Admits one request of a holder credential.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::channel`].
+    pub async fn holder(&self, credential: &CredentialHash) -> Result<(), ApiError> {
+        match &self.keeper {
+            Keeper::Local { holder, .. } => local(holder.check_key(credential)),
+            Keeper::Shared(store) => {
+                let caller = format!("h:{}", credential.to_hex());
+                shared(store, &caller, self.quotas.holder).await
+            }
+        }
+    }
+
+    /// Counts one family bind by `binder`: binds are what a stranger would repeat to probe
+    /// the registry, so they have their own, much smaller quota.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::channel`].
+    pub async fn bind(&self, binder: VoucherId) -> Result<(), ApiError> {
+        match &self.keeper {
+            Keeper::Local { bind, .. } => local(bind.check_key(&binder)),
+            Keeper::Shared(store) => shared(store, &format!("b:{binder}"), self.quotas.bind).await,
+        }
+    }
+
+    /// Forgets callers idle long enough to be back at full quota (bounds memory; shared
+    /// limits expire in Redis by themselves).
+    pub fn forget_idle(&self) {
+        if let Keeper::Local {
+            channel,
+            holder,
+            bind,
+        } = &self.keeper
+        {
+            channel.retain_recent();
+            holder.retain_recent();
+            bind.retain_recent();
+        }
+    }
+}
+
+impl Quotas {
+    fn of(limits: &Limits) -> Self {
+        let per_sec = limits.channel_per_sec.max(1);
+        let per_min = limits.holder_per_min.max(1);
+        let binds = limits.binds_per_day.max(1);
+        Self {
+            channel: Quota {
+                interval: Duration::from_secs(1) / per_sec,
+                burst: per_sec,
+            },
+            holder: Quota {
+                interval: Duration::from_secs(60) / per_min,
+                burst: per_min,
+            },
+            // `binds` a day, all of them at once if need be (a family set up in one sitting).
+            bind: Quota {
+                interval: Duration::from_secs(86_400) / binds,
+                burst: binds,
+            },
+        }
+    }
+}
+
+fn governor_quota(quota: Quota) -> GovernorQuota {
+    let burst = NonZeroU32::new(quota.burst).unwrap_or(NonZeroU32::MIN);
+    GovernorQuota::with_period(quota.interval)
+        .unwrap_or_else(|| GovernorQuota::per_second(burst))
+        .allow_burst(burst)
+}
+
+fn local(
+    answer: Result<(), governor::NotUntil<governor::clock::QuantaInstant>>,
+) -> Result<(), ApiError> {
+    answer.map_err(|not_until| {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        ApiError::RateLimited(whole_seconds(wait))
+    })
+}
+
+async fn shared(store: &Arc<dyn Store>, caller: &str, quota: Quota) -> Result<(), ApiError> {
+    match store.admit(caller, quota).await? {
+        None => Ok(()),
+        Some(wait) => Err(ApiError::RateLimited(whole_seconds(wait))),
+    }
+}
+
+/// Whole seconds until the quota has room again (at least 1), for `Retry-After`.
+fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
