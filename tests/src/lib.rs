@@ -14,5 +14,6 @@ pub mod peers;
 pub mod phone;
 pub mod process;
 pub mod qr;
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod sample;

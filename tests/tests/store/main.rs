@@ -4,6 +4,7 @@
 mod devices;
 mod family;
 mod fixtures;
+mod limits;
 mod registry;
 mod settlement;
 
@@ -16,11 +17,12 @@ use yibao_issuer::model::{
 };
 use yibao_issuer::secrets::{CredentialHash, IndexKey, hash_credential};
 use yibao_issuer::settlement::{Amounts, DoubleUse, Settlement, reference};
-use yibao_issuer::store::{EmbeddedStore, LinkSave, RedisStore, Store};
+use yibao_issuer::store::{Durability, EmbeddedStore, LinkSave, RedisStore, Store};
 use yibao_shared::{
     BusinessType, Gender, InsuranceType, MaskedName, RegionCode, Relation, TokenId, UnixTime,
     VoucherId,
 };
+use yibao_tests::redis_cluster::RedisCluster;
 use yibao_tests::redis_server::RedisServer;
 
 pub(crate) const NOW: UnixTime = UnixTime::from_secs(1_767_225_600);
@@ -28,6 +30,7 @@ pub(crate) const NOW: UnixTime = UnixTime::from_secs(1_767_225_600);
 use self::devices::*;
 use self::family::*;
 use self::fixtures::*;
+use self::limits::*;
 use self::registry::*;
 use self::settlement::*;
 
@@ -35,101 +38,54 @@ async fn ping_answers(store: &dyn Store) {
     store.ping().await.expect("reachable");
 }
 
+/// Calls `$then!` with every conformance case: each is an `async fn(&dyn Store)` above or
+/// in a module, run against each backend.
+macro_rules! with_every_case {
+    ($then:ident!($($args:tt)*)) => {
+        $then!($($args)*;
+            devices_are_kept_per_holder,
+            revocations_are_read_as_deltas_in_order,
+            concurrent_revocations_get_distinct_sequences,
+            person_round_trip_and_reimport,
+            channel_keys_resolve_and_rotate,
+            institutions_and_terminals,
+            activation_is_idempotent_per_person,
+            suspension_and_revocation,
+            links_are_compare_and_set_and_indexed_both_ways,
+            at_most_five_active_links_and_unbinding_frees_a_place,
+            an_unused_proxy_voucher_is_discarded_and_a_used_one_kept,
+            ensure_voucher_creates_once,
+            a_token_settles_once_under_concurrent_handoffs,
+            completion_is_compare_and_set_and_double_use_recorded_once,
+            ping_answers);
+    };
+}
+
+/// One test per case on a fresh store from `$open`, in parallel.
 macro_rules! conformance {
-    ($backend:ident, $open:path) => {
+    ($backend:ident, $open:path; $($case:ident),*) => {
         mod $backend {
             use super::*;
-
-            #[tokio::test]
-            async fn devices_are_kept_per_holder() {
-                let (store, _guard) = $open().await;
-                super::devices_are_kept_per_holder(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn revocations_are_read_as_deltas_in_order() {
-                let (store, _guard) = $open().await;
-                super::revocations_are_read_as_deltas_in_order(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn concurrent_revocations_get_distinct_sequences() {
-                let (store, _guard) = $open().await;
-                super::concurrent_revocations_get_distinct_sequences(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn person_round_trip_and_reimport() {
-                let (store, _guard) = $open().await;
-                super::person_round_trip_and_reimport(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn channel_keys_resolve_and_rotate() {
-                let (store, _guard) = $open().await;
-                super::channel_keys_resolve_and_rotate(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn institutions_and_terminals() {
-                let (store, _guard) = $open().await;
-                super::institutions_and_terminals(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn activation_is_idempotent_per_person() {
-                let (store, _guard) = $open().await;
-                super::activation_is_idempotent_per_person(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn suspension_and_revocation() {
-                let (store, _guard) = $open().await;
-                super::suspension_and_revocation(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn links_are_compare_and_set_and_indexed_both_ways() {
-                let (store, _guard) = $open().await;
-                super::links_are_compare_and_set_and_indexed_both_ways(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn at_most_five_active_links_and_unbinding_frees_a_place() {
-                let (store, _guard) = $open().await;
-                super::at_most_five_active_links_and_unbinding_frees_a_place(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn an_unused_proxy_voucher_is_discarded_and_a_used_one_kept() {
-                let (store, _guard) = $open().await;
-                super::an_unused_proxy_voucher_is_discarded_and_a_used_one_kept(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn ensure_voucher_creates_once() {
-                let (store, _guard) = $open().await;
-                super::ensure_voucher_creates_once(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn a_token_settles_once_under_concurrent_handoffs() {
-                let (store, _guard) = $open().await;
-                super::a_token_settles_once_under_concurrent_handoffs(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn completion_is_compare_and_set_and_double_use_recorded_once() {
-                let (store, _guard) = $open().await;
-                super::completion_is_compare_and_set_and_double_use_recorded_once(&*store).await;
-            }
-
-            #[tokio::test]
-            async fn ping_answers() {
-                let (store, _guard) = $open().await;
-                super::ping_answers(&*store).await;
-            }
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let (store, _guard) = $open().await;
+                    super::$case(&*store).await;
+                }
+            )*
         }
+    };
+}
+
+/// Every case in turn on one Redis Cluster (six processes are too many to start per case),
+/// emptied between cases; a failure names its case.
+macro_rules! conformance_in_turn {
+    ($store:expr, $empty:expr; $($case:ident),*) => {
+        $(
+            $empty.await;
+            eprintln!("cluster conformance: {}", stringify!($case));
+            $case(&*$store).await;
+        )*
     };
 }
 
@@ -145,8 +101,50 @@ async fn open_redis() -> (Arc<dyn Store>, RedisServer) {
     (Arc::new(store), server)
 }
 
-conformance!(embedded, open_embedded);
-conformance!(redis, open_redis);
+with_every_case!(conformance!(embedded, open_embedded));
+with_every_case!(conformance!(redis, open_redis));
+
+/// The same cases on a real six-node Redis Cluster (3 primaries, 3 replicas), with every
+/// write waiting for a replica as in production.
+#[tokio::test]
+async fn redis_cluster_passes_every_case() {
+    let cluster = RedisCluster::start();
+    let store = RedisStore::open_cluster(&cluster.urls(), false, Durability {
+        replicas: 1,
+        timeout: std::time::Duration::from_secs(2),
+    })
+    .await
+    .expect("connects to the cluster");
+    let store: Arc<dyn Store> = Arc::new(store);
+    let empty = || async {
+        // FLUSHALL goes to every primary (replicas follow).
+        let mut conn = ::redis::cluster::ClusterClient::new(cluster.urls())
+            .expect("cluster client")
+            .get_async_connection()
+            .await
+            .expect("connects");
+        let _: () = ::redis::cmd("FLUSHALL")
+            .query_async(&mut conn)
+            .await
+            .expect("flushall");
+    };
+    with_every_case!(conformance_in_turn!(store, empty()));
+    shared_limits_admit_a_burst_then_refuse(&*store).await;
+    let health = store.health().await.expect("health");
+    assert_eq!(health.backend, "redis-cluster");
+    let cluster_health = health.cluster.expect("cluster state");
+    assert_eq!(
+        (cluster_health.state.as_str(), cluster_health.slots_ok, cluster_health.primaries),
+        ("ok", 16384, 3)
+    );
+    assert_eq!(cluster_health.primaries_without_replica, 0);
+}
+
+#[tokio::test]
+async fn redis_shared_limits_admit_a_burst_then_refuse() {
+    let (store, _server) = open_redis().await;
+    shared_limits_admit_a_burst_then_refuse(&*store).await;
+}
 
 #[tokio::test]
 async fn redis_activation_repairs_a_voucher_claimed_by_a_crashed_attempt() {
