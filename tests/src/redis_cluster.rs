@@ -8,6 +8,7 @@
 //! default's 15+ (docs/SCALE.md gives the production settings).
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::redis_server::free_port;
@@ -16,10 +17,11 @@ const NODES: usize = 6;
 /// Milliseconds without an answer before a primary is judged failed.
 pub const NODE_TIMEOUT_MS: u64 = 1_000;
 
-/// One node.
+/// One node (its process behind a lock, so a test can kill and restart nodes while other
+/// threads drive load through the network).
 #[derive(Debug)]
 struct Node {
-    child: Option<Child>,
+    child: Mutex<Option<Child>>,
     port: u16,
     bus_port: u16,
     dir: tempfile::TempDir,
@@ -44,7 +46,7 @@ impl RedisCluster {
             .map(|_| {
                 let dir = tempfile::tempdir().expect("tempdir for a cluster node");
                 Node {
-                    child: None,
+                    child: Mutex::new(None),
                     port: free_port(),
                     bus_port: free_port(),
                     dir,
@@ -52,7 +54,7 @@ impl RedisCluster {
             })
             .collect();
         for node in &mut nodes {
-            node.child = Some(spawn(node));
+            *node.child.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(spawn(node));
         }
         let cluster = Self { nodes };
         for i in 0..NODES {
@@ -93,6 +95,16 @@ impl RedisCluster {
     ///
     /// If no live node answers `CLUSTER NODES` or none serves the slot.
     pub fn primary_of(&self, slot: u16) -> usize {
+        self.serving(slot).unwrap_or_else(|| {
+            panic!(
+                "no primary serves slot {slot}:\n{}",
+                self.any_node_says(&["CLUSTER", "NODES"])
+            )
+        })
+    }
+
+    /// The live, not failing primary serving `slot`, as a live node sees it.
+    pub fn serving(&self, slot: u16) -> Option<usize> {
         let nodes = self.any_node_says(&["CLUSTER", "NODES"]);
         for line in nodes.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
@@ -117,15 +129,15 @@ impl RedisCluster {
                     .nodes
                     .iter()
                     .position(|n| n.port == port)
-                    .expect("a node of this cluster");
+                    .filter(|&i| self.is_live(i));
             }
         }
-        panic!("no primary serves slot {slot}:\n{nodes}");
+        None
     }
 
     /// Kills node `i` with `SIGKILL` (no shutdown, no save).
-    pub fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.nodes[i].child.take() {
+    pub fn kill(&self, i: usize) {
+        if let Some(mut child) = self.child(i).take() {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -133,10 +145,21 @@ impl RedisCluster {
 
     /// Starts node `i` again with its data and cluster identity; it rejoins (as a replica
     /// if it lost its slots meanwhile).
-    pub fn restart(&mut self, i: usize) {
+    pub fn restart(&self, i: usize) {
         self.kill(i);
-        self.nodes[i].child = Some(spawn(&self.nodes[i]));
+        *self.child(i) = Some(spawn(&self.nodes[i]));
         self.wait_for_port(i);
+    }
+
+    fn child(&self, i: usize) -> std::sync::MutexGuard<'_, Option<Child>> {
+        self.nodes[i]
+            .child
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_live(&self, i: usize) -> bool {
+        self.child(i).is_some()
     }
 
     /// `redis-cli -p <port of node i> args…`, its output.
@@ -172,7 +195,7 @@ impl RedisCluster {
 
     fn is_healthy(&self) -> bool {
         let live: Vec<usize> = (0..NODES)
-            .filter(|&i| self.nodes[i].child.is_some())
+            .filter(|&i| self.is_live(i))
             .collect();
         let states_ok = live
             .iter()
@@ -194,7 +217,7 @@ impl RedisCluster {
 
     fn any_node_says(&self, args: &[&str]) -> String {
         (0..NODES)
-            .filter(|&i| self.nodes[i].child.is_some())
+            .filter(|&i| self.is_live(i))
             .map(|i| self.cli(i, args))
             .find(|out| !out.trim().is_empty())
             .unwrap_or_default()

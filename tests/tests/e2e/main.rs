@@ -3,6 +3,7 @@
 //! loopback. One binary for all of them (`cargo test -p yibao-tests --test e2e`).
 
 mod browser;
+mod cluster;
 mod cashier;
 mod demo;
 mod devices;
