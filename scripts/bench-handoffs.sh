@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Handoff intake throughput (POST /v1/handoffs, batches of 100, two client threads) on the
-# embedded store and on Redis, against one core of raw verify_strict measured in the same
+# embedded store, on Redis and on a six-node Redis Cluster (with and without WAIT), against
+# one core of raw verify_strict measured in the same
 # run. Bounded: 20,000 handoffs per backend.
 # Usage: scripts/bench-handoffs.sh
 set -euo pipefail

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Load benchmark of the issuer, on the embedded store and on Redis, in one run:
+# Load benchmark of the issuer, on the embedded store, on Redis and on a six-node Redis
+# Cluster with two issuer nodes, in one run:
 #   GET /healthz       the HTTP ceiling of this binary on this machine (baseline)
 #   GET /v1/token      holder auth + registry read + Ed25519 signature
 #   GET /v1/token.svg  the same plus QR rendering
@@ -43,21 +44,26 @@ print(f"{rps:.0f} {p99:.2f}")
 PY
 }
 
-bench_backend() { # name [redis-url]
-  local name=$1 data="$WORK/$1" port
-  port=$(free_port)
+start_issuer() { # log -> sets ISSUER_PORT; the store comes from YIBAO__STORE__*
+  ISSUER_PORT=$(free_port)
+  YIBAO__LISTEN="127.0.0.1:$ISSUER_PORT" RUST_LOG=warn "$BIN/yibao-issuer" serve > "$1" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do grep -q "serving on" "$1" && break; sleep 0.1; done
+}
+
+bench_backend() { # name [issuer nodes, default 1]; the store comes from YIBAO__STORE__*
+  local name=$1 nodes=${2:-1} data="$WORK/$1" port
   mkdir -p "$data"
   "$BIN/yibao-keys" --dir "$data/keys" root init >/dev/null
   "$BIN/yibao-keys" --dir "$data/keys" issuer new >/dev/null
   "$BIN/yibao-keys" --dir "$data/keys" bundle sign >/dev/null
-  export YIBAO__DATA_DIR="$data" YIBAO__LISTEN="127.0.0.1:$port"
+  export YIBAO__DATA_DIR="$data"
   export YIBAO__LIMITS__HOLDER_PER_MIN=1000000000 YIBAO__LIMITS__CHANNEL_PER_SEC=1000000
-  if [ -n "${2:-}" ]; then export YIBAO__STORE__TYPE=redis YIBAO__STORE__URL=$2; else unset YIBAO__STORE__TYPE YIBAO__STORE__URL; fi
   "$BIN/yibao-issuer" synthetic-registry --rows 10000 > "$data/registry.csv"
   "$BIN/yibao-issuer" import "$data/registry.csv" >/dev/null
-  RUST_LOG=warn "$BIN/yibao-issuer" serve > "$data/serve.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 100); do grep -q "serving on" "$data/serve.log" && break; sleep 0.1; done
+  local ports=()
+  for n in $(seq "$nodes"); do start_issuer "$data/serve-$n.log"; ports+=("$ISSUER_PORT"); done
+  port=${ports[0]}
   local base="http://127.0.0.1:$port" admin key person holder
   admin=$(cat "$data/admin.token")
   key=$(curl -s -X POST "$base/v1/admin/channels" -H "Authorization: Bearer $admin" \
@@ -70,26 +76,75 @@ f = sys.argv[1].split(",")
 print(json.dumps({"name": f[1], "id_number": f[2], "attestation": {"real_name": True, "real_person": True, "method": "face"}}))
 PY
 )
-  read -r h_rps h_p99 < <(wrk_run "$base/healthz" none)
-  read -r t_rps t_p99 < <(wrk_run "$base/v1/token" "$holder")
-  read -r s_rps s_p99 < <(wrk_run "$base/v1/token.svg" "$holder")
-  python3 - "$name" "$h_rps" "$h_p99" "$t_rps" "$t_p99" "$s_rps" "$s_p99" <<'PY'
+  if [ "$nodes" -gt 1 ]; then
+    # Every node: its own /healthz baseline, then the token endpoint (the holder was
+    # activated through the first node; the others read the shared store).
+    for n in $(seq "$nodes"); do
+      local node_base="http://127.0.0.1:${ports[$((n - 1))]}"
+      read -r h_rps h_p99 < <(wrk_run "$node_base/healthz" none)
+      read -r t_rps t_p99 < <(wrk_run "$node_base/v1/token" "$holder")
+      python3 - "$name node $n" "$h_rps" "$h_p99" "$t_rps" "$t_p99" <<'PY'
+import sys
+name, h, hp, t, tp = sys.argv[1], *map(float, sys.argv[2:])
+print(f"| {name} | /healthz | {h:,.0f} | {hp:.2f} | 1.00 |")
+print(f"| {name} | /v1/token | {t:,.0f} | {tp:.2f} | {t / h:.2f} |")
+PY
+    done
+  else
+    read -r h_rps h_p99 < <(wrk_run "$base/healthz" none)
+    read -r t_rps t_p99 < <(wrk_run "$base/v1/token" "$holder")
+    read -r s_rps s_p99 < <(wrk_run "$base/v1/token.svg" "$holder")
+    python3 - "$name" "$h_rps" "$h_p99" "$t_rps" "$t_p99" "$s_rps" "$s_p99" <<'PY'
 import sys
 name, h, hp, t, tp, s, sp = sys.argv[1], *map(float, sys.argv[2:])
 print(f"| {name} | /healthz | {h:,.0f} | {hp:.2f} | 1.00 |")
 print(f"| {name} | /v1/token | {t:,.0f} | {tp:.2f} | {t / h:.2f} |")
 print(f"| {name} | /v1/token.svg | {s:,.0f} | {sp:.2f} | {s / h:.2f} |")
 PY
-  kill "${PIDS[-1]}" 2>/dev/null || true
+  fi
+  for _ in $(seq "$nodes"); do kill "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; done
+}
+
+start_cluster() { # -> sets CLUSTER_NODES, a comma-separated list (six nodes, three primaries)
+  local ports=() port dir
+  for _ in 1 2 3 4 5 6; do
+    port=$(free_port); dir=$(mktemp -d -p "$WORK")
+    redis-server --port "$port" --cluster-port "$(free_port)" --bind 127.0.0.1 \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
+      --save "" --appendonly yes --appendfsync everysec --dir "$dir" >/dev/null &
+    PIDS+=($!)
+    ports+=("$port")
+  done
+  for p in "${ports[@]}"; do
+    for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  done
+  redis-cli --cluster create $(printf '127.0.0.1:%s ' "${ports[@]}") --cluster-replicas 1 \
+    --cluster-yes >/dev/null
+  local ok
+  for _ in $(seq 300); do
+    ok=0
+    for p in "${ports[@]}"; do redis-cli -p "$p" cluster info | grep -q 'cluster_state:ok' && ok=$((ok + 1)); done
+    # ...and every primary's replica in sync, or the first writes' WAIT would time out.
+    for p in "${ports[@]}"; do redis-cli -p "$p" info replication | grep -q 'slave0:.*state=online' && ok=$((ok + 1)); done
+    [ "$ok" = 9 ] && break
+    sleep 0.1
+  done
+  CLUSTER_NODES=$(printf 'redis://127.0.0.1:%s,' "${ports[@]}" | sed 's/,$//')
 }
 
 echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s on $(nproc) cores; issuer, wrk (and redis) share them"
 echo
 echo "| store | endpoint | requests/s | p99 ms | ratio to /healthz |"
 echo "|---|---|---|---|---|"
+unset YIBAO__STORE__TYPE YIBAO__STORE__URL YIBAO__STORE__NODES
 bench_backend embedded
 REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync always --dir "$(mktemp -d)" >/dev/null &
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync always --dir "$(mktemp -d -p "$WORK")" >/dev/null &
 PIDS+=($!)
 sleep 0.5
-bench_backend redis "redis://127.0.0.1:$REDIS_PORT/0"
+export YIBAO__STORE__TYPE=redis YIBAO__STORE__URL="redis://127.0.0.1:$REDIS_PORT/0"
+bench_backend redis
+unset YIBAO__STORE__URL
+start_cluster
+export YIBAO__STORE__TYPE=redis-cluster YIBAO__STORE__NODES="$CLUSTER_NODES"
+bench_backend redis-cluster 2

@@ -11,9 +11,9 @@ use yibao_verifier::{Clock, SystemClock};
 use zeroize::Zeroizing;
 
 use crate::config::Config;
+use crate::limits::RateLimits;
 use crate::secrets::{IndexKey, hash_credential, new_credential, random_bytes};
 use crate::signing::KeyMaterial;
-use crate::limits::RateLimits;
 use crate::state::AppState;
 use crate::store;
 

@@ -1,5 +1,6 @@
-//! Handoff intake throughput: a release `yibao-issuer` on the embedded store and on Redis,
-//! fed batches of freshly signed codes by two client threads over loopback, against the
+//! Handoff intake throughput: a release `yibao-issuer` on the embedded store, on one Redis
+//! (AOF `appendfsync always`) and on a six-node Redis Cluster (AOF `everysec`, each write
+//! confirmed by a replica with `WAIT`, and once without, to show what `WAIT` costs), fed batches of freshly signed codes by two client threads over loopback, against the
 //! crypto ceiling measured in the same run (one core of `verify_strict`, since intake
 //! re-verifies every code).
 //!
@@ -17,6 +18,7 @@ use yibao_shared::{
     Claims, Gender, InsuranceType, MaskedName, RegionCode, TokenId, UntrustedToken, VoucherId,
 };
 use yibao_tests::process::Issuer;
+use yibao_tests::redis_cluster::RedisCluster;
 use yibao_tests::redis_server::{RedisServer, free_port};
 use yibao_verifier::{Clock, SystemClock};
 
@@ -33,7 +35,12 @@ fn main() {
     );
     println!("|---|---|---|---|---|");
     println!("| (baseline) raw `verify_strict`, one core | {crypto:.0} | | | 1.00 |");
-    for backend in ["embedded", "redis"] {
+    for backend in [
+        "embedded",
+        "redis",
+        "redis-cluster",
+        "redis-cluster-no-wait",
+    ] {
         let (rate, p50, p99) = run(Path::new(&issuer_bin), backend);
         println!(
             "| {backend} | {rate:.0} | {p50:.1} | {p99:.1} | {:.2} |",
@@ -92,6 +99,19 @@ fn run(issuer_bin: &Path, backend: &str) -> (f64, f64, f64) {
     if let Some(redis) = &redis {
         env.push(("YIBAO__STORE__TYPE", "redis".into()));
         env.push(("YIBAO__STORE__URL", redis.url()));
+    }
+    let cluster = backend
+        .starts_with("redis-cluster")
+        .then(RedisCluster::start);
+    if let Some(cluster) = &cluster {
+        env.push(("YIBAO__STORE__TYPE", "redis-cluster".into()));
+        env.push(("YIBAO__STORE__NODES", cluster.urls().join(",")));
+        let acks = if backend.ends_with("no-wait") {
+            "0"
+        } else {
+            "1"
+        };
+        env.push(("YIBAO__STORE__REPLICA_ACKS", acks.into()));
     }
     let issuer = Issuer::start_binary(issuer_bin, &env, &data.path().join("serve.log"));
     let base = issuer.base_url.clone();
@@ -180,5 +200,6 @@ fn run(issuer_bin: &Path, backend: &str) -> (f64, f64, f64) {
     let result = (rate, pick(0.5), pick(0.99));
     issuer.stop();
     drop(redis);
+    drop(cluster);
     result
 }

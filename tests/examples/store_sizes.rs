@@ -54,7 +54,14 @@ async fn main() {
         store.upsert_persons(chunk.to_vec()).await.expect("persons");
     }
     let rows = used_memory(&cluster);
-    report(&cluster, "registry row (person)", before, rows, n, "yb:p:{*}");
+    report(
+        &cluster,
+        "registry row (person)",
+        before,
+        rows,
+        n,
+        "yb:p:{*}",
+    );
 
     let started = Instant::now();
     in_parallel(people.iter().enumerate(), |(i, p)| {
@@ -87,17 +94,34 @@ async fn main() {
     })
     .await;
     let linked = used_memory(&cluster);
-    report(&cluster, "family link (both sides)", activated, linked, n / 2, "yb:v:{*}:members");
+    report(
+        &cluster,
+        "family link (both sides)",
+        activated,
+        linked,
+        n / 2,
+        "yb:v:{*}:members",
+    );
 
     in_parallel(0..n, |i| {
         let store = &store;
         async move {
-            store.insert_settlement(&settlement(i)).await.expect("settle");
+            store
+                .insert_settlement(&settlement(i))
+                .await
+                .expect("settle");
         }
     })
     .await;
     let settled = used_memory(&cluster);
-    report(&cluster, "settlement", linked, settled, n, "yb:v:{*}:settled");
+    report(
+        &cluster,
+        "settlement",
+        linked,
+        settled,
+        n,
+        "yb:v:{*}:settled",
+    );
 
     // The same activations again (new vouchers) without waiting for a replica.
     let fast = RedisStore::open_cluster(&cluster.urls(), false, Durability::default())
@@ -141,7 +165,11 @@ where
 
 fn used_memory(cluster: &RedisCluster) -> u64 {
     (0..6)
-        .filter(|&i| cluster.cli(i, &["INFO", "replication"]).contains("role:master"))
+        .filter(|&i| {
+            cluster
+                .cli(i, &["INFO", "replication"])
+                .contains("role:master")
+        })
         .filter_map(|i| {
             cluster
                 .cli(i, &["INFO", "memory"])
@@ -187,7 +215,11 @@ fn person(index: &IndexKey, i: usize) -> Person {
 }
 
 fn voucher_id(i: usize) -> VoucherId {
-    VoucherId((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes())
+    VoucherId(
+        (i as u64 + 1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .to_be_bytes(),
+    )
 }
 
 fn voucher(p: &Person, i: usize) -> Voucher {

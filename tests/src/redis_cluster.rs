@@ -103,6 +103,34 @@ impl RedisCluster {
         })
     }
 
+    /// The replica of primary `primary`, by index.
+    ///
+    /// # Panics
+    ///
+    /// If it has none.
+    pub fn replica_of(&self, primary: usize) -> usize {
+        let port = self.nodes[primary].port;
+        let nodes = self.any_node_says(&["CLUSTER", "NODES"]);
+        let rows: Vec<Vec<&str>> = nodes
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let port_of =
+            |address: &str| -> Option<u16> { address.split(['@', ':']).nth(1)?.parse().ok() };
+        let id = rows
+            .iter()
+            .find(|r| r.len() > 1 && port_of(r[1]) == Some(port))
+            .map(|r| r[0])
+            .expect("the primary is listed");
+        rows.iter()
+            .filter(|r| r.len() > 3 && r[3] == id)
+            .find_map(|r| {
+                let port = port_of(r[1])?;
+                self.nodes.iter().position(|n| n.port == port)
+            })
+            .unwrap_or_else(|| panic!("node {primary} has no replica:\n{nodes}"))
+    }
+
     /// The live, not failing primary serving `slot`, as a live node sees it.
     pub fn serving(&self, slot: u16) -> Option<usize> {
         let nodes = self.any_node_says(&["CLUSTER", "NODES"]);
@@ -194,12 +222,11 @@ impl RedisCluster {
     }
 
     fn is_healthy(&self) -> bool {
-        let live: Vec<usize> = (0..NODES)
-            .filter(|&i| self.is_live(i))
-            .collect();
-        let states_ok = live
-            .iter()
-            .all(|&i| self.cli(i, &["CLUSTER", "INFO"]).contains("cluster_state:ok"));
+        let live: Vec<usize> = (0..NODES).filter(|&i| self.is_live(i)).collect();
+        let states_ok = live.iter().all(|&i| {
+            self.cli(i, &["CLUSTER", "INFO"])
+                .contains("cluster_state:ok")
+        });
         let replicas_in_sync = live
             .iter()
             .map(|&i| self.cli(i, &["INFO", "replication"]))
@@ -210,7 +237,10 @@ impl RedisCluster {
             });
         let primaries = live
             .iter()
-            .filter(|&&i| self.cli(i, &["INFO", "replication"]).contains("role:master"))
+            .filter(|&&i| {
+                self.cli(i, &["INFO", "replication"])
+                    .contains("role:master")
+            })
             .count();
         states_ok && replicas_in_sync && primaries == 3
     }
@@ -251,7 +281,14 @@ fn spawn(node: &Node) -> Child {
         .args(["--cluster-config-file", "nodes.conf"])
         .arg("--dir")
         .arg(node.dir.path())
-        .args(["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -3,8 +3,8 @@
 //! loopback. One binary for all of them (`cargo test -p yibao-tests --test e2e`).
 
 mod browser;
-mod cluster;
 mod cashier;
+mod cluster;
 mod demo;
 mod devices;
 mod ffi;

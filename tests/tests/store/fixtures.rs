@@ -47,3 +47,13 @@ pub(crate) fn credential(secret: &str) -> HolderCredential {
         revoked: false,
     }
 }
+
+pub(crate) fn institution(code: &str) -> Institution {
+    Institution {
+        code: code.into(),
+        name: "测试医院".into(),
+        kind: InstitutionKind::Hospital,
+        region: RegionCode::parse("110105").expect("region"),
+        accepts_voucher: true,
+    }
+}

@@ -109,10 +109,14 @@ with_every_case!(conformance!(redis, open_redis));
 #[tokio::test]
 async fn redis_cluster_passes_every_case() {
     let cluster = RedisCluster::start();
-    let store = RedisStore::open_cluster(&cluster.urls(), false, Durability {
-        replicas: 1,
-        timeout: std::time::Duration::from_secs(2),
-    })
+    let store = RedisStore::open_cluster(
+        &cluster.urls(),
+        false,
+        Durability {
+            replicas: 1,
+            timeout: std::time::Duration::from_millis(500),
+        },
+    )
     .await
     .expect("connects to the cluster");
     let store: Arc<dyn Store> = Arc::new(store);
@@ -134,10 +138,37 @@ async fn redis_cluster_passes_every_case() {
     assert_eq!(health.backend, "redis-cluster");
     let cluster_health = health.cluster.expect("cluster state");
     assert_eq!(
-        (cluster_health.state.as_str(), cluster_health.slots_ok, cluster_health.primaries),
+        (
+            cluster_health.state.as_str(),
+            cluster_health.slots_ok,
+            cluster_health.primaries
+        ),
         ("ok", 16384, 3)
     );
     assert_eq!(cluster_health.primaries_without_replica, 0);
+
+    // With the replica of a primary down, a write to its slots is not acknowledged: 503,
+    // never a silent "ok" that a failover could lose.
+    let slot: u16 = cluster
+        .cli(0, &["CLUSTER", "KEYSLOT", "yb:inst"])
+        .trim()
+        .parse()
+        .expect("slot");
+    let replica = cluster.replica_of(cluster.primary_of(slot));
+    cluster.kill(replica);
+    let refused = store.put_institution(&institution("H11010500009")).await;
+    assert!(
+        matches!(refused, Err(ref e) if e.is_unavailable()),
+        "{refused:?}"
+    );
+    let health = store.health().await.expect("health");
+    assert_eq!(health.cluster.map(|c| c.primaries_without_replica), Some(1));
+    cluster.restart(replica);
+    cluster.wait_healthy(std::time::Duration::from_secs(30));
+    store
+        .put_institution(&institution("H11010500009"))
+        .await
+        .expect("acknowledged once the replica is back");
 }
 
 #[tokio::test]

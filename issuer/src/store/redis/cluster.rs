@@ -123,7 +123,8 @@ fn health_of(info: &str, nodes: &str) -> ClusterHealth {
 mod tests {
     use super::*;
 
-    const INFO: &str = "cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:16384\r\n";
+    const INFO: &str =
+        "cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:16384\r\n";
 
     #[test]
     fn a_whole_cluster_and_one_after_a_failover() {

@@ -33,6 +33,7 @@
 //! 3. `SADD yb:v:{id}:creds <hash>` then `SET yb:c:{hash}`: a crash between them leaves a
 //!    hash in the set with no credential, which was never handed out and is skipped.
 
+mod batch;
 mod cluster;
 mod connection;
 mod devices;
@@ -45,14 +46,13 @@ mod settlement;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::future::try_join_all;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use yibao_shared::{CertificateId, RevokedCertificate, TokenId, UnixTime, VoucherId};
 
 pub use self::cluster::ClusterHealth;
-use self::connection::{Connection, Reconnecting};
 pub(super) use self::connection::failed;
+use self::connection::{Connection, Reconnecting};
 pub use self::durable::Durability;
 use self::keys::{
     INSTITUTIONS, credential_key, credential_revoked_key, person_key, person_voucher_key,
@@ -250,15 +250,11 @@ impl Store for RedisStore {
     }
 
     async fn upsert_persons(&self, persons: Vec<Person>) -> Result<(), StoreError> {
-        // Single-key SETs sent together (each row lands whole): the connection pipelines
-        // them, and a cluster client sends each to its slot's primary.
-        try_join_all(persons.iter().map(|p| {
-            let mut conn = self.conn();
-            let (key, record) = (person_key(&p.id_key), encode(p));
-            async move { conn.set::<_, _, ()>(key, record).await }
-        }))
-        .await
-        .map_err(failed)?;
+        // One single-key SET per row: each row lands whole.
+        self.each_item(persons.len(), 1, |pipe, i| {
+            pipe.set(person_key(&persons[i].id_key), encode(&persons[i]));
+        })
+        .await?;
         self.replicated_everywhere().await
     }
 

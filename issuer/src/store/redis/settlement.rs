@@ -2,7 +2,6 @@
 //! (`yb:v:{<voucher>}:settled`), so insert-if-absent (the once-only rule) and the ledger read
 //! are single-slot operations.
 
-use futures_util::future::try_join_all;
 use redis::AsyncCommands;
 use yibao_shared::{TokenId, VoucherId};
 
@@ -33,22 +32,29 @@ impl RedisStore {
             return Ok(Vec::new());
         }
         // Per item, HSETNX (the atomic once-only step) and an HGET reading back whichever
-        // record won (ours, or the one kept), pipelined on the item's slot; items are sent
-        // together (a cluster client routes each to its voucher's primary).
-        let replies: Vec<(bool, Option<Vec<u8>>)> = try_join_all(batch.iter().map(|s| {
-            let mut conn = self.conn();
-            let (key, field) = (settled_key(s.voucher_id), s.token_id.to_string());
-            let record = encode(s);
-            async move {
-                redis::pipe()
-                    .hset_nx(&key, &field, record)
-                    .hget(&key, &field)
-                    .query_async::<(bool, Option<Vec<u8>>)>(&mut conn)
-                    .await
-            }
-        }))
-        .await
-        .map_err(failed)?;
+        // record won (ours, or the one kept); both on the item's slot.
+        let replies = self
+            .each_item(batch.len(), 2, |pipe, i| {
+                let (key, field) = (
+                    settled_key(batch[i].voucher_id),
+                    batch[i].token_id.to_string(),
+                );
+                pipe.hset_nx(&key, &field, encode(&batch[i]))
+                    .hget(&key, &field);
+            })
+            .await?
+            .into_iter()
+            .map(|item| {
+                let [set, current]: [redis::Value; 2] = item
+                    .try_into()
+                    .map_err(|_| StoreError::Backend("short pipeline reply".into()))?;
+                let set: bool =
+                    redis::from_redis_value(set).map_err(|e| StoreError::Backend(e.to_string()))?;
+                let current: Option<Vec<u8>> = redis::from_redis_value(current)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                Ok((set, current))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let keys: Vec<String> = batch.iter().map(|s| settled_key(s.voucher_id)).collect();
         self.replicated(&keys.iter().map(String::as_str).collect::<Vec<_>>())
             .await?;

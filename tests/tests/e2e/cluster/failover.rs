@@ -95,14 +95,19 @@ impl Load<'_> {
             .as_str()
             .expect("credential")
             .to_owned();
-        let voucher = activation["voucher_id"].as_str().expect("voucher").to_owned();
+        let voucher = activation["voucher_id"]
+            .as_str()
+            .expect("voucher")
+            .to_owned();
         self.acked
             .lock()
             .expect("acked")
             .activations
             .push((holder.clone(), voucher.clone()));
-        let (status, token) = self
-            .until_answered(|| self.d.send(1 - node, Method::GET, "/v1/token", &holder, None));
+        let (status, token) = self.until_answered(|| {
+            self.d
+                .send(1 - node, Method::GET, "/v1/token", &holder, None)
+        });
         assert_eq!(status, StatusCode::OK, "token: {token}");
         let code = token["code"].as_str().expect("code").to_owned();
         for (terminal, node) in [(0, node), (1, 1 - node)] {
@@ -204,7 +209,10 @@ fn a_primary_killed_under_load_loses_no_acknowledged_write_and_settles_nothing_t
                 .as_array()
                 .into_iter()
                 .flatten()
-                .any(|s| s["token_id"] == token.as_str() && s["reference"] == reference.as_deref().unwrap_or_default());
+                .any(|s| {
+                    s["token_id"] == token.as_str()
+                        && s["reference"] == reference.as_deref().unwrap_or_default()
+                });
             if !kept {
                 lost.push(format!("settlement of {token}: {ledger}"));
             }
@@ -216,10 +224,14 @@ fn a_primary_killed_under_load_loses_no_acknowledged_write_and_settles_nothing_t
             .filter(|u| u["token_id"] == token.as_str())
             .count();
         if double_uses != 1 {
-            lost.push(format!("double use of {token} recorded {double_uses} times: {ledger}"));
+            lost.push(format!(
+                "double use of {token} recorded {double_uses} times: {ledger}"
+            ));
         }
     }
-    let recovered_after = tally.last_unavailable.map(|t| t.saturating_duration_since(killed_at));
+    let recovered_after = tally
+        .last_unavailable
+        .map(|t| t.saturating_duration_since(killed_at));
     eprintln!(
         "failover: {} activations and {settlements} settlements acknowledged, lost {}, \
          settled twice {}, answers {} ok / {} 503 / {} other 5xx; replica promoted after \
@@ -232,7 +244,10 @@ fn a_primary_killed_under_load_loses_no_acknowledged_write_and_settles_nothing_t
         tally.other_5xx.len(),
     );
     assert!(lost.is_empty(), "lost acknowledged writes: {lost:#?}");
-    assert!(settled_twice.is_empty(), "settled twice: {settled_twice:#?}");
+    assert!(
+        settled_twice.is_empty(),
+        "settled twice: {settled_twice:#?}"
+    );
     assert!(tally.other_5xx.is_empty(), "{:#?}", tally.other_5xx);
     assert!(
         tally.unavailable > 0,

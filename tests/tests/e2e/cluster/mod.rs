@@ -51,9 +51,8 @@ impl Deployment {
         std::fs::write(&registry, synthetic_registry(PEOPLE)).expect("write");
         let (code, out, err) = import(&env, &registry);
         assert_eq!(code, 0, "import onto the cluster: {out}{err}");
-        let nodes = [0, 1].map(|i| {
-            Issuer::start(&env, &data.path().join(format!("issuer-{i}.log")))
-        });
+        let nodes =
+            [0, 1].map(|i| Issuer::start(&env, &data.path().join(format!("issuer-{i}.log"))));
         let http = Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -152,9 +151,11 @@ impl Deployment {
             reqwest::Method::POST,
             "/v1/handoffs",
             credential,
-            Some(json!({"handoffs": [{"code": code, "institution": institution,
+            Some(
+                json!({"handoffs": [{"code": code, "institution": institution,
                 "operator": "cashier-1", "business_type": "02121",
-                "verified_at": SystemClock.now().as_secs()}]})),
+                "verified_at": SystemClock.now().as_secs()}]}),
+            ),
         )
     }
 

@@ -18,7 +18,9 @@ fn two_issuer_nodes_share_vouchers_settlements_and_rate_limits() {
     // Activation on node 0, token from node 1.
     let (status, activation) = d.activate(0, 1);
     assert_eq!(status, StatusCode::CREATED, "{activation}");
-    let holder = activation["holder_credential"].as_str().expect("credential");
+    let holder = activation["holder_credential"]
+        .as_str()
+        .expect("credential");
     let voucher = activation["voucher_id"].as_str().expect("voucher");
     let (status, token) = d.send(1, Method::GET, "/v1/token", holder, None);
     assert_eq!(status, StatusCode::OK, "{token}");
@@ -36,7 +38,10 @@ fn two_issuer_nodes_share_vouchers_settlements_and_rate_limits() {
         .iter()
         .map(|(status, body)| {
             assert_eq!(*status, StatusCode::OK, "{body}");
-            body["results"][0]["status"].as_str().expect("status").to_owned()
+            body["results"][0]["status"]
+                .as_str()
+                .expect("status")
+                .to_owned()
         })
         .collect();
     outcomes.sort();
@@ -53,8 +58,16 @@ fn two_issuer_nodes_share_vouchers_settlements_and_rate_limits() {
     );
     for node in [0, 1] {
         let audit = d.audit(node, voucher);
-        assert_eq!(audit["settlements"].as_array().map(Vec::len), Some(1), "{audit}");
-        assert_eq!(audit["double_uses"].as_array().map(Vec::len), Some(1), "{audit}");
+        assert_eq!(
+            audit["settlements"].as_array().map(Vec::len),
+            Some(1),
+            "{audit}"
+        );
+        assert_eq!(
+            audit["double_uses"].as_array().map(Vec::len),
+            Some(1),
+            "{audit}"
+        );
     }
 
     // One quota across both nodes: the holder already used one token; alternating nodes,
@@ -76,7 +89,10 @@ fn two_issuer_nodes_share_vouchers_settlements_and_rate_limits() {
     }
     assert_eq!(served, QUOTA, "tokens served across two nodes");
     refused_by.dedup();
-    assert!(refused_by.contains(&0) && refused_by.contains(&1), "{refused_by:?}");
+    assert!(
+        refused_by.contains(&0) && refused_by.contains(&1),
+        "{refused_by:?}"
+    );
 
     // Each node reports the cluster it shares.
     for node in [0, 1] {
