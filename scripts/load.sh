@@ -106,10 +106,15 @@ PY
 }
 
 start_cluster() { # -> sets CLUSTER_NODES, a comma-separated list (six nodes, three primaries)
-  local ports=() port dir
-  for _ in 1 2 3 4 5 6; do
-    port=$(free_port); dir=$(mktemp -d -p "$WORK")
-    redis-server --port "$port" --cluster-port "$(free_port)" --bind 127.0.0.1 \
+  local ports=() all dir i port
+  # Twelve distinct ports (client and bus port of six nodes), held open while picked.
+  read -r -a all < <(python3 -c 'import socket
+ss = [socket.socket() for _ in range(12)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))')
+  for i in 0 1 2 3 4 5; do
+    port=${all[$i]}; dir=$(mktemp -d -p "$WORK")
+    redis-server --port "$port" --cluster-port "${all[$((i + 6))]}" --bind 127.0.0.1 \
       --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
       --save "" --appendonly yes --appendfsync everysec --dir "$dir" >/dev/null &
     PIDS+=($!)

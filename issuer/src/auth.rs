@@ -109,15 +109,16 @@ impl FromRequestParts<AppState> for HolderAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let hash = bearer(parts)?;
-        let credential = state
-            .store
-            .credential(&hash)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        // The quota is keyed by the credential's hash, known before the look-up, so the two
+        // are one round trip to the store rather than two (shared limits live in Redis).
+        // An unknown credential is counted too: its key expires within a minute.
+        let (credential, admitted) =
+            tokio::join!(state.store.credential(&hash), state.limits.holder(&hash));
+        let credential = credential?.ok_or(ApiError::Unauthorized)?;
         if credential.revoked {
             return Err(ApiError::CredentialRevoked);
         }
-        state.limits.holder(&hash).await?;
+        admitted?;
         // Independent reads, issued together (pipelined on one Redis connection).
         let (voucher, person) = tokio::join!(
             state.store.voucher(credential.voucher_id),

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::redis_server::free_port;
+use crate::redis_server::free_ports;
 
 const NODES: usize = 6;
 /// Milliseconds without an answer before a primary is judged failed.
@@ -42,13 +42,16 @@ impl RedisCluster {
     /// If `redis-server`/`redis-cli` are missing (with the command to install them), or the
     /// cluster does not form within 30 seconds.
     pub fn start() -> Self {
-        let mut nodes: Vec<Node> = (0..NODES)
-            .map(|_| {
+        // Client and bus ports of all six nodes, distinct.
+        let ports = free_ports(2 * NODES);
+        let mut nodes: Vec<Node> = ports
+            .chunks(2)
+            .map(|pair| {
                 let dir = tempfile::tempdir().expect("tempdir for a cluster node");
                 Node {
                     child: Mutex::new(None),
-                    port: free_port(),
-                    bus_port: free_port(),
+                    port: pair[0],
+                    bus_port: pair[1],
                     dir,
                 }
             })

@@ -110,3 +110,21 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
 }
+
+/// `n` distinct ports that were free a moment ago on 127.0.0.1 (all held open while they are
+/// picked, so the kernel cannot hand the same port out twice).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| {
+            TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+        })
+        .collect();
+    listeners
+        .iter()
+        .map(|l| {
+            l.local_addr()
+                .map(|a| a.port())
+                .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+        })
+        .collect()
+}
