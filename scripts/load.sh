@@ -149,6 +149,9 @@ PIDS+=($!)
 sleep 0.5
 export YIBAO__STORE__TYPE=redis YIBAO__STORE__URL="redis://127.0.0.1:$REDIS_PORT/0"
 bench_backend redis
+# The cost of shared rate limits: the same with the limits kept per process.
+redis-cli -p "$REDIS_PORT" flushall >/dev/null
+YIBAO__LIMITS__SHARED=false bench_backend redis-per-process-limits
 unset YIBAO__STORE__URL
 start_cluster
 export YIBAO__STORE__TYPE=redis-cluster YIBAO__STORE__NODES="$CLUSTER_NODES"

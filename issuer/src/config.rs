@@ -52,6 +52,11 @@ pub struct Limits {
     /// Family binds per binder per day (burst the same): each bind is a registry look-up a
     /// stranger could repeat, so the quota is small.
     pub binds_per_day: u32,
+    /// Keep the limits in the store, shared by every issuer node (one Redis round trip per
+    /// limited request), or in this process. Default: shared with a Redis store, per
+    /// process with the embedded one. Per process on Redis is only right for a single node.
+    #[serde(default)]
+    pub shared: Option<bool>,
 }
 
 impl Config {

@@ -87,7 +87,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App
         .await
         .context("opening the store")?;
     // Nodes sharing a store share the limits too, or a caller would get a quota per node.
-    let limits = if store_config.is_shared() {
+    let limits = if config.limits.shared.unwrap_or(store_config.is_shared()) {
         RateLimits::shared(&config.limits, Arc::clone(&store))
     } else {
         RateLimits::local(&config.limits)

@@ -91,6 +91,7 @@ pub fn generous() -> Limits {
         channel_per_sec: 1_000,
         holder_per_min: 1_000,
         binds_per_day: 1_000,
+        shared: None,
     }
 }
 
@@ -147,7 +148,7 @@ impl Harness {
             .expect("registry");
         let clock = Arc::new(TestClock(AtomicU64::new(NOW)));
         // As in production: limits in Redis when the store is Redis (shared by nodes).
-        let rate_limits = if server.is_some() {
+        let rate_limits = if limits.shared.unwrap_or(server.is_some()) {
             RateLimits::shared(&limits, Arc::clone(&store))
         } else {
             RateLimits::local(&limits)

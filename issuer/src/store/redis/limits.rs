@@ -5,6 +5,7 @@
 //! request (`docs/SCALE.md`). A lost counter (failover) only grants a fresh quota once, so
 //! these writes do not wait for a replica.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use super::{RedisStore, failed};
@@ -25,6 +26,9 @@ redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_
 return 0
 "#;
 
+/// Hashed once (a `Script` computes the SHA-1 it calls `EVALSHA` with).
+static ADMIT_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(ADMIT));
+
 impl RedisStore {
     /// Counts one request of `caller` against `quota`: `None` admitted, else how long until
     /// it would be.
@@ -36,7 +40,7 @@ impl RedisStore {
         let interval = u64::try_from(quota.interval.as_micros())
             .unwrap_or(u64::MAX)
             .max(1);
-        let wait_us: u64 = redis::Script::new(ADMIT)
+        let wait_us: u64 = ADMIT_SCRIPT
             .key(format!("yb:rl:{{{caller}}}"))
             .arg(interval)
             .arg(quota.burst.max(1))
