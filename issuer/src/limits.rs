@@ -32,13 +32,15 @@ struct Quotas {
 
 enum Keeper {
     /// This process's memory (one issuer).
-    Local {
-        channel: DefaultKeyedRateLimiter<String>,
-        holder: DefaultKeyedRateLimiter<CredentialHash>,
-        bind: DefaultKeyedRateLimiter<VoucherId>,
-    },
+    Local(Box<LocalLimiters>),
     /// The shared store (several issuer nodes).
     Shared(Arc<dyn Store>),
+}
+
+struct LocalLimiters {
+    channel: DefaultKeyedRateLimiter<String>,
+    holder: DefaultKeyedRateLimiter<CredentialHash>,
+    bind: DefaultKeyedRateLimiter<VoucherId>,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -55,11 +57,11 @@ impl RateLimits {
         let quotas = Quotas::of(limits);
         Self {
             quotas,
-            keeper: Keeper::Local {
+            keeper: Keeper::Local(Box::new(LocalLimiters {
                 channel: RateLimiter::keyed(governor_quota(quotas.channel)),
                 holder: RateLimiter::keyed(governor_quota(quotas.holder)),
                 bind: RateLimiter::keyed(governor_quota(quotas.bind)),
-            },
+            })),
         }
     }
 
@@ -79,7 +81,7 @@ impl RateLimits {
     /// store cannot count it.
     pub async fn channel(&self, id: &str) -> Result<(), ApiError> {
         match &self.keeper {
-            Keeper::Local { channel, .. } => local(channel.check_key(&id.to_owned())),
+            Keeper::Local(l) => local(l.channel.check_key(&id.to_owned())),
             Keeper::Shared(store) => shared(store, &format!("ch:{id}"), self.quotas.channel).await,
         }
     }
@@ -91,7 +93,7 @@ impl RateLimits {
     /// As [`Self::channel`].
     pub async fn holder(&self, credential: &CredentialHash) -> Result<(), ApiError> {
         match &self.keeper {
-            Keeper::Local { holder, .. } => local(holder.check_key(credential)),
+            Keeper::Local(l) => local(l.holder.check_key(credential)),
             Keeper::Shared(store) => {
                 let caller = format!("h:{}", credential.to_hex());
                 shared(store, &caller, self.quotas.holder).await
@@ -107,7 +109,7 @@ impl RateLimits {
     /// As [`Self::channel`].
     pub async fn bind(&self, binder: VoucherId) -> Result<(), ApiError> {
         match &self.keeper {
-            Keeper::Local { bind, .. } => local(bind.check_key(&binder)),
+            Keeper::Local(l) => local(l.bind.check_key(&binder)),
             Keeper::Shared(store) => shared(store, &format!("b:{binder}"), self.quotas.bind).await,
         }
     }
@@ -115,15 +117,10 @@ impl RateLimits {
     /// Forgets callers idle long enough to be back at full quota (bounds memory; shared
     /// limits expire in Redis by themselves).
     pub fn forget_idle(&self) {
-        if let Keeper::Local {
-            channel,
-            holder,
-            bind,
-        } = &self.keeper
-        {
-            channel.retain_recent();
-            holder.retain_recent();
-            bind.retain_recent();
+        if let Keeper::Local(l) = &self.keeper {
+            l.channel.retain_recent();
+            l.holder.retain_recent();
+            l.bind.retain_recent();
         }
     }
 }

@@ -116,7 +116,8 @@ pub fn free_port() -> u16 {
 pub fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| {
-            TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+            TcpListener::bind("127.0.0.1:0")
+                .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
         })
         .collect();
     listeners

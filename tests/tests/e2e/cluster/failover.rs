@@ -40,9 +40,12 @@ struct Tally {
 struct Acknowledged {
     /// holder credential → voucher id.
     activations: Vec<(String, String)>,
-    /// token id → (voucher, [(terminal, status, reference)]).
-    handoffs: BTreeMap<String, (String, Vec<(usize, String, Option<String>)>)>,
+    /// token id → (voucher, every answer it got).
+    handoffs: BTreeMap<String, (String, Vec<Answer>)>,
 }
+
+/// One terminal's answer for a code: (terminal, status, settlement reference).
+type Answer = (usize, String, Option<String>);
 
 struct Load<'a> {
     d: &'a Deployment,
