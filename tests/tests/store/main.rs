@@ -109,16 +109,14 @@ with_every_case!(conformance!(redis, open_redis));
 #[tokio::test]
 async fn redis_cluster_passes_every_case() {
     let cluster = RedisCluster::start();
-    let store = RedisStore::open_cluster(
-        &cluster.urls(),
-        false,
-        Durability {
-            replicas: 1,
-            timeout: std::time::Duration::from_millis(500),
-        },
-    )
-    .await
-    .expect("connects to the cluster");
+    // A generous wait: two cores shared with the rest of the suite can starve a replica.
+    let waiting = |ms| Durability {
+        replicas: 1,
+        timeout: std::time::Duration::from_millis(ms),
+    };
+    let store = RedisStore::open_cluster(&cluster.urls(), false, waiting(3_000))
+        .await
+        .expect("connects to the cluster");
     let store: Arc<dyn Store> = Arc::new(store);
     let empty = || async {
         // FLUSHALL goes to every primary (replicas follow).
@@ -156,7 +154,12 @@ async fn redis_cluster_passes_every_case() {
         .expect("slot");
     let replica = cluster.replica_of(cluster.primary_of(slot));
     cluster.kill(replica);
-    let refused = store.put_institution(&institution("H11010500009")).await;
+    let impatient = RedisStore::open_cluster(&cluster.urls(), false, waiting(300))
+        .await
+        .expect("connects to the cluster");
+    let refused = impatient
+        .put_institution(&institution("H11010500009"))
+        .await;
     assert!(
         matches!(refused, Err(ref e) if e.is_unavailable()),
         "{refused:?}"

@@ -46,6 +46,9 @@ impl Deployment {
             ("YIBAO__STORE__NODES", cluster.urls().join(",")),
             ("YIBAO__LIMITS__HOLDER_PER_MIN", holder_per_min.to_string()),
             ("YIBAO__LIMITS__CHANNEL_PER_SEC", "100000".to_owned()),
+            // Two cores shared with the rest of the suite can starve a replica's
+            // acknowledgement past the default 500 ms; a test is about correctness, not speed.
+            ("YIBAO__STORE__REPLICA_ACK_TIMEOUT_MS", "3000".to_owned()),
         ];
         let registry = data.path().join("registry.csv");
         std::fs::write(&registry, synthetic_registry(PEOPLE)).expect("write");
