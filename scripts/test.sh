@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of yibao: formatting, lints, the verifier's dependency rule and the whole
 # workspace's tests. This is the README's test command and what .ci/run calls.
-# It installs what the tests need when missing (redis-server for the Redis store tests,
+# It installs what the tests need when missing (redis-server and redis-cli for the Redis and
+# Redis Cluster tests,
 # chromium, chromium-driver and a CJK font for the browser tests, Python's `cryptography` for
 # the independent verifier, `schemathesis` for the API contract test, a C compiler, a JDK and
 # JNA for the C ABI's clients); the tests start their
@@ -19,8 +20,9 @@ for component in rustfmt clippy; do
 done
 
 step "test dependencies"
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "installing redis-server (apt-get) for the Redis store tests"
+# redis-cli (Debian's redis-tools, a dependency of redis-server) forms the test cluster.
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  echo "installing redis-server (apt-get) for the Redis and Redis Cluster store tests"
   { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; } \
     || { echo "cannot install redis-server: run 'apt-get install -y redis-server'" >&2; exit 1; }
 fi

@@ -1,5 +1,6 @@
-//! Redis store, laid out for Redis Cluster: every key carries a hash tag (`{…}`), and no
-//! operation needs two slots at once.
+//! Redis store, on one server or a Redis Cluster (`cluster.rs`): every key carries a hash tag
+//! (`{…}`), and no operation needs two slots at once. On a cluster every acknowledged write
+//! first waits for a replica (`durable.rs`, docs/SCALE.md).
 //!
 //! ```text
 //! yb:p:{<id key>}            person record            (registry row)
