@@ -23,8 +23,8 @@ step "test dependencies"
 # redis-cli (Debian's redis-tools, a dependency of redis-server) forms the test cluster.
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
   echo "installing redis-server (apt-get) for the Redis and Redis Cluster store tests"
-  { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; } \
-    || { echo "cannot install redis-server: run 'apt-get install -y redis-server'" >&2; exit 1; }
+  { apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null; } \
+    || { echo "cannot install redis-server: run 'apt-get install -y redis-server redis-tools'" >&2; exit 1; }
 fi
 redis-server --version
 # The browser tests drive Debian's chromium through chromedriver (never a browser download);
