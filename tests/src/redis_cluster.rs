@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::redis_server::free_ports;
+use crate::redis_server::{free_ports, server_command, start_server};
 
 const NODES: usize = 6;
 /// Milliseconds without an answer before a primary is judged failed.
@@ -276,26 +276,12 @@ const INSTALL: &str = "install Redis with 'apt-get install -y redis-server' \
 /// replica acknowledgement, not the local fsync, is what keeps an acknowledged write through
 /// a primary's crash).
 fn spawn(node: &Node) -> Child {
-    Command::new("redis-server")
-        .args(["--port", &node.port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--cluster-enabled", "yes"])
+    let mut cmd = server_command(node.port, node.dir.path(), "everysec");
+    cmd.args(["--cluster-enabled", "yes"])
         .args(["--cluster-port", &node.bus_port.to_string()])
         .args(["--cluster-node-timeout", &NODE_TIMEOUT_MS.to_string()])
-        .args(["--cluster-config-file", "nodes.conf"])
-        .arg("--dir")
-        .arg(node.dir.path())
-        .args([
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start redis-server ({e}): {INSTALL}"))
+        .args(["--cluster-config-file", "nodes.conf"]);
+    start_server(cmd)
 }
 
 impl Drop for RedisCluster {

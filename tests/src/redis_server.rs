@@ -71,8 +71,14 @@ impl RedisServer {
 /// any crash: AOF on, fsync before every reply (`everysec` may lose up to about two seconds
 /// even on a process crash when the disk is slow, which the restart test once hit).
 fn spawn(port: u16, dir: &std::path::Path) -> Child {
-    Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+    start_server(server_command(port, dir, "always"))
+}
+
+/// `redis-server` on `port` (loopback), its data in `dir`, AOF on with `appendfsync`, no
+/// snapshots, quiet: the base every test server adds to.
+pub(crate) fn server_command(port: u16, dir: &std::path::Path, appendfsync: &str) -> Command {
+    let mut cmd = Command::new("redis-server");
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .arg("--dir")
         .arg(dir)
         .args([
@@ -81,19 +87,22 @@ fn spawn(port: u16, dir: &std::path::Path) -> Child {
             "--appendonly",
             "yes",
             "--appendfsync",
-            "always",
-            "--protected-mode",
-            "yes",
+            appendfsync,
         ])
+        .args(["--protected-mode", "yes"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start redis-server ({e}): install it with \
-                 'apt-get install -y redis-server' (scripts/test.sh does this)"
-            )
-        })
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// Starts `cmd`; a missing binary fails with the command that installs it.
+pub(crate) fn start_server(mut cmd: Command) -> Child {
+    cmd.spawn().unwrap_or_else(|e| {
+        panic!(
+            "cannot start redis-server ({e}): install it with \
+             'apt-get install -y redis-server redis-tools' (scripts/test.sh does this)"
+        )
+    })
 }
 
 impl Drop for RedisServer {
