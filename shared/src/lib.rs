@@ -58,6 +58,7 @@ pub mod status_list;
 mod time;
 mod token;
 pub mod trust_list;
+pub mod visit;
 
 pub use business::{BusinessType, UnknownBusinessType};
 pub use claims::{
@@ -76,3 +77,4 @@ pub use token::{
     VERSION, to_text,
 };
 pub use trust_list::{BundleError, IssuerKey, KeyStatus, TrustBundle};
+pub use visit::{InvalidVisitField, VisitFields};

@@ -191,6 +191,16 @@ pub enum Rejection {
         /// The delta's sequence.
         sequence: u64,
     },
+    /// A complete status list older than the one held, or one with the held sequence whose
+    /// entries differ: replaying it would undo revocations (a lost phone's codes accepted
+    /// again).
+    #[error("status list {offered} refused: sequence {held} is held")]
+    StatusListRollback {
+        /// Sequence held.
+        held: u64,
+        /// Sequence offered.
+        offered: u64,
+    },
     /// This terminal already accepted this code.
     #[error("code {token_id} was already used at this terminal")]
     Replayed {
@@ -243,6 +253,7 @@ impl Rejection {
             Self::StatusListInvalid(StatusListError::BadSignature) => "status-list-bad-signature",
             Self::StatusListInvalid(_) => "status-list-invalid",
             Self::StatusListOutOfOrder { .. } => "status-list-out-of-order",
+            Self::StatusListRollback { .. } => "status-list-rollback",
         }
     }
 
@@ -282,6 +293,7 @@ impl Rejection {
             Self::CertificateRevoked { .. } => "该手机的离线码已被吊销（挂失、停用或解绑）",
             Self::StatusListInvalid(_) => "吊销列表无效，已拒绝",
             Self::StatusListOutOfOrder { .. } => "吊销列表版本不连续，已拒绝",
+            Self::StatusListRollback { .. } => "吊销列表版本回退，已拒绝",
         }
     }
 
@@ -335,6 +347,7 @@ impl Rejection {
             }
             Self::StatusListInvalid(_) => "status list invalid",
             Self::StatusListOutOfOrder { .. } => "status list out of order: refused",
+            Self::StatusListRollback { .. } => "status list rollback refused",
         }
     }
 }

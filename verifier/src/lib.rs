@@ -88,7 +88,9 @@ mod verifier;
 pub use client::{ClientError, IssuerClient, MAX_BATCH};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::Rejection;
-pub use outbox::{ForwardAttempt, Outbox, OutboxError, OutboxStatus, Recorder};
+pub use outbox::{
+    ForwardAttempt, Outbox, OutboxError, OutboxHealth, OutboxStatus, Recorder, SalvageReport,
+};
 pub use policy::Policy;
 pub use presentation::{Outcome, Presentation, Visit};
 pub use replay::{Admission, MemoryReplayGuard, ReplayGuard};
@@ -110,6 +112,10 @@ pub enum CheckError<E> {
     /// The replay guard could not record the code; no verdict was reached.
     #[error("replay guard failed")]
     Guard(#[source] E),
+    /// A field of the visit is one settlement would refuse (an empty or over-long operator,
+    /// a control character…): nothing was recorded; no verdict on the code.
+    #[error("invalid visit field: {0}")]
+    InvalidVisit(yibao_shared::InvalidVisitField),
 }
 
 impl Verifier {

@@ -94,7 +94,9 @@ impl HeldStatus {
     /// # Errors
     ///
     /// [`Rejection::StatusListOutOfOrder`] for a delta that does not follow the held
-    /// sequence or a document older than the held one; the held list is unchanged.
+    /// sequence or a document older than the held one, [`Rejection::StatusListRollback`] for
+    /// a complete list behind the held sequence (or at it with other entries); the held list
+    /// is unchanged.
     pub fn merge(
         held: Option<&Self>,
         list: StatusList,
@@ -106,38 +108,89 @@ impl HeldStatus {
             since: list.since,
             sequence: list.sequence,
         };
-        let mut next = match held {
-            Some(current) => {
-                if list.issued_at < current.issued_at {
-                    return Err(out_of_order(current.sequence));
-                }
-                if !list.is_complete() && list.since != current.sequence {
-                    return Err(out_of_order(current.sequence));
-                }
-                if list.is_complete() {
-                    Self::empty(&list)
-                } else {
-                    current.clone()
-                }
+        if let Some(current) = held {
+            if list.issued_at < current.issued_at {
+                return Err(out_of_order(current.sequence));
             }
-            None if list.is_complete() => Self::empty(&list),
-            None => return Err(out_of_order(0)),
-        };
-        let added = list.revoked.len();
-        next.key_id = list.key_id;
-        next.sequence = list.sequence;
-        next.issued_at = list.issued_at;
-        for entry in list.revoked {
-            next.revoked.insert(entry.certificate_id, entry);
+            if !list.is_complete() && list.since != current.sequence {
+                return Err(out_of_order(current.sequence));
+            }
+        } else if !list.is_complete() {
+            return Err(out_of_order(0));
         }
-        let cutoff = now.saturating_sub(policy.leeway_secs);
-        next.revoked.retain(|_, e| e.expires_at > cutoff);
+        let added = list.revoked.len();
+        let next = match held {
+            Some(current) if !list.is_complete() => {
+                let mut next = current.clone();
+                next.key_id = list.key_id;
+                next.sequence = list.sequence;
+                next.issued_at = list.issued_at;
+                for entry in list.revoked {
+                    next.revoked.insert(entry.certificate_id, entry);
+                }
+                next.drop_expired(now, policy);
+                next
+            }
+            _ => {
+                let mut next = Self::empty(&list);
+                next.revoked = list
+                    .revoked
+                    .into_iter()
+                    .map(|e| (e.certificate_id, e))
+                    .collect();
+                next.drop_expired(now, policy);
+                if let Some(current) = held {
+                    current.refuse_rollback(&next, now, policy)?;
+                }
+                next
+            }
+        };
         let update = StatusUpdate {
             sequence: next.sequence,
             added,
             held: next.revoked.len(),
         };
         Ok((next, update))
+    }
+
+    /// A complete list replacing the held one must not go back in history: a lower
+    /// sequence, or the held sequence with other entries (two lists claiming one place), would
+    /// undo revocations. The held sequence with the same entries is the issuer re-signing its
+    /// current list (a refresh), and is taken for its newer time.
+    fn refuse_rollback(
+        &self,
+        complete: &Self,
+        now: UnixTime,
+        policy: &Policy,
+    ) -> Result<(), Rejection> {
+        let rollback = Rejection::StatusListRollback {
+            held: self.sequence,
+            offered: complete.sequence,
+        };
+        if complete.sequence < self.sequence {
+            return Err(rollback);
+        }
+        if complete.sequence == self.sequence {
+            let cutoff = now.saturating_sub(policy.leeway_secs);
+            let mut unexpired = 0;
+            for (id, entry) in &self.revoked {
+                if entry.expires_at > cutoff {
+                    unexpired += 1;
+                    if !complete.revoked.contains_key(id) {
+                        return Err(rollback);
+                    }
+                }
+            }
+            if unexpired != complete.revoked.len() {
+                return Err(rollback);
+            }
+        }
+        Ok(())
+    }
+
+    fn drop_expired(&mut self, now: UnixTime, policy: &Policy) {
+        let cutoff = now.saturating_sub(policy.leeway_secs);
+        self.revoked.retain(|_, e| e.expires_at > cutoff);
     }
 
     fn empty(list: &StatusList) -> Self {

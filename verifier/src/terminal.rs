@@ -1,13 +1,20 @@
 //! A terminal: its identity, its verifier, its outbox and its link to the issuer, wired
 //! together. This is what a cashier program embeds.
+//!
+//! One terminal serves several threads (`&self` everywhere), and **no lock is held across a
+//! network call**: a flush takes the queue, sends it with no lock held, then records the
+//! answers; a sync fetches with no lock held, then swaps the new bundle in. A check only
+//! clones the current verifier (an `Arc`) and writes its own outbox transaction, so a
+//! cashier never waits behind an issuer that does not answer.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use yibao_shared::{BusinessType, PublicKey, TrustBundle, UnixTime};
+use yibao_shared::{BusinessType, PublicKey, UnixTime, VisitFields};
 
 use crate::client::{ClientError, IssuerClient, MAX_BATCH};
-use crate::outbox::{ForwardAttempt, Outbox, OutboxError, OutboxStatus};
+use crate::outbox::{ForwardAttempt, Outbox, OutboxError, OutboxHealth, OutboxStatus};
 use crate::presentation::Visit;
 use crate::status::{HeldStatus, StatusUpdate};
 use crate::verifier::{BundleUpdate, VerifiedToken, Verifier};
@@ -115,17 +122,25 @@ pub struct FlushReport {
 #[derive(Debug)]
 pub struct Terminal {
     institution: String,
-    verifier: Verifier,
+    /// The current verifier; a sync swaps in a new one, a check clones the `Arc`.
+    verifier: RwLock<Arc<Verifier>>,
     outbox: Outbox,
     client: IssuerClient,
+    /// Serialises installs (bundle, status list), never held across the network.
+    installing: Mutex<()>,
+    /// One flush at a time: two would hand the same visits off twice.
+    flushing: Mutex<()>,
+    /// Why the bundle kept in the outbox could not be restored at open, if it could not.
+    restore_problem: Option<Rejection>,
 }
 
 impl Terminal {
     /// Opens the terminal's outbox (made by [`Terminal::create_outbox`] at installation;
-    /// never made here) and restores the bundle it holds.
+    /// never made here) and restores the bundle and status list it holds.
     ///
     /// A held bundle that has since expired is restored anyway, so checks say
-    /// [`Rejection::StaleBundle`] ("sync the bundle") rather than "no bundle".
+    /// [`Rejection::StaleBundle`] ("sync the bundle") rather than "no bundle". One that no
+    /// longer verifies is reported by [`Self::restore_problem`].
     ///
     /// # Errors
     ///
@@ -133,14 +148,10 @@ impl Terminal {
     pub fn open(config: &TerminalConfig) -> Result<Self, OutboxError> {
         let outbox = Outbox::open(&config.data_dir)?;
         let (document, min_sequence) = outbox.bundle()?;
-        let mut verifier = Verifier::new(config.root_key, config.policy);
-        if let Some(document) = document
-            && let Ok(bundle) = TrustBundle::open(&document, &config.root_key)
-        {
-            // Installed as of its own issue time; staleness is judged at each check.
-            let _ = verifier.install_bundle(&document, bundle.issued_at);
-        }
-        let mut verifier = verifier.with_min_sequence(min_sequence);
+        let mut verifier =
+            Verifier::new(config.root_key, config.policy).with_min_sequence(min_sequence);
+        let restore_problem =
+            document.and_then(|document| verifier.restore_bundle(&document, min_sequence).err());
         // A stored list that no longer decodes is dropped, not fatal: it is the issuer's
         // data, and the next sync fetches the complete list again.
         if let Ok(Some(status)) = outbox.status_list() {
@@ -148,10 +159,19 @@ impl Terminal {
         }
         Ok(Self {
             institution: config.institution.clone(),
-            verifier,
+            verifier: RwLock::new(Arc::new(verifier)),
             outbox,
             client: IssuerClient::new(&config.issuer_url, &config.credential, config.timeout),
+            installing: Mutex::new(()),
+            flushing: Mutex::new(()),
+            restore_problem,
         })
+    }
+
+    /// Why the bundle kept in the outbox could not be restored when the terminal opened
+    /// (checks then answer "no bundle" until a sync).
+    pub fn restore_problem(&self) -> Option<&Rejection> {
+        self.restore_problem.as_ref()
     }
 
     /// Makes the terminal's outbox at installation. An outbox already there is kept (and
@@ -181,14 +201,19 @@ impl Terminal {
         }
     }
 
-    /// The verifier (bundle, policy).
-    pub fn verifier(&self) -> &Verifier {
-        &self.verifier
+    /// The verifier in force (bundle, status list, policy): a snapshot, replaced by a sync.
+    pub fn verifier(&self) -> Arc<Verifier> {
+        Arc::clone(&self.verifier.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The outbox.
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
+    }
+
+    /// Whether the outbox can record (see [`OutboxHealth`]).
+    pub fn health(&self) -> OutboxHealth {
+        self.outbox.health()
     }
 
     /// The institution this terminal belongs to.
@@ -199,11 +224,16 @@ impl Terminal {
     /// Verifies `text` offline and, if it is accepted, queues the presentation durably
     /// before returning: the cashier may say "accepted" once this returns `Ok`.
     ///
+    /// The visit's fields are checked first with the rules settlement applies
+    /// ([`VisitFields`]): a visit settlement would refuse is never recorded.
+    ///
     /// # Errors
     ///
     /// [`CheckError::Rejected`] with the reason (a replay at this terminal, also one
-    /// accepted before a restart, is [`Rejection::Replayed`]); [`CheckError::Guard`] when
-    /// the outbox could not record, in which case the code must not be accepted.
+    /// accepted before a restart, is [`Rejection::Replayed`]); [`CheckError::InvalidVisit`]
+    /// for a field settlement would refuse; [`CheckError::Guard`] when the outbox could not
+    /// record (damaged, disk full, a failed write), in which case the code must not be
+    /// accepted.
     pub fn check(
         &self,
         text: &str,
@@ -211,13 +241,16 @@ impl Terminal {
         business_type: BusinessType,
         now: UnixTime,
     ) -> Result<Accepted, CheckError<OutboxError>> {
+        VisitFields::with_business_type(&self.institution, operator, business_type)
+            .map_err(CheckError::InvalidVisit)?;
         let visit = Visit {
             institution: self.institution.clone(),
             operator: operator.to_owned(),
             business_type,
         };
+        let verifier = self.verifier();
         let mut recorder = self.outbox.recorder(&visit, true);
-        let token = self.verifier.check_once(text, now, &mut recorder)?;
+        let token = verifier.check_once(text, now, &mut recorder)?;
         let seq = recorder
             .recorded()
             .ok_or_else(|| CheckError::Guard(OutboxError::Storage("nothing recorded".into())))?;
@@ -231,7 +264,7 @@ impl Terminal {
     /// # Errors
     ///
     /// A [`SyncError`]; what was held stays.
-    pub fn sync(&mut self, now: UnixTime) -> Result<(BundleUpdate, StatusUpdate), SyncError> {
+    pub fn sync(&self, now: UnixTime) -> Result<(BundleUpdate, StatusUpdate), SyncError> {
         let document = self.fetch_bundle()?;
         let bundle = self.install_bundle(&document, now)?;
         let status = self.sync_status(now)?;
@@ -244,7 +277,7 @@ impl Terminal {
     /// # Errors
     ///
     /// A [`SyncError`]; the held list stays.
-    pub fn sync_status(&mut self, now: UnixTime) -> Result<StatusUpdate, SyncError> {
+    pub fn sync_status(&self, now: UnixTime) -> Result<StatusUpdate, SyncError> {
         let document = self.fetch_status()?;
         self.install_status(&document, now)
     }
@@ -255,7 +288,7 @@ impl Terminal {
     ///
     /// The issuer could not be asked.
     pub fn fetch_status(&self) -> Result<String, ClientError> {
-        let since = self.verifier.status().map_or(0, HeldStatus::sequence);
+        let since = self.verifier().status().map_or(0, HeldStatus::sequence);
         self.client.status_list(since)
     }
 
@@ -264,18 +297,25 @@ impl Terminal {
     /// # Errors
     ///
     /// A [`SyncError`]; the held list stays.
-    pub fn install_status(
-        &mut self,
-        document: &str,
-        now: UnixTime,
-    ) -> Result<StatusUpdate, SyncError> {
-        let mut candidate = self.verifier.clone();
+    pub fn install_status(&self, document: &str, now: UnixTime) -> Result<StatusUpdate, SyncError> {
+        let _installing = self
+            .installing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut candidate = Verifier::clone(&self.verifier());
         let update = candidate.install_status(document, now)?;
         if let Some(status) = candidate.status() {
             self.outbox.save_status_list(status)?;
         }
-        self.verifier = candidate;
+        self.swap(candidate);
         Ok(update)
+    }
+
+    fn swap(&self, verifier: Verifier) {
+        *self
+            .verifier
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(verifier);
     }
 
     /// Fetches the issuer's bundle document without installing it (so a caller sharing the
@@ -293,17 +333,17 @@ impl Terminal {
     /// # Errors
     ///
     /// A [`SyncError`]; the held bundle stays.
-    pub fn install_bundle(
-        &mut self,
-        document: &str,
-        now: UnixTime,
-    ) -> Result<BundleUpdate, SyncError> {
-        let mut candidate = self.verifier.clone();
+    pub fn install_bundle(&self, document: &str, now: UnixTime) -> Result<BundleUpdate, SyncError> {
+        let _installing = self
+            .installing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut candidate = Verifier::clone(&self.verifier());
         let update = candidate.install_bundle(document, now)?;
         if let BundleUpdate::Installed { sequence } = update {
             self.outbox.save_bundle(document, sequence)?;
+            self.swap(candidate);
         }
-        self.verifier = candidate;
         Ok(update)
     }
 
@@ -314,6 +354,13 @@ impl Terminal {
     ///
     /// A [`ForwardError`]; the batch stays queued and a retry is harmless.
     pub fn forward_batch(&self, batch_size: usize, now: UnixTime) -> Result<u64, ForwardError> {
+        let _flushing = self.flushing.lock().unwrap_or_else(PoisonError::into_inner);
+        self.forward_one(batch_size, now)
+    }
+
+    fn forward_one(&self, batch_size: usize, now: UnixTime) -> Result<u64, ForwardError> {
+        // Read, send with no lock but the flush's own held, then record: checks go on
+        // meanwhile (they only add to the queue; the answers name sequence numbers).
         let batch = self.outbox.queued(batch_size.clamp(1, MAX_BATCH))?;
         if batch.is_empty() {
             return Ok(0);
@@ -338,11 +385,12 @@ impl Terminal {
         deadline: std::time::Instant,
         mut now: impl FnMut() -> UnixTime,
     ) -> Result<FlushReport, ForwardError> {
+        let _flushing = self.flushing.lock().unwrap_or_else(PoisonError::into_inner);
         let mut report = FlushReport::default();
         let mut backoff = Duration::from_millis(500);
         loop {
             let at = now();
-            let result = self.forward_batch(batch_size, at);
+            let result = self.forward_one(batch_size, at);
             let error = match result {
                 Ok(0) => break,
                 Ok(answered) => {

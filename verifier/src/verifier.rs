@@ -236,6 +236,21 @@ impl Verifier {
         Ok(BundleUpdate::Installed { sequence })
     }
 
+    /// Restores the bundle a terminal installed earlier (and kept with its sequence): its
+    /// signature is checked against the pinned root key, but not the step from what is held
+    /// nor its expiry, which were judged when it was installed (an expired one is restored so
+    /// checks say "stale bundle: sync" rather than "no bundle").
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::BundleInvalid`] when the stored document no longer verifies.
+    pub fn restore_bundle(&mut self, document: &str, sequence: u64) -> Result<(), Rejection> {
+        let bundle = TrustBundle::open(document, &self.root)?;
+        self.min_sequence = self.min_sequence.max(sequence).max(bundle.sequence);
+        self.bundle = Some(bundle);
+        Ok(())
+    }
+
     /// Parses and verifies scanned text. See [`Self::verify`].
     ///
     /// # Errors
@@ -375,7 +390,12 @@ impl Verifier {
                 expired_at: certificate.expires_at(),
             });
         }
-        if body.issued_at < certificate.issued_at || body.issued_at >= certificate.expires_at() {
+        // The leeway applies at the certificate's start as at a code's: a phone whose clock
+        // runs a few seconds behind the issuer's stamps its first codes "before" the
+        // certificate it was just given.
+        if body.issued_at.saturating_add(leeway) < certificate.issued_at
+            || body.issued_at >= certificate.expires_at()
+        {
             return Err(Rejection::PresentationOutsideCertificate {
                 presented_at: body.issued_at,
             });

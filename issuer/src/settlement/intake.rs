@@ -1,7 +1,10 @@
 //! Handoffs from terminals and online decode: re-verify, then settle each token once.
 
 use serde::{Deserialize, Serialize};
-use yibao_shared::{BusinessType, Claims, TokenId, UnixTime, UntrustedToken, VoucherId};
+use yibao_shared::{
+    BusinessType, Claims, InvalidVisitField, TokenId, UnixTime, UntrustedToken, VisitFields,
+    VoucherId,
+};
 use yibao_verifier::{Rejection, VerifiedToken};
 
 use super::{DoubleUse, Settlement, reference};
@@ -196,13 +199,13 @@ pub fn check_visit(
     if institution != by.institution.code {
         return Err(ApiError::InstitutionMismatch);
     }
-    if operator.is_empty()
-        || operator.chars().count() > 64
-        || operator.chars().any(char::is_control)
-    {
-        return Err(ApiError::InvalidField("operator"));
+    // The terminal checked these same rules before it recorded the visit (one function in
+    // yibao-shared), so a visit it accepted is never refused here for its fields.
+    match VisitFields::check(institution, operator, business_type) {
+        Ok(fields) => Ok(fields.business_type()),
+        Err(InvalidVisitField::BusinessType) => Err(ApiError::InvalidBusinessType),
+        Err(invalid) => Err(ApiError::InvalidField(invalid.field())),
     }
-    BusinessType::parse(business_type).ok_or(ApiError::InvalidBusinessType)
 }
 
 /// Handles a batch of handoffs: each visit checked, each code re-verified as of when the

@@ -42,15 +42,20 @@ pub const PRESENTATION_LEN: usize = 7;
 pub struct DevicePublicKey(VerifyingKey);
 
 impl DevicePublicKey {
-    /// Parses a SEC1 point: 33 bytes compressed or 65 uncompressed (WebCrypto's `raw`
-    /// export). The identity and points off the curve are refused.
+    /// Parses a SEC1 point: 33 bytes compressed (`02`/`03`) or 65 uncompressed (`04`,
+    /// WebCrypto's `raw` export). The identity, other tags and points off the curve are
+    /// refused.
     ///
     /// # Errors
     ///
     /// [`KeyError::Invalid`] when the bytes are no such point.
     pub fn from_sec1(bytes: &[u8]) -> Result<Self, KeyError> {
-        if !matches!(bytes.len(), DEVICE_KEY_LEN | 65) {
-            return Err(KeyError::Encoding);
+        // SEC1 tags: 02/03 compressed (33 bytes), 04 uncompressed (65). The `p256` decoder
+        // also takes the compact form (05, 33 bytes), which `docs/token-format.md` §8.1 does
+        // not allow: a second verifier written from the spec would refuse it.
+        match (bytes.len(), bytes.first()) {
+            (DEVICE_KEY_LEN, Some(0x02 | 0x03)) | (65, Some(0x04)) => {}
+            _ => return Err(KeyError::Encoding),
         }
         VerifyingKey::from_sec1_bytes(bytes)
             .map(Self)

@@ -1,18 +1,33 @@
 //! The exported C functions. The only `unsafe` code of the crate: reading the caller's
-//! NUL-terminated strings, writing the answer pointer, and owning the handle and answer
+//! NUL-terminated strings, writing the answer and handle pointers, and owning the answer
 //! allocations. Every entry point catches panics, so nothing unwinds into the caller.
+//!
+//! A handle is not an address: it is a number in a table of open handles, never reused, so
+//! a call with a closed, doubly closed or made-up handle finds nothing and answers
+//! `invalid-handle` instead of touching freed memory.
 #![allow(unsafe_code)]
 
+use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::handle::{Answer, Handle, YIBAO_NO_ANSWER, error};
 
-/// An open terminal directory. Opaque to C; made by [`yibao_terminal_open`], freed by
-/// [`yibao_terminal_close`].
+/// An open terminal directory. Opaque to C, and never dereferenced: the pointer value is a
+/// handle number made by [`yibao_terminal_open`] and ended by [`yibao_terminal_close`].
 #[derive(Debug)]
-pub struct YibaoTerminal(Handle);
+pub struct YibaoTerminal {
+    _opaque: [u8; 0],
+}
+
+/// Open handles by number.
+static HANDLES: Mutex<Option<HashMap<usize, Arc<Handle>>>> = Mutex::new(None);
+/// The next handle number: odd and large, so neither NULL nor a small integer a caller
+/// might pass by mistake is ever one.
+static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(0x5942_0001);
 
 /// The ABI version: 1 for the functions of this header. A later incompatible ABI gets a new
 /// number (and new symbol names); additions keep it.
@@ -47,9 +62,16 @@ pub unsafe extern "C" fn yibao_terminal_open(
             ));
         }
         let (handle, value) = Handle::open(request)?;
-        let boxed = Box::into_raw(Box::new(YibaoTerminal(handle)));
-        // SAFETY: checked non-null above; the caller owns the handle from here on.
-        unsafe { *terminal = boxed };
+        let number = NEXT_HANDLE.fetch_add(2, Ordering::Relaxed);
+        HANDLES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(HashMap::new)
+            .insert(number, Arc::new(handle));
+        // The number travels as a pointer value (it is never dereferenced).
+        let token = ptr::without_provenance_mut::<YibaoTerminal>(number);
+        // SAFETY: checked non-null above; the caller passes a valid pointer to a pointer.
+        unsafe { *terminal = token };
         Ok((crate::handle::YIBAO_OK, value))
     })
 }
@@ -68,8 +90,7 @@ pub unsafe extern "C" fn yibao_check(
     answer: *mut *mut c_char,
 ) -> i32 {
     guarded(answer, || {
-        // SAFETY: as documented, a live handle or null.
-        let handle = unsafe { handle(terminal) }?;
+        let handle = handle(terminal)?;
         Ok(handle.check(read(request)?))
     })
 }
@@ -84,10 +105,7 @@ pub unsafe extern "C" fn yibao_status(
     terminal: *const YibaoTerminal,
     answer: *mut *mut c_char,
 ) -> i32 {
-    guarded(answer, || {
-        // SAFETY: as documented, a live handle or null.
-        Ok(unsafe { handle(terminal) }?.status())
-    })
+    guarded(answer, || Ok(handle(terminal)?.status()))
 }
 
 /// Fetches the trust bundle and the status list from the issuer.
@@ -100,10 +118,7 @@ pub unsafe extern "C" fn yibao_sync(
     terminal: *const YibaoTerminal,
     answer: *mut *mut c_char,
 ) -> i32 {
-    guarded(answer, || {
-        // SAFETY: as documented, a live handle or null.
-        Ok(unsafe { handle(terminal) }?.sync())
-    })
+    guarded(answer, || Ok(handle(terminal)?.sync()))
 }
 
 /// Hands queued visits to settlement. `request` is null (60 s) or JSON
@@ -119,8 +134,7 @@ pub unsafe extern "C" fn yibao_flush(
     answer: *mut *mut c_char,
 ) -> i32 {
     guarded(answer, || {
-        // SAFETY: as documented, a live handle or null.
-        let handle = unsafe { handle(terminal) }?;
+        let handle = handle(terminal)?;
         let request = if request.is_null() {
             None
         } else {
@@ -143,25 +157,45 @@ pub unsafe extern "C" fn yibao_presentation(
     answer: *mut *mut c_char,
 ) -> i32 {
     guarded(answer, || {
-        // SAFETY: as documented, a live handle or null.
-        let handle = unsafe { handle(terminal) }?;
+        let handle = handle(terminal)?;
         Ok(handle.presentation(read(request)?))
     })
 }
 
-/// Closes a terminal handle. Null is ignored.
+/// Salvages a damaged outbox into a new one: every readable queued visit, the history, the
+/// replay memory and the clock mark; the damaged file is kept aside. `request` is JSON
+/// `{"dir": "<path>"}`; no handle may have that directory open (close them first). The
+/// answer says what was copied and what could not be read.
 ///
 /// # Safety
 ///
-/// `terminal` is null or a handle from [`yibao_terminal_open`], not used after this call.
+/// `request` is null or a NUL-terminated string; `answer` is null or a valid pointer to a
+/// writable pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn yibao_terminal_salvage(
+    request: *const c_char,
+    answer: *mut *mut c_char,
+) -> i32 {
+    guarded(answer, || Ok(Handle::salvage(read(request)?)))
+}
+
+/// Closes a terminal handle. Null, an unknown and an already closed handle are ignored. A
+/// call still running on another thread finishes first; calls made after this answer
+/// `invalid-handle`.
+///
+/// # Safety
+///
+/// None beyond passing a value this library gave or null: the handle is looked up, never
+/// dereferenced.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn yibao_terminal_close(terminal: *mut YibaoTerminal) {
-    if terminal.is_null() {
-        return;
-    }
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: made by Box::into_raw in `yibao_terminal_open`, closed once.
-        drop(unsafe { Box::from_raw(terminal) });
+        let removed = HANDLES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+            .and_then(|handles| handles.remove(&terminal.addr()));
+        drop(removed);
     }));
 }
 
@@ -179,16 +213,22 @@ pub unsafe extern "C" fn yibao_string_free(answer: *mut c_char) {
     drop(unsafe { CString::from_raw(answer) });
 }
 
-/// The handle behind a pointer.
-///
-/// # Safety
-///
-/// `terminal` is null or a live handle.
-unsafe fn handle<'a>(terminal: *const YibaoTerminal) -> Result<&'a Handle, Answer> {
-    // SAFETY: the caller's contract.
-    unsafe { terminal.as_ref() }
-        .map(|t| &t.0)
-        .ok_or_else(|| error("null-pointer", "terminal is null"))
+/// The open handle behind a handle value.
+fn handle(terminal: *const YibaoTerminal) -> Result<Arc<Handle>, Answer> {
+    if terminal.is_null() {
+        return Err(error("null-pointer", "terminal is null"));
+    }
+    HANDLES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .and_then(|handles| handles.get(&terminal.addr()).cloned())
+        .ok_or_else(|| {
+            error(
+                "invalid-handle",
+                "the terminal handle is closed or was never opened",
+            )
+        })
 }
 
 /// The caller's request text: non-null, NUL-terminated, UTF-8.
@@ -207,7 +247,7 @@ fn guarded(answer: *mut *mut c_char, work: impl FnOnce() -> Result<Answer, Answe
     if answer.is_null() {
         return YIBAO_NO_ANSWER;
     }
-    let (status, value) = match catch_unwind(AssertUnwindSafe(work)) {
+    let (status, value) = match crate::log::in_call(|| catch_unwind(AssertUnwindSafe(work))) {
         Ok(Ok(answer) | Err(answer)) => answer,
         Err(_) => error(
             "panic",

@@ -1,8 +1,9 @@
 //! The terminal behind the C ABI, in safe Rust: JSON requests in, JSON answers out, a status
 //! code with each answer. `abi.rs` only moves bytes across the boundary.
 
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -11,8 +12,8 @@ use yibao_verifier::yibao_shared::{
     BusinessType, Gender, InsuranceType, Relation, TokenId, TokenKind, UnixTime, VoucherId,
 };
 use yibao_verifier::{
-    BundleUpdate, CheckError, Clock, HeldStatus, Policy, Rejection, SystemClock, Terminal,
-    VerifiedToken, terminal_dir,
+    BundleUpdate, CheckError, Clock, ForwardError, HeldStatus, Outbox, OutboxError, Policy,
+    Rejection, SyncError, SystemClock, Terminal, VerifiedToken, terminal_dir,
 };
 
 /// Done, or the code was accepted.
@@ -40,11 +41,29 @@ pub fn error(code: &str, message: impl std::fmt::Display) -> Answer {
     )
 }
 
-/// An open terminal directory. Calls from several threads are serialised on the mutex, so
-/// one handle may be shared by a vendor's threads.
+/// An error answer for an outbox failure, with the outbox's own stable code.
+fn outbox_error(e: &OutboxError) -> Answer {
+    (
+        YIBAO_ERROR,
+        json!({"error": e.code(), "message": e.to_string(), "advice_zh": e.advice_zh()})
+            .to_string(),
+    )
+}
+
+/// An open terminal directory. Calls from several threads run side by side: the terminal
+/// holds no lock across the network, so a check never waits behind a flush or sync.
 #[derive(Debug)]
 pub struct Handle {
-    terminal: Mutex<Terminal>,
+    terminal: Arc<Terminal>,
+}
+
+/// Terminals open in this process, by directory: a second open of the same directory
+/// shares the first one's terminal (one outbox file, one writer), and closing one handle
+/// leaves the other working.
+static OPEN: Mutex<Option<HashMap<PathBuf, Weak<Terminal>>>> = Mutex::new(None);
+
+fn directory_key(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
 #[derive(Deserialize)]
@@ -81,6 +100,10 @@ struct LookupRequest {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(request: &str) -> Result<T, Answer> {
+    // Requests are JSON objects; serde would also fill a struct from an array by position.
+    if !request.trim_start().starts_with('{') {
+        return Err(error("invalid-request", "a request is a JSON object {…}"));
+    }
     serde_json::from_str(request).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             error("malformed-json", e)
@@ -99,27 +122,65 @@ impl Handle {
     /// empty or damaged.
     pub fn open(request: &str) -> Result<(Self, String), Answer> {
         let request: OpenRequest = parse(request)?;
-        let loaded = terminal_dir::load(&request.dir, Policy::default())
-            .map_err(|e| error("terminal-not-set-up", e))?;
-        let terminal =
-            Terminal::open(&loaded.config).map_err(|e| error("outbox-unavailable", e))?;
+        let key = directory_key(&request.dir);
+        let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+        let open = open.get_or_insert_with(HashMap::new);
+        open.retain(|_, t| t.strong_count() > 0);
+        let terminal = match open.get(&key).and_then(Weak::upgrade) {
+            Some(terminal) => terminal,
+            None => {
+                let loaded = terminal_dir::load(&request.dir, Policy::default())
+                    .map_err(|e| error("terminal-not-set-up", e))?;
+                let terminal =
+                    Arc::new(Terminal::open(&loaded.config).map_err(|e| outbox_error(&e))?);
+                open.insert(key, Arc::downgrade(&terminal));
+                crate::log::set_dir(&request.dir);
+                terminal
+            }
+        };
         let answer = json!({
             "institution": terminal.institution(),
             "abi_version": crate::YIBAO_ABI_VERSION,
         })
         .to_string();
-        Ok((
-            Self {
-                terminal: Mutex::new(terminal),
-            },
-            answer,
-        ))
+        Ok((Self { terminal }, answer))
     }
 
-    fn terminal(&self) -> std::sync::MutexGuard<'_, Terminal> {
-        // A panic inside an earlier call was contained; the terminal's state is in the
-        // outbox, which commits whole transactions, so the value is still usable.
-        self.terminal.lock().unwrap_or_else(|e| e.into_inner())
+    /// Salvages a damaged outbox (`{"dir": "…"}`) into a new one, as `yibao-verify
+    /// salvage` does. No handle may have the directory open.
+    pub fn salvage(request: &str) -> Answer {
+        let request: OpenRequest = match parse(request) {
+            Ok(r) => r,
+            Err(answer) => return answer,
+        };
+        let key = directory_key(&request.dir);
+        let held = OPEN
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(|open| open.get(&key))
+            .is_some_and(|t| t.strong_count() > 0);
+        if held {
+            return outbox_error(&OutboxError::OpenInThisProcess(request.dir));
+        }
+        match Outbox::salvage(&request.dir, SystemClock.now()) {
+            Ok(report) => ok(json!({
+                "aside": report.aside,
+                "queued": report.queued,
+                "history": report.history,
+                "quarantined": report.quarantined,
+                "replay_entries": report.replay_entries,
+                "clock_high_water": report.clock_high_water,
+                "bundle_recovered": report.bundle_recovered,
+                "status_list_recovered": report.status_list_recovered,
+                "unreadable": report.unreadable,
+            })),
+            Err(e) => outbox_error(&e),
+        }
+    }
+
+    fn terminal(&self) -> &Terminal {
+        &self.terminal
     }
 
     /// Checks a code offline and queues it durably before answering "accepted": the same
@@ -135,9 +196,6 @@ impl Handle {
                 "expected a national 5-digit business type such as 01301 or 02121",
             );
         };
-        if request.operator.trim().is_empty() || request.operator.len() > 64 {
-            return error("invalid-request", "operator must be 1-64 bytes");
-        }
         let terminal = self.terminal();
         if request.institution != terminal.institution() {
             return error(
@@ -154,8 +212,17 @@ impl Handle {
             Err(CheckError::Rejected(rejection)) => {
                 (YIBAO_REJECTED, rejected_json(&rejection).to_string())
             }
+            Err(CheckError::InvalidVisit(invalid)) => (
+                YIBAO_ERROR,
+                json!({
+                    "error": "invalid-field",
+                    "field": invalid.field(),
+                    "message": invalid.to_string(),
+                })
+                .to_string(),
+            ),
             // Not recorded means not accepted.
-            Err(CheckError::Guard(e)) => error("outbox-failed", e),
+            Err(CheckError::Guard(e)) => outbox_error(&e),
         }
     }
 
@@ -165,7 +232,7 @@ impl Handle {
         let now = SystemClock.now();
         let status = match terminal.status() {
             Ok(s) => s,
-            Err(e) => return error("outbox-failed", e),
+            Err(e) => return outbox_error(&e),
         };
         let verifier = terminal.verifier();
         let max_age = verifier.policy().max_status_age_secs;
@@ -189,13 +256,17 @@ impl Handle {
             "quarantined": status.quarantined,
             "low_on_space": status.low_on_space(),
             "clock_behind": status.clock_behind(now),
+            "bundle_restore_problem": terminal.restore_problem().map(|r| json!({
+                "code": r.code(),
+                "message": r.to_string(),
+            })),
+            "internal_errors": crate::log::contained_count(),
         }))
     }
 
     /// Fetches the trust bundle and the status list from the issuer.
     pub fn sync(&self) -> Answer {
-        let mut terminal = self.terminal();
-        match terminal.sync(SystemClock.now()) {
+        match self.terminal().sync(SystemClock.now()) {
             Ok((bundle, status)) => ok(json!({
                 "bundle_installed": match bundle {
                     BundleUpdate::Installed { sequence } => Some(sequence),
@@ -204,6 +275,7 @@ impl Handle {
                 "status_list_sequence": status.sequence,
                 "revocations_added": status.added,
             })),
+            Err(SyncError::Outbox(e)) => outbox_error(&e),
             Err(e) => error("sync-failed", e),
         }
     }
@@ -220,6 +292,7 @@ impl Handle {
         let deadline = Instant::now() + Duration::from_secs(request.timeout_secs.min(3_600));
         match terminal.flush(100, deadline, || SystemClock.now()) {
             Ok(report) => ok(json!({"answered": report.answered, "remaining": report.remaining})),
+            Err(ForwardError::Outbox(e)) => outbox_error(&e),
             Err(e) => error(
                 if e.is_transient() {
                     "issuer-unreachable"
@@ -247,7 +320,7 @@ impl Handle {
                 "outcome": p.outcome,
             })),
             Ok(None) => error("not-found", "no presentation with this number"),
-            Err(e) => error("outbox-failed", e),
+            Err(e) => outbox_error(&e),
         }
     }
 }

@@ -15,16 +15,24 @@
 //!   `reason_en`), 2 error (`error`, `message`: no verdict), 3 the answer pointer was null.
 //! - Nothing unwinds across the boundary: a panic is caught and answered as error `panic`.
 //!   Null pointers, invalid UTF-8 and malformed JSON are errors with their own codes.
-//! - A terminal handle may be used from several threads: calls are serialised inside.
+//! - A terminal handle may be used from several threads: no call waits behind another's
+//!   network wait (a check goes on while a flush or sync waits for the issuer). Opening a
+//!   directory already open in the process shares its terminal.
+//! - A handle is a number, not an address: a closed or unknown handle answers
+//!   `invalid-handle`, and closing twice is harmless.
+//! - Panics are contained and written to `yibao-verifier.log` in the terminal directory,
+//!   never to the host program's stderr.
 //!
 //! `docs/terminal.md` ("Embedding from C, C#, Java") has examples for each language.
 
 mod abi;
 mod handle;
+pub mod log;
 
 pub use abi::{
     YibaoTerminal, yibao_abi_version, yibao_check, yibao_flush, yibao_presentation, yibao_status,
     yibao_string_free, yibao_sync, yibao_terminal_close, yibao_terminal_open,
+    yibao_terminal_salvage,
 };
 pub use handle::{YIBAO_ERROR, YIBAO_NO_ANSWER, YIBAO_OK, YIBAO_REJECTED};
 

@@ -10,25 +10,32 @@
 //! The file is made once, by `init` ([`Outbox::create`]), and only ever opened after that
 //! ([`Outbox::open`]): a missing or empty file is reported, never silently replaced by an
 //! empty queue. A damaged file gives an error, never a panic (redb panics on some damaged
-//! pages; every call is contained). A record that cannot be read is quarantined, so the
-//! healthy ones are still forwarded. Free disk space is watched ([`space`]).
+//! pages; every call is contained), and one verdict: opening checks the whole file, and a
+//! damaged outbox refuses new visits, status and forwarding alike until it is salvaged
+//! ([`Outbox::salvage`]) into a new file. A failed write (a full disk) does not poison the
+//! outbox: the file is reopened at the next call. A record that cannot be read is
+//! quarantined, so the healthy ones are still forwarded. Free disk space is watched
+//! ([`space`]).
 
+mod error;
+mod file;
 mod queue;
 mod record;
+mod salvage;
 pub mod space;
 
-use std::cell::Cell;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
 
-use crate::status::HeldStatus;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use yibao_shared::UnixTime;
 
+use crate::status::HeldStatus;
+
+pub use self::error::OutboxError;
+pub use self::file::{OutboxHealth, containing_panics};
 pub use self::record::{CLOCK_TOLERANCE_SECS, Recorder};
+pub use self::salvage::SalvageReport;
 
 /// The outbox file in a terminal directory.
 pub const FILE_NAME: &str = "outbox.redb";
@@ -61,56 +68,6 @@ const CLOCK_HIGH_WATER: &str = "clock_high_water";
 /// does not walk a quarter's history.
 const SETTLED_COUNT: &str = "settled_count";
 const REFUSED_COUNT: &str = "refused_count";
-
-/// How long [`Outbox::open`] waits for another process (a running `serve`, a `flush`) to
-/// let go of the file.
-const OPEN_WAIT: Duration = Duration::from_secs(10);
-
-const RECOVER: &str = "restore it from a backup, or start an empty one knowingly with \
-    `yibao-verify init --reset-outbox` (visits still queued in the old file are then not \
-    forwarded from this terminal, and its replay memory is lost)";
-
-/// Why the outbox could not do what was asked. Never a verdict on a code.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum OutboxError {
-    /// Another process has the outbox open.
-    #[error("outbox {0} is in use by another process (a running `yibao-verify serve`?)")]
-    Busy(PathBuf),
-    /// There is no outbox file where `init` made one.
-    #[error("outbox {0} is missing: {RECOVER}")]
-    Missing(PathBuf),
-    /// The outbox file is there but empty (0 bytes): whatever it held is gone.
-    #[error("outbox {0} is empty (0 bytes): {RECOVER}")]
-    Empty(PathBuf),
-    /// The file is damaged beyond what redb can read.
-    #[error("outbox {path} is damaged ({detail}): {RECOVER}")]
-    Damaged {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        detail: String,
-    },
-    /// `init` found an outbox already there (it is kept; see `--reset-outbox`).
-    #[error("outbox {0} already exists")]
-    Exists(PathBuf),
-    /// There is too little free space to record a visit durably.
-    #[error(
-        "only {free_bytes} bytes free beside the outbox: new visits cannot be recorded durably \
-         (forward the queue with `yibao-verify flush`, and free disk space)"
-    )]
-    DiskFull {
-        /// Bytes available.
-        free_bytes: u64,
-    },
-    /// The file could not be read or written (disk full, permissions, I/O): the first cause
-    /// is kept, not redb's later "previous I/O error".
-    #[error("outbox storage: {0}")]
-    Storage(String),
-    /// A stored record could not be decoded.
-    #[error("outbox record unreadable: {0}")]
-    Corrupt(String),
-}
 
 /// The outcome of the last attempt to hand presentations to settlement.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,24 +116,12 @@ impl OutboxStatus {
     }
 }
 
-/// The durable outbox of one terminal.
+/// The durable outbox of one terminal. Shared by threads (`&self` everywhere): redb takes
+/// one writer at a time and readers beside it.
 #[derive(Debug)]
 pub struct Outbox {
-    db: Database,
+    file: file::OutboxFile,
     path: PathBuf,
-    /// The first I/O error redb reported: after one, redb answers "previous I/O error" to
-    /// everything, which would hide "No space left on device".
-    first_io_error: Mutex<Option<String>>,
-}
-
-thread_local! {
-    static CONTAINED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether the current thread is inside an outbox call whose panics are contained (and
-/// turned into [`OutboxError::Damaged`]): a program's panic hook can stay quiet then.
-pub fn containing_panics() -> bool {
-    CONTAINED.with(Cell::get)
 }
 
 impl Outbox {
@@ -192,10 +137,11 @@ impl Outbox {
         if path.exists() {
             return Err(OutboxError::Exists(path));
         }
-        let db = contain(&path, || {
-            Database::create(&path).map_err(|e| OutboxError::Storage(e.to_string()))
-        })?;
-        let outbox = Self::with_tables(db, path)?;
+        let outbox = Self {
+            file: file::OutboxFile::create(&path)?,
+            path,
+        };
+        outbox.with_tables()?;
         outbox.put_meta(CREATED_AT, b"1")?;
         space::ensure_reserve(dir);
         Ok(outbox)
@@ -208,56 +154,26 @@ impl Outbox {
     ///
     /// Storage errors.
     pub fn reset(dir: &Path, now: UnixTime) -> Result<(Self, Option<PathBuf>), OutboxError> {
-        let path = dir.join(FILE_NAME);
-        let kept = if path.exists() {
-            let aside = dir.join(format!("{FILE_NAME}.lost-{}", now.as_secs()));
-            std::fs::rename(&path, &aside)
-                .map_err(|e| OutboxError::Storage(format!("{}: {e}", path.display())))?;
-            Some(aside)
-        } else {
-            None
-        };
-        Ok((Self::create(dir)?, kept))
+        let aside = set_aside(dir, "lost", now)?;
+        Ok((Self::create(dir)?, aside))
     }
 
-    /// Opens the outbox `init` made in `dir`, waiting a while if another process holds it.
-    /// Never creates one.
+    /// Opens the outbox `init` made in `dir`. Never creates one. The whole file is checked
+    /// first (every page's checksum): a damaged file is refused here, so a code is never
+    /// accepted into a file nothing can forward from.
     ///
     /// # Errors
     ///
     /// [`OutboxError::Missing`], [`OutboxError::Empty`], [`OutboxError::Damaged`],
-    /// [`OutboxError::Busy`] if it stays held, [`OutboxError::Storage`] otherwise.
+    /// [`OutboxError::Busy`] (another process holds it: at once, no waiting),
+    /// [`OutboxError::OpenInThisProcess`], [`OutboxError::Storage`] otherwise.
     pub fn open(dir: &Path) -> Result<Self, OutboxError> {
         let path = dir.join(FILE_NAME);
-        match std::fs::metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(OutboxError::Missing(path));
-            }
-            Err(e) => return Err(OutboxError::Storage(format!("{}: {e}", path.display()))),
-            Ok(m) if m.len() == 0 => return Err(OutboxError::Empty(path)),
-            Ok(_) => {}
-        }
-        let deadline = std::time::Instant::now() + OPEN_WAIT;
-        let db = loop {
-            match contain(&path, || Ok(Database::open(&path)))? {
-                Ok(db) => break db,
-                Err(redb::DatabaseError::DatabaseAlreadyOpen)
-                    if std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                    return Err(OutboxError::Busy(path));
-                }
-                Err(e) => {
-                    return Err(OutboxError::Damaged {
-                        path,
-                        detail: e.to_string(),
-                    });
-                }
-            }
+        let outbox = Self {
+            file: file::OutboxFile::open(&path)?,
+            path,
         };
-        let outbox = Self::with_tables(db, path)?;
+        outbox.with_tables()?;
         // Outboxes made before `init` created them carry no mark: mark them now.
         if outbox.meta(CREATED_AT)?.is_none() {
             outbox.put_meta(CREATED_AT, b"1")?;
@@ -265,14 +181,9 @@ impl Outbox {
         Ok(outbox)
     }
 
-    fn with_tables(db: Database, path: PathBuf) -> Result<Self, OutboxError> {
-        let outbox = Self {
-            db,
-            path,
-            first_io_error: Mutex::new(None),
-        };
-        outbox.guarded(|o| {
-            let txn = o.db.begin_write().map_err(|e| o.fail(e))?;
+    fn with_tables(&self) -> Result<(), OutboxError> {
+        self.guarded(|o, db| {
+            let txn = db.begin_write().map_err(|e| o.fail(e))?;
             txn.open_table(QUEUE).map_err(|e| o.fail(e))?;
             txn.open_table(DONE).map_err(|e| o.fail(e))?;
             txn.open_table(QUARANTINE).map_err(|e| o.fail(e))?;
@@ -280,8 +191,12 @@ impl Outbox {
             txn.open_table(SEEN_EXPIRY).map_err(|e| o.fail(e))?;
             txn.open_table(META).map_err(|e| o.fail(e))?;
             txn.commit().map_err(|e| o.fail(e))
-        })?;
-        Ok(outbox)
+        })
+    }
+
+    /// Whether the file is usable, being reopened after a failed write, or damaged.
+    pub fn health(&self) -> OutboxHealth {
+        self.file.health()
     }
 
     /// The directory the outbox lives in.
@@ -289,35 +204,24 @@ impl Outbox {
         self.path.parent().unwrap_or(Path::new("."))
     }
 
-    /// Runs `work` with panics inside redb (a damaged page) turned into
-    /// [`OutboxError::Damaged`].
+    /// Runs `work` on the database with panics inside redb (a damaged page) turned into
+    /// [`OutboxError::Damaged`]; a damaged file refuses at once, and one whose last write
+    /// failed is reopened first.
     fn guarded<T>(
         &self,
-        work: impl FnOnce(&Self) -> Result<T, OutboxError>,
+        work: impl FnOnce(&Self, &Database) -> Result<T, OutboxError>,
     ) -> Result<T, OutboxError> {
-        contain(&self.path, || work(self))
+        self.file.with(|db| work(self, db))
     }
 
     /// A storage error, with redb's "previous I/O error" replaced by the first one.
     fn fail(&self, e: impl std::fmt::Display) -> OutboxError {
-        let text = e.to_string();
-        let mut first = self
-            .first_io_error
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if text.contains("Previous I/O error") {
-            if let Some(original) = first.as_ref() {
-                return OutboxError::Storage(format!("{original} (an earlier write failed)"));
-            }
-        } else if text.contains("I/O error") && first.is_none() {
-            *first = Some(text.clone());
-        }
-        OutboxError::Storage(text)
+        self.file.fail(e)
     }
 
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, OutboxError> {
-        self.guarded(|o| {
-            let txn = o.db.begin_read().map_err(|e| o.fail(e))?;
+        self.guarded(|o, db| {
+            let txn = db.begin_read().map_err(|e| o.fail(e))?;
             let meta = txn.open_table(META).map_err(|e| o.fail(e))?;
             Ok(meta
                 .get(key)
@@ -327,8 +231,8 @@ impl Outbox {
     }
 
     fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), OutboxError> {
-        self.guarded(|o| {
-            let txn = o.db.begin_write().map_err(|e| o.fail(e))?;
+        self.guarded(|o, db| {
+            let txn = db.begin_write().map_err(|e| o.fail(e))?;
             txn.open_table(META)
                 .map_err(|e| o.fail(e))?
                 .insert(key, value)
@@ -354,8 +258,8 @@ impl Outbox {
     /// Storage failure.
     pub fn status(&self) -> Result<OutboxStatus, OutboxError> {
         let free_bytes = space::free_bytes(self.dir());
-        self.guarded(|o| {
-            let txn = o.db.begin_read().map_err(|e| o.fail(e))?;
+        self.guarded(|o, db| {
+            let txn = db.begin_read().map_err(|e| o.fail(e))?;
             let queue = txn.open_table(QUEUE).map_err(|e| o.fail(e))?;
             // The oldest readable one: an unreadable record is reported as quarantined once
             // the forwarder meets it.
@@ -427,8 +331,8 @@ impl Outbox {
     ///
     /// Storage failure; the previous bundle stays.
     pub fn save_bundle(&self, document: &str, sequence: u64) -> Result<(), OutboxError> {
-        self.guarded(|o| {
-            let txn = o.db.begin_write().map_err(|e| o.fail(e))?;
+        self.guarded(|o, db| {
+            let txn = db.begin_write().map_err(|e| o.fail(e))?;
             {
                 let mut meta = txn.open_table(META).map_err(|e| o.fail(e))?;
                 meta.insert(BUNDLE, document.as_bytes())
@@ -466,26 +370,16 @@ impl Outbox {
     }
 }
 
-/// Runs `work`, turning a panic (redb meeting a damaged page) into
-/// [`OutboxError::Damaged`].
-fn contain<T>(
-    path: &Path,
-    work: impl FnOnce() -> Result<T, OutboxError>,
-) -> Result<T, OutboxError> {
-    let outer = CONTAINED.with(|c| c.replace(true));
-    let result = catch_unwind(AssertUnwindSafe(work));
-    CONTAINED.with(|c| c.set(outer));
-    result.unwrap_or_else(|panic| {
-        let detail = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unreadable page".to_owned());
-        Err(OutboxError::Damaged {
-            path: path.to_path_buf(),
-            detail,
-        })
-    })
+/// Moves `dir`'s outbox file (if there is one) to `outbox.redb.<why>-<unix time>`.
+fn set_aside(dir: &Path, why: &str, now: UnixTime) -> Result<Option<PathBuf>, OutboxError> {
+    let path = dir.join(FILE_NAME);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let aside = dir.join(format!("{FILE_NAME}.{why}-{}", now.as_secs()));
+    std::fs::rename(&path, &aside)
+        .map_err(|e| OutboxError::Storage(format!("{}: {e}", path.display())))?;
+    Ok(Some(aside))
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {

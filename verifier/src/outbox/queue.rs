@@ -23,8 +23,8 @@ impl Outbox {
     ///
     /// Storage failure.
     pub fn queued(&self, limit: usize) -> Result<Vec<Presentation>, OutboxError> {
-        let (good, bad) = self.guarded(|o| {
-            let txn = o.db.begin_read().map_err(|e| o.fail(e))?;
+        let (good, bad) = self.guarded(|o, db| {
+            let txn = db.begin_read().map_err(|e| o.fail(e))?;
             let table = txn.open_table(QUEUE).map_err(|e| o.fail(e))?;
             let (mut good, mut bad) = (Vec::new(), Vec::new());
             for entry in table.iter().map_err(|e| o.fail(e))? {
@@ -47,8 +47,8 @@ impl Outbox {
 
     /// Moves the queued records `seqs` to the quarantine, bytes unchanged.
     fn quarantine(&self, seqs: &[u64]) -> Result<(), OutboxError> {
-        self.guarded(|o| {
-            let txn = o.db.begin_write().map_err(|e| o.fail(e))?;
+        self.guarded(|o, db| {
+            let txn = db.begin_write().map_err(|e| o.fail(e))?;
             {
                 let mut queue = txn.open_table(QUEUE).map_err(|e| o.fail(e))?;
                 let mut quarantine = txn.open_table(QUARANTINE).map_err(|e| o.fail(e))?;
@@ -84,8 +84,8 @@ impl Outbox {
         now: UnixTime,
     ) -> Result<(), OutboxError> {
         let low = space::make_room(self.dir());
-        self.guarded(|o| {
-            let txn = o.db.begin_write().map_err(|e| o.fail(e))?;
+        self.guarded(|o, db| {
+            let txn = db.begin_write().map_err(|e| o.fail(e))?;
             let (mut settled, mut refused) = (0i64, 0i64);
             {
                 let mut queue = txn.open_table(QUEUE).map_err(|e| o.fail(e))?;
@@ -127,8 +127,8 @@ impl Outbox {
     ///
     /// Storage or decoding failure.
     pub fn presentation(&self, seq: u64) -> Result<Option<Presentation>, OutboxError> {
-        self.guarded(|o| {
-            let txn = o.db.begin_read().map_err(|e| o.fail(e))?;
+        self.guarded(|o, db| {
+            let txn = db.begin_read().map_err(|e| o.fail(e))?;
             for table in [QUEUE, DONE] {
                 let table = txn.open_table(table).map_err(|e| o.fail(e))?;
                 if let Some(value) = table.get(seq).map_err(|e| o.fail(e))? {

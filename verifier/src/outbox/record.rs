@@ -59,8 +59,8 @@ impl Outbox {
             }
         }
         let key = seen_key(token);
-        self.guarded(|o| {
-            let txn = o.db.begin_write().map_err(|e| o.fail(e))?;
+        self.guarded(|o, db| {
+            let txn = db.begin_write().map_err(|e| o.fail(e))?;
             let accepted = {
                 let mut meta = txn.open_table(META).map_err(|e| o.fail(e))?;
                 let high_water = match meta.get(CLOCK_HIGH_WATER).map_err(|e| o.fail(e))? {

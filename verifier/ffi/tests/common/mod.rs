@@ -45,7 +45,7 @@ pub fn terminal_dir(root: &SecretKey, issuer: &SecretKey, now: UnixTime) -> temp
         }],
     }
     .sign(root);
-    let mut terminal = Terminal::open(&loaded.config).expect("terminal");
+    let terminal = Terminal::open(&loaded.config).expect("terminal");
     terminal.install_bundle(&bundle, now).expect("bundle");
     dir
 }

@@ -37,8 +37,9 @@ pub(crate) struct VerifyArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// Verify as of this unix time instead of the system clock (tests, replaying a log).
-    #[arg(long)]
+    /// Verify as of this unix time instead of the system clock (replaying a log; with
+    /// `--bundle` only: a terminal's outbox and clock mark follow the terminal's real clock).
+    #[arg(long, conflicts_with = "terminal")]
     now: Option<u64>,
     /// Clock-skew leeway in seconds.
     #[arg(long, default_value_t = Policy::default().leeway_secs)]
@@ -108,6 +109,10 @@ fn verify(args: &VerifyArgs, code: &str) -> anyhow::Result<Outcome> {
             match terminal.check(code, operator, business, now) {
                 Ok(accepted) => (Ok(accepted.token), Some(accepted.seq)),
                 Err(CheckError::Rejected(rejection)) => (Err(rejection), None),
+                // A visit settlement would refuse is never recorded: fix the option.
+                Err(CheckError::InvalidVisit(invalid)) => {
+                    bail!("{invalid} (settlement would refuse this visit; it is NOT accepted)");
+                }
                 // Not recorded means not accepted: the cashier must not be told otherwise.
                 Err(CheckError::Guard(e)) => {
                     return Err(e).context("the code could not be recorded; it is NOT accepted");
@@ -118,20 +123,31 @@ fn verify(args: &VerifyArgs, code: &str) -> anyhow::Result<Outcome> {
             let root = config::read_root_key(root_key)?;
             let bundle = std::fs::read_to_string(bundle)
                 .with_context(|| format!("reading trust bundle {}", bundle.display()))?;
+            // Read as bytes: a file that is not UTF-8 is a status list that does not verify
+            // (a verdict, exit 1), not an I/O error.
             let status = args
                 .status_list
                 .as_ref()
                 .map(|path| {
-                    std::fs::read_to_string(path)
+                    std::fs::read(path)
                         .with_context(|| format!("reading status list {}", path.display()))
                 })
-                .transpose()?;
+                .transpose()?
+                .map(String::from_utf8);
             let mut verifier = Verifier::new(root, args.policy());
             // A bundle or status list that does not verify means no code can be accepted:
             // that is a verdict (exit 1) with its own reason, not a usage error.
             let verdict = verifier.install_bundle(&bundle, now).and_then(|_| {
-                if let Some(status) = &status {
-                    verifier.install_status(status, now)?;
+                match &status {
+                    Some(Ok(status)) => {
+                        verifier.install_status(status, now)?;
+                    }
+                    Some(Err(_)) => {
+                        return Err(yibao_verifier::Rejection::StatusListInvalid(
+                            yibao_shared::StatusListError::Malformed("not UTF-8 text".into()),
+                        ));
+                    }
+                    None => {}
                 }
                 verifier.verify_text(code, now)
             });

@@ -6,6 +6,7 @@
 mod check;
 mod config;
 mod report;
+mod salvage;
 mod serve;
 mod terminal;
 
@@ -40,6 +41,9 @@ enum Command {
     Status(terminal::StatusArgs),
     /// Hand every queued visit to settlement, retrying with backoff.
     Flush(terminal::FlushArgs),
+    /// Copy every readable visit, the replay memory and the clock mark of a damaged outbox
+    /// into a new one (the damaged file is kept aside), then forward them with `flush`.
+    Salvage(salvage::SalvageArgs),
     /// Serve the cashier page (loopback): scan, see accept/reject; syncs and forwards in the
     /// background.
     Serve(serve::ServeArgs),
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => terminal::sync(&args),
         Command::Status(args) => terminal::status(&args),
         Command::Flush(args) => terminal::flush(&args),
+        Command::Salvage(args) => salvage::run(&args),
         Command::Serve(args) => serve::serve(&args),
     };
     match result {

@@ -19,7 +19,7 @@ use crate::{Outcome, config};
 pub(crate) struct Dir {
     /// Terminal directory (configuration, pinned root key, outbox).
     #[arg(long, env = "YIBAO_TERMINAL")]
-    terminal: PathBuf,
+    pub(crate) terminal: PathBuf,
 }
 
 impl Dir {
@@ -101,7 +101,7 @@ pub(crate) struct SyncArgs {
 }
 
 pub(crate) fn sync(args: &SyncArgs) -> anyhow::Result<Outcome> {
-    let mut terminal = args.dir.open()?;
+    let terminal = args.dir.open()?;
     match terminal.sync(SystemClock.now()) {
         Ok((bundle, status)) => {
             match bundle {
@@ -143,9 +143,10 @@ pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
     let terminal = args.dir.open()?;
     let now = SystemClock.now();
     let status = terminal.status()?;
-    let bundle = terminal.verifier().bundle();
-    let revocations = terminal.verifier().status();
-    let max_status_age = terminal.verifier().policy().max_status_age_secs;
+    let verifier = terminal.verifier();
+    let bundle = verifier.bundle();
+    let revocations = verifier.status();
+    let max_status_age = verifier.policy().max_status_age_secs;
     let status_stale =
         |issued_at: yibao_shared::UnixTime| now >= issued_at.saturating_add(max_status_age);
     if args.json {
@@ -177,6 +178,10 @@ pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
                 "low_on_space": status.low_on_space(),
                 "clock_high_water": status.clock_high_water,
                 "clock_behind": status.clock_behind(now),
+                "bundle_restore_problem": terminal.restore_problem().map(|r| json!({
+                    "code": r.code(),
+                    "message": r.to_string(),
+                })),
                 "attention": attention(&status, now),
             })
         );
@@ -198,7 +203,13 @@ pub(crate) fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
                 ""
             }
         ),
-        None => println!("信任列表 bundle     none: run `yibao-verify sync`"),
+        None => match terminal.restore_problem() {
+            Some(problem) => println!(
+                "信任列表 bundle     the kept bundle could not be restored ({problem}): run \
+                 `yibao-verify sync`"
+            ),
+            None => println!("信任列表 bundle     none: run `yibao-verify sync`"),
+        },
     }
     match revocations {
         Some(s) => println!(

@@ -75,6 +75,14 @@ enum ApiError {
     InvalidBody(String),
     InvalidBusinessType,
     OutboxFailed(String),
+    /// The outbox could not record: its own code and what the cashier should do.
+    Outbox {
+        code: &'static str,
+        message: String,
+        advice_zh: &'static str,
+    },
+    /// A field of the visit settlement would refuse.
+    InvalidField(yibao_shared::InvalidVisitField),
 }
 
 impl ApiError {
@@ -126,6 +134,16 @@ impl ApiError {
                 "outbox-failed",
                 format!("could not record the visit, so it is not accepted: {why}"),
             ),
+            Self::Outbox { code, message, .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                code,
+                format!("could not record the visit, so it is not accepted: {message}"),
+            ),
+            Self::InvalidField(invalid) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                invalid.to_string(),
+            ),
         }
     }
 }
@@ -134,11 +152,19 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
         let mut body = json!({"code": code, "message": message});
-        if let Self::OutboxFailed(_) = self {
-            // The page shows these to the cashier.
-            body["accepted"] = json!(false);
-            body["reason_zh"] = json!("无法记录，请重试");
-            body["reason_en"] = json!("could not record; try again");
+        // The page shows these to the cashier.
+        match &self {
+            Self::OutboxFailed(_) => {
+                body["accepted"] = json!(false);
+                body["reason_zh"] = json!("无法记录，请重试");
+                body["reason_en"] = json!("could not record; try again");
+            }
+            Self::Outbox { advice_zh, .. } => {
+                body["accepted"] = json!(false);
+                body["reason_zh"] = json!(advice_zh);
+                body["reason_en"] = json!("could not record the visit: it is not accepted");
+            }
+            _ => {}
         }
         (status, axum::Json(body)).into_response()
     }
@@ -212,7 +238,7 @@ fn check_code(
         .as_deref()
         .filter(|o| !o.is_empty())
         .unwrap_or(&shared.operator);
-    let terminal = shared.terminal.read().unwrap_or_else(|e| e.into_inner());
+    let terminal = &shared.terminal;
     match terminal.check(
         request.code.trim(),
         operator,
@@ -244,7 +270,12 @@ fn check_code(
         }
         Err(CheckError::Rejected(rejection)) => Ok(rejected(&rejection)),
         // Not recorded means not accepted: say so, in words the cashier can act on.
-        Err(CheckError::Guard(e)) => Err(ApiError::OutboxFailed(e.to_string())),
+        Err(CheckError::Guard(e)) => Err(ApiError::Outbox {
+            code: e.code(),
+            message: e.to_string(),
+            advice_zh: e.advice_zh(),
+        }),
+        Err(CheckError::InvalidVisit(invalid)) => Err(ApiError::InvalidField(invalid)),
     }
 }
 
@@ -266,15 +297,16 @@ async fn status(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError>
 }
 
 fn status_of(shared: &Shared) -> Value {
-    let terminal = shared.terminal.read().unwrap_or_else(|e| e.into_inner());
+    let terminal = &shared.terminal;
     let now = SystemClock.now();
     let (outbox, outbox_error) = match terminal.status() {
         Ok(status) => (Some(status), None),
         Err(e) => (None, Some(e.to_string())),
     };
-    let bundle = terminal.verifier().bundle();
-    let max_status_age = terminal.verifier().policy().max_status_age_secs;
-    let revocations = terminal.verifier().status();
+    let verifier = terminal.verifier();
+    let bundle = verifier.bundle();
+    let max_status_age = verifier.policy().max_status_age_secs;
+    let revocations = verifier.status();
     json!({
         "institution": terminal.institution(),
         "online": shared.online.load(Ordering::Relaxed),

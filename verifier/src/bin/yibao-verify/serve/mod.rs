@@ -10,14 +10,14 @@ mod api;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
 use yibao_shared::BusinessType;
-use yibao_verifier::{Clock, Policy, SystemClock, Terminal};
+use yibao_verifier::{Clock, Policy, SyncError, SystemClock, Terminal};
 
 use crate::{Outcome, config};
 
@@ -36,7 +36,7 @@ pub(crate) struct ServeArgs {
 
 /// What the page's handlers and the background thread share.
 pub(crate) struct Shared {
-    pub(crate) terminal: RwLock<Terminal>,
+    pub(crate) terminal: Terminal,
     pub(crate) operator: String,
     pub(crate) business_type: BusinessType,
     /// Whether the last contact with the issuer succeeded.
@@ -49,7 +49,7 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
     let loaded = config::load(&args.terminal, Policy::default())?;
     let terminal = Terminal::open(&loaded.config)?;
     let shared = Arc::new(Shared {
-        terminal: RwLock::new(terminal),
+        terminal,
         operator: loaded.operator,
         business_type: loaded.business_type,
         online: AtomicBool::new(false),
@@ -82,25 +82,11 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
 fn keep_in_touch(shared: &Shared, every: Duration) {
     loop {
         let started = Instant::now();
-        // The network part under a read lock: checks go on during a slow outage.
-        let fetched = {
-            let terminal = shared.terminal.read().unwrap_or_else(|e| e.into_inner());
-            terminal
-                .fetch_bundle()
-                .and_then(|bundle| Ok((bundle, terminal.fetch_status()?)))
-        };
-        let mut online = match fetched {
-            Ok((bundle, status)) => {
-                let mut terminal = shared.terminal.write().unwrap_or_else(|e| e.into_inner());
-                // A refused document keeps the old one; the issuer was reachable all the same.
-                let _ = terminal.install_bundle(&bundle, SystemClock.now());
-                let _ = terminal.install_status(&status, SystemClock.now());
-                true
-            }
-            Err(_) => false,
-        };
+        // The terminal holds no lock across the network: checks go on during a slow outage.
+        let terminal = &shared.terminal;
+        // A refused document keeps the old one; the issuer was reachable all the same.
+        let mut online = !matches!(terminal.sync(SystemClock.now()), Err(SyncError::Client(_)));
         if online {
-            let terminal = shared.terminal.read().unwrap_or_else(|e| e.into_inner());
             let deadline = Instant::now() + every;
             online = terminal.flush(100, deadline, || SystemClock.now()).is_ok();
         }
