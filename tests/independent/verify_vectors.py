@@ -315,7 +315,7 @@ def verify(text, bundle, status, now, policy):
             raise Reject("certificate-not-yet-valid")
         if now >= cert_to + leeway:
             raise Reject("certificate-expired")
-        if not cert_from <= token["issued_at"] < cert_to:
+        if not cert_from <= token["issued_at"] + leeway or token["issued_at"] >= cert_to:
             raise Reject("presentation-outside-certificate")
     if token["lifetime"] > policy["max_lifetime_secs"]:
         raise Reject("lifetime-too-long")
@@ -354,7 +354,19 @@ def open_status(document, bundle, now, leeway):
     for i in range(0, len(raw), 16):
         if int.from_bytes(raw[i + 8 : i + 12], "big") > now - leeway:
             revoked.add(raw[i : i + 8])
-    return {"issued_at": body["issued_at"], "revoked": revoked}
+    return {"issued_at": body["issued_at"], "sequence": body["sequence"], "revoked": revoked}
+
+
+def replace_status(held, offered):
+    """§10: a complete list after a held one: never older, never the held sequence with
+    other entries (either would undo revocations)."""
+    if offered["issued_at"] < held["issued_at"]:
+        raise Reject("status-list-out-of-order")
+    if offered["sequence"] < held["sequence"]:
+        raise Reject("status-list-rollback")
+    if offered["sequence"] == held["sequence"] and offered["revoked"] != held["revoked"]:
+        raise Reject("status-list-rollback")
+    return offered
 
 
 def main():
@@ -370,6 +382,19 @@ def main():
             if document is not None:
                 status = open_status(document, bundle, now, policy["leeway_secs"])
             verify(case["code"], bundle, status, now, policy)
+            got = "accept"
+        except Reject as rejection:
+            got = rejection.code
+        if got == case["expect"]:
+            passed += 1
+        else:
+            failed += 1
+            print(f"FAIL {case['name']}: expected {case['expect']}, got {got}")
+    bundle = install(doc["bundle"], root_public, now)
+    for case in doc.get("status_list_sequences", []):
+        try:
+            held = open_status(case["held"], bundle, now, policy["leeway_secs"])
+            replace_status(held, open_status(case["offered"], bundle, now, policy["leeway_secs"]))
             got = "accept"
         except Reject as rejection:
             got = rejection.code

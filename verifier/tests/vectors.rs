@@ -94,3 +94,37 @@ fn the_vectors_cover_every_required_failure() {
     let flipped = names.iter().filter(|n| n.starts_with("flipped-")).count();
     assert!(flipped >= 14, "only {flipped} flipped-field vectors");
 }
+
+#[test]
+fn a_status_list_offered_after_a_held_one_gets_its_expected_verdict() {
+    let doc = vectors();
+    let root = PublicKey::from_base64(doc["root_public_key"].as_str().expect("root")).expect("key");
+    let now = UnixTime::from_secs(doc["now"].as_u64().expect("now"));
+    let sequences = doc["status_list_sequences"].as_array().expect("sequences");
+    let mut wrong = Vec::new();
+    for case in sequences {
+        let mut verifier = Verifier::new(root, Policy::default());
+        verifier
+            .install_bundle(doc["bundle"].as_str().expect("bundle"), now)
+            .expect("bundle");
+        verifier
+            .install_status(case["held"].as_str().expect("held"), now)
+            .expect("the held list installs");
+        let before = verifier.status().cloned();
+        let got = match verifier.install_status(case["offered"].as_str().expect("offered"), now) {
+            Ok(_) => "accept".to_owned(),
+            Err(rejection) => {
+                assert_eq!(verifier.status(), before.as_ref(), "refused: the held list stays");
+                rejection.code().to_owned()
+            }
+        };
+        if got != case["expect"].as_str().expect("expect") {
+            wrong.push(format!("{}: expected {}, got {got}", case["name"], case["expect"]));
+        }
+    }
+    assert!(wrong.is_empty(), "wrong verdicts:\n{}", wrong.join("\n"));
+    assert!(
+        sequences.iter().any(|c| c["expect"] == "status-list-rollback"),
+        "rollback cases present"
+    );
+}

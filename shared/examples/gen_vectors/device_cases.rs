@@ -119,9 +119,16 @@ pub(crate) fn cases() -> Vec<Value> {
         good(&long, NOW - 10),
         "certificate-validity-too-long",
     ));
+    // The leeway applies at the certificate's start: a phone a few seconds behind the
+    // issuer's clock stamps its first codes just before the certificate it was given.
+    cases.push(case(
+        "device-presentation-seconds-before-certificate",
+        good(&certificate(1, NOW - 10, false), NOW - 14),
+        "accept",
+    ));
     cases.push(case(
         "device-presentation-before-certificate",
-        good(&certificate(1, NOW - 10, false), NOW - 20),
+        good(&certificate(1, NOW - 10, false), NOW - 50),
         "presentation-outside-certificate",
     ));
     cases.push(case(
@@ -236,6 +243,20 @@ pub(crate) fn cases() -> Vec<Value> {
         text_of(&trailing),
         "malformed",
     ));
+    // SEC1 tag 05 (the "compact" form some decoders take) on the device key: §8.1 allows
+    // 02 and 03 only.
+    let compressed = device().public_key().to_compressed();
+    let at = bytes
+        .windows(compressed.len())
+        .position(|w| w == compressed)
+        .expect("device key in the certificate");
+    let mut compact = bytes.clone();
+    compact[at] = 0x05;
+    cases.push(case(
+        "device-key-sec1-tag-05",
+        text_of(&compact),
+        "malformed",
+    ));
     let mut zero_validity = bytes.clone();
     zero_validity[24] = 0;
     cases.push(case(
@@ -276,4 +297,59 @@ pub(crate) fn cases() -> Vec<Value> {
     kind1["status_list"] = json!(status_list(NOW - 73 * HOUR, 0x11));
     cases.push(kind1);
     cases
+}
+
+/// A complete status list of `sequence` naming `revoked` (last bytes of the ids).
+fn complete_list(sequence: u64, issued_at: u64, revoked: &[u8]) -> String {
+    StatusList {
+        key_id: KeyId(1),
+        since: 0,
+        sequence,
+        issued_at: UnixTime::from_secs(issued_at),
+        revoked: revoked
+            .iter()
+            .map(|last| RevokedCertificate {
+                certificate_id: CertificateId([0xde, 0xad, 0, 0, 0, 0, 0, *last]),
+                expires_at: UnixTime::from_secs(NOW + 2 * DAY),
+                revoked_at: UnixTime::from_secs(NOW - HOUR),
+            })
+            .collect(),
+    }
+    .sign(&SecretKey::from_seed(&seed(0x11)))
+}
+
+/// A held status list, then one offered after it: what a verifier must do with the second
+/// (`docs/token-format.md` §10). Replaying an older complete list would undo revocations.
+pub(crate) fn status_list_sequences() -> Vec<Value> {
+    let held = complete_list(5, NOW - 600, &[1, 2]);
+    let sequence = |name: &str, offered: String, expect: &str| {
+        json!({ "name": name, "held": held, "offered": offered, "expect": expect })
+    };
+    vec![
+        sequence(
+            "status-list-newer-complete",
+            complete_list(6, NOW - 300, &[1, 2, 3]),
+            "accept",
+        ),
+        sequence(
+            "status-list-same-list-re-signed",
+            complete_list(5, NOW - 300, &[2, 1]),
+            "accept",
+        ),
+        sequence(
+            "status-list-older-complete",
+            complete_list(4, NOW - 300, &[1]),
+            "status-list-rollback",
+        ),
+        sequence(
+            "status-list-same-sequence-other-entries",
+            complete_list(5, NOW - 300, &[1]),
+            "status-list-rollback",
+        ),
+        sequence(
+            "status-list-issued-before-held",
+            complete_list(6, NOW - 900, &[1, 2]),
+            "status-list-out-of-order",
+        ),
+    ]
 }

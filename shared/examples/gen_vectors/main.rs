@@ -504,6 +504,7 @@ fn main() {
         "root_public_key": root.public_key().to_base64(),
         "bundle": good_bundle.sign(&root),
         "cases": cases,
+        "status_list_sequences": device_cases::status_list_sequences(),
     });
     println!(
         "{}",
