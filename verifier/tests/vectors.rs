@@ -114,17 +114,26 @@ fn a_status_list_offered_after_a_held_one_gets_its_expected_verdict() {
         let got = match verifier.install_status(case["offered"].as_str().expect("offered"), now) {
             Ok(_) => "accept".to_owned(),
             Err(rejection) => {
-                assert_eq!(verifier.status(), before.as_ref(), "refused: the held list stays");
+                assert_eq!(
+                    verifier.status(),
+                    before.as_ref(),
+                    "refused: the held list stays"
+                );
                 rejection.code().to_owned()
             }
         };
         if got != case["expect"].as_str().expect("expect") {
-            wrong.push(format!("{}: expected {}, got {got}", case["name"], case["expect"]));
+            wrong.push(format!(
+                "{}: expected {}, got {got}",
+                case["name"], case["expect"]
+            ));
         }
     }
     assert!(wrong.is_empty(), "wrong verdicts:\n{}", wrong.join("\n"));
     assert!(
-        sequences.iter().any(|c| c["expect"] == "status-list-rollback"),
+        sequences
+            .iter()
+            .any(|c| c["expect"] == "status-list-rollback"),
         "rollback cases present"
     );
 }

@@ -322,9 +322,7 @@ fn complete_list(sequence: u64, issued_at: u64, revoked: &[u8]) -> String {
 /// (`docs/token-format.md` §10). Replaying an older complete list would undo revocations.
 pub(crate) fn status_list_sequences() -> Vec<Value> {
     let held = complete_list(5, NOW - 600, &[1, 2]);
-    let sequence = |name: &str, offered: String, expect: &str| {
-        json!({ "name": name, "held": held, "offered": offered, "expect": expect })
-    };
+    let sequence = |name: &str, offered: String, expect: &str| json!({ "name": name, "held": held, "offered": offered, "expect": expect });
     vec![
         sequence(
             "status-list-newer-complete",

@@ -131,10 +131,11 @@ impl Handle {
             None => {
                 let loaded = terminal_dir::load(&request.dir, Policy::default())
                     .map_err(|e| error("terminal-not-set-up", e))?;
+                // Before the outbox opens: a damaged page's contained panic is logged there.
+                crate::log::set_dir(&request.dir);
                 let terminal =
                     Arc::new(Terminal::open(&loaded.config).map_err(|e| outbox_error(&e))?);
                 open.insert(key, Arc::downgrade(&terminal));
-                crate::log::set_dir(&request.dir);
                 terminal
             }
         };

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable};
 use yibao_shared::{UnixTime, UntrustedToken};
 
 use super::file::contain;
@@ -122,19 +122,26 @@ fn read_with_redb(dir: &Path, bytes: &[u8], found: &mut Found) {
             .push("no room to copy the file for reading".into());
         return;
     }
-    let db = contain(&copy, || {
-        Database::open(&copy).map_err(|e| OutboxError::Storage(e.to_string()))
+    // Read-only first: it reads the trees as they are, where a writable open tries to
+    // repair the file and gives up on damage a read would get past.
+    let read_only = contain(&copy, || {
+        ReadOnlyDatabase::open(&copy).map_err(|e| OutboxError::Storage(e.to_string()))
     });
-    match db {
+    match read_only {
         Ok(db) => read_tables(&db, &copy, found),
-        Err(e) => found.unreadable.push(format!(
-            "the file's structure (redb: {e}); records found by scan only"
-        )),
+        Err(e) => match contain(&copy, || {
+            Database::open(&copy).map_err(|e| OutboxError::Storage(e.to_string()))
+        }) {
+            Ok(db) => read_tables(&db, &copy, found),
+            Err(_) => found.unreadable.push(format!(
+                "the file's structure (redb: {e}); records found by scan only"
+            )),
+        },
     }
     let _ = std::fs::remove_file(&copy);
 }
 
-fn read_tables(db: &Database, path: &Path, found: &mut Found) {
+fn read_tables(db: &impl ReadableDatabase, path: &Path, found: &mut Found) {
     for (name, table) in [
         ("queue", QUEUE),
         ("history", DONE),
