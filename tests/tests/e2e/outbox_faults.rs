@@ -161,6 +161,88 @@ fn a_full_disk_refuses_new_visits_and_still_forwards_the_queue() {
     std::fs::remove_file(mount.path().join("filler")).expect("remove filler");
     let (exit, out) = terminal.run(&["check", &platform.code(&holder)]);
     assert_eq!(exit, 0, "{out}");
+
+    // A long-lived terminal (the C ABI's, the cashier page's) whose write fails on a full
+    // disk recovers by itself once space is back: the file is reopened at the next call.
+    let long_lived = yibao_verifier::Terminal::open(&yibao_verifier::TerminalConfig {
+        issuer_url: platform.url(""),
+        credential: terminal.credential.clone(),
+        institution: PHARMACY.into(),
+        root_key: root_key(&platform),
+        data_dir: terminal.dir.clone(),
+        policy: yibao_verifier::Policy::default(),
+        timeout: std::time::Duration::from_secs(10),
+    })
+    .expect("opens");
+    fill(mount.path());
+    let big = "x".repeat(1 << 20);
+    let failed = long_lived.outbox().record_forward(&yibao_verifier::ForwardAttempt {
+        at: yibao_verifier::yibao_shared::UnixTime::from_secs(1),
+        answered: 0,
+        error: Some(big),
+    });
+    assert!(failed.is_err(), "a write on a full disk fails");
+    std::fs::remove_file(mount.path().join("filler")).expect("remove filler");
+    let now = || yibao_verifier::Clock::now(&yibao_verifier::SystemClock);
+    let business = yibao_shared::BusinessType::parse("02121").expect("listed");
+    let accepted = long_lived.check(&platform.code(&holder), "cashier", business, now());
+    assert!(accepted.is_ok(), "the same handle accepts again: {accepted:?}");
+    assert_eq!(long_lived.health(), yibao_verifier::OutboxHealth::Healthy);
+}
+
+fn root_key(platform: &Platform) -> yibao_shared::PublicKey {
+    let text = std::fs::read_to_string(platform.root_key_path()).expect("root key file");
+    yibao_shared::key_file::PublicKeyFile::parse(&text, yibao_shared::key_file::KeyRole::Root)
+        .expect("root key")
+        .public_key
+}
+
+#[test]
+fn a_salvaged_outbox_forwards_every_readable_visit_once_whichever_page_was_lost() {
+    let platform = Platform::new();
+    let terminal = platform.terminal(PHARMACY, "p-salvage");
+    let (holder, voucher) = platform.holder(3);
+    let mut accepted = Vec::new();
+    for _ in 0..12 {
+        let (exit, out) = terminal.run(&["check", "--json", &platform.code(&holder)]);
+        assert_eq!(exit, 0, "{out}");
+        accepted.push(token_id_of(&out).expect("token id"));
+    }
+    let path = terminal.dir.join(OUTBOX);
+    let original = std::fs::read(&path).expect("read");
+    let (mut damaged, mut forwarded) = (0, 0);
+    for page in 1..original.len() / 4096 {
+        let mut bytes = original.clone();
+        bytes[page * 4096..(page + 1) * 4096].fill(0);
+        std::fs::write(&path, &bytes).expect("write");
+        let (status_exit, status_out) = terminal.run(&["status"]);
+        let (check_exit, check_out) = terminal.run(&["check", &platform.code(&holder)]);
+        // One verdict: a damaged outbox refuses status and check alike, a healthy one
+        // takes the code.
+        if status_exit == 2 {
+            assert_eq!(check_exit, 2, "page {page}: status damaged, check {check_out}");
+            assert!(status_out.contains("salvage"), "page {page}: says what to do\n{status_out}");
+            damaged += 1;
+            let (exit, out) = terminal.run(&["salvage"]);
+            assert!(exit == 0 || exit == 1, "page {page}: salvage\n{out}");
+            let (exit, out) = terminal.run(&["flush", "--timeout", "20"]);
+            assert_eq!(exit, 0, "page {page}: salvaged visits forward\n{out}");
+            forwarded += 1;
+        } else {
+            assert_eq!(check_exit, 0, "page {page}: status healthy, check {check_out}");
+        }
+        std::fs::write(&path, &original).expect("restore");
+    }
+    assert!(damaged > 0 && forwarded > 0, "damage was met and salvaged");
+    // Each accepted visit settled exactly once, however often salvage handed it on.
+    let mut settled = settled_tokens(&platform.audit(&voucher));
+    settled.sort();
+    let before = settled.len();
+    settled.dedup();
+    assert_eq!(settled.len(), before, "no token settled twice");
+    for token in &accepted {
+        assert!(settled.contains(token), "accepted visit {token} settled");
+    }
 }
 
 /// Writes a file until the file system is full.
