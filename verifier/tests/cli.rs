@@ -179,3 +179,49 @@ fn a_secret_key_file_is_refused_as_the_root_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("expected a public key file"), "{err}");
 }
+
+#[test]
+fn a_status_list_that_is_not_utf8_is_a_verdict_not_an_io_error() {
+    let doc = vectors();
+    let t = terminal(&doc, doc["bundle"].as_str().expect("bundle"));
+    let status = t._dir.path().join("status.bin");
+    std::fs::write(&status, [0xff, 0xfe, 0x00, 0x7b]).expect("write");
+    let code = doc["cases"][0]["code"].as_str().expect("code");
+    let out = check(
+        &t,
+        doc["now"].as_u64().expect("now"),
+        &[
+            "--json",
+            "--status-list",
+            &status.display().to_string(),
+            code,
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdict: Value = serde_json::from_slice(&out.stdout).expect("json verdict");
+    assert_eq!(verdict["code"], "status-list-invalid", "{verdict}");
+}
+
+#[test]
+fn a_time_override_never_touches_a_terminal() {
+    // See: issue 20 (a `--now` in the future raised the clock mark of the terminal's outbox).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["check", "--now", "4000000000", "--terminal"])
+        .arg(dir.path())
+        .arg("96000")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--now") && stderr.contains("--terminal"),
+        "{stderr}"
+    );
+}

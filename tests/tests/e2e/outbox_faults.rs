@@ -176,17 +176,22 @@ fn a_full_disk_refuses_new_visits_and_still_forwards_the_queue() {
     .expect("opens");
     fill(mount.path());
     let big = "x".repeat(1 << 20);
-    let failed = long_lived.outbox().record_forward(&yibao_verifier::ForwardAttempt {
-        at: yibao_verifier::yibao_shared::UnixTime::from_secs(1),
-        answered: 0,
-        error: Some(big),
-    });
+    let failed = long_lived
+        .outbox()
+        .record_forward(&yibao_verifier::ForwardAttempt {
+            at: yibao_verifier::yibao_shared::UnixTime::from_secs(1),
+            answered: 0,
+            error: Some(big),
+        });
     assert!(failed.is_err(), "a write on a full disk fails");
     std::fs::remove_file(mount.path().join("filler")).expect("remove filler");
     let now = || yibao_verifier::Clock::now(&yibao_verifier::SystemClock);
     let business = yibao_shared::BusinessType::parse("02121").expect("listed");
     let accepted = long_lived.check(&platform.code(&holder), "cashier", business, now());
-    assert!(accepted.is_ok(), "the same handle accepts again: {accepted:?}");
+    assert!(
+        accepted.is_ok(),
+        "the same handle accepts again: {accepted:?}"
+    );
     assert_eq!(long_lived.health(), yibao_verifier::OutboxHealth::Healthy);
 }
 
@@ -220,8 +225,14 @@ fn a_salvaged_outbox_forwards_every_readable_visit_once_whichever_page_was_lost(
         // One verdict: a damaged outbox refuses status and check alike, a healthy one
         // takes the code.
         if status_exit == 2 {
-            assert_eq!(check_exit, 2, "page {page}: status damaged, check {check_out}");
-            assert!(status_out.contains("salvage"), "page {page}: says what to do\n{status_out}");
+            assert_eq!(
+                check_exit, 2,
+                "page {page}: status damaged, check {check_out}"
+            );
+            assert!(
+                status_out.contains("salvage"),
+                "page {page}: says what to do\n{status_out}"
+            );
             damaged += 1;
             let (exit, out) = terminal.run(&["salvage"]);
             assert!(exit == 0 || exit == 1, "page {page}: salvage\n{out}");
@@ -229,7 +240,10 @@ fn a_salvaged_outbox_forwards_every_readable_visit_once_whichever_page_was_lost(
             assert_eq!(exit, 0, "page {page}: salvaged visits forward\n{out}");
             forwarded += 1;
         } else {
-            assert_eq!(check_exit, 0, "page {page}: status healthy, check {check_out}");
+            assert_eq!(
+                check_exit, 0,
+                "page {page}: status healthy, check {check_out}"
+            );
         }
         std::fs::write(&path, &original).expect("restore");
     }
