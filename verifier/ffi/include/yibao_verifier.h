@@ -5,7 +5,9 @@
  * answer to *answer; free it with yibao_string_free. Return values: YIBAO_OK (0) done or
  * accepted, YIBAO_REJECTED (1) a verdict refusing the code, YIBAO_ERROR (2) no verdict
  * (answer: {"error": code, "message": ...}), YIBAO_NO_ANSWER (3) answer was NULL.
- * A terminal handle may be used from several threads (calls are serialised).
+ * A terminal handle may be used from several threads; no call waits behind another's
+ * network wait. A handle is a number, never dereferenced: a closed or unknown one answers
+ * {"error": "invalid-handle"}, and closing twice is harmless.
  * docs/terminal.md, "Embedding from C, C#, Java", has examples.
  */
 
@@ -43,8 +45,8 @@
 #define YIBAO_NO_ANSWER 3
 
 /**
- * An open terminal directory. Opaque to C; made by [`yibao_terminal_open`], freed by
- * [`yibao_terminal_close`].
+ * An open terminal directory. Opaque to C, and never dereferenced: the pointer value is a
+ * handle number made by [`yibao_terminal_open`] and ended by [`yibao_terminal_close`].
  */
 typedef struct YibaoTerminal YibaoTerminal;
 
@@ -121,11 +123,27 @@ int32_t yibao_presentation(const struct YibaoTerminal *terminal,
                            char **answer);
 
 /**
- * Closes a terminal handle. Null is ignored.
+ * Salvages a damaged outbox into a new one: every readable queued visit, the history, the
+ * replay memory and the clock mark; the damaged file is kept aside. `request` is JSON
+ * `{"dir": "<path>"}`; no handle may have that directory open (close them first). The
+ * answer says what was copied and what could not be read.
  *
  * # Safety
  *
- * `terminal` is null or a handle from [`yibao_terminal_open`], not used after this call.
+ * `request` is null or a NUL-terminated string; `answer` is null or a valid pointer to a
+ * writable pointer.
+ */
+int32_t yibao_terminal_salvage(const char *request, char **answer);
+
+/**
+ * Closes a terminal handle. Null, an unknown and an already closed handle are ignored. A
+ * call still running on another thread finishes first; calls made after this answer
+ * `invalid-handle`.
+ *
+ * # Safety
+ *
+ * None beyond passing a value this library gave or null: the handle is looked up, never
+ * dereferenced.
  */
 void yibao_terminal_close(struct YibaoTerminal *terminal);
 
