@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CString, c_char};
 use std::net::TcpListener;
 
 use serde_json::Value;
@@ -15,7 +15,7 @@ use yibao_verifier::yibao_shared::SecretKey;
 use yibao_verifier::{Clock, SystemClock};
 use yibao_verifier_ffi::{
     YIBAO_ERROR, YIBAO_OK, YibaoTerminal, yibao_check, yibao_flush, yibao_status,
-    yibao_string_free, yibao_terminal_close, yibao_terminal_open, yibao_terminal_salvage,
+    yibao_terminal_close, yibao_terminal_open, yibao_terminal_salvage,
 };
 
 #[derive(Clone, Copy)]
@@ -24,14 +24,7 @@ struct Shared(*mut YibaoTerminal);
 unsafe impl Send for Shared {}
 
 fn call(f: impl FnOnce(*mut *mut c_char) -> i32) -> (i32, Value) {
-    let mut out: *mut c_char = std::ptr::null_mut();
-    let status = f(&mut out);
-    // SAFETY: the library wrote a NUL-terminated string, freed right after.
-    let text = unsafe { CStr::from_ptr(out) }
-        .to_string_lossy()
-        .into_owned();
-    // SAFETY: the answer this library returned, freed once.
-    unsafe { yibao_string_free(out) };
+    let (status, text) = common::call(f);
     (status, serde_json::from_str(&text).expect("a JSON answer"))
 }
 

@@ -4,13 +4,13 @@
 
 mod common;
 
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CString, c_char};
 
 use yibao_tests::sample;
 use yibao_verifier::{Clock, SystemClock};
 use yibao_verifier_ffi::{
-    YIBAO_OK, YIBAO_REJECTED, YibaoTerminal, yibao_check, yibao_status, yibao_string_free,
-    yibao_terminal_close, yibao_terminal_open,
+    YIBAO_OK, YIBAO_REJECTED, YibaoTerminal, yibao_check, yibao_status, yibao_terminal_close,
+    yibao_terminal_open,
 };
 
 /// The handle as something threads may share (the ABI serialises calls on it).
@@ -22,15 +22,7 @@ unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 fn call(f: impl FnOnce(*mut *mut c_char) -> i32) -> (i32, String) {
-    let mut out: *mut c_char = std::ptr::null_mut();
-    let status = f(&mut out);
-    // SAFETY: the library wrote a NUL-terminated string, freed right after.
-    let text = unsafe { CStr::from_ptr(out) }
-        .to_string_lossy()
-        .into_owned();
-    // SAFETY: the answer this library returned, freed once.
-    unsafe { yibao_string_free(out) };
-    (status, text)
+    common::call(f)
 }
 
 #[test]

@@ -5,6 +5,20 @@ use yibao_verifier::yibao_shared::key_file::{KeyRole, PublicKeyFile};
 use yibao_verifier::yibao_shared::{IssuerKey, KeyId, KeyStatus, SecretKey, TrustBundle, UnixTime};
 use yibao_verifier::{Policy, Terminal, terminal_dir};
 
+/// Runs one ABI call that writes an answer, and returns its status and the answer's text
+/// (freed here).
+pub fn call(f: impl FnOnce(*mut *mut std::ffi::c_char) -> i32) -> (i32, String) {
+    let mut out: *mut std::ffi::c_char = std::ptr::null_mut();
+    let status = f(&mut out);
+    // SAFETY: the library wrote a NUL-terminated string, freed right after.
+    let text = unsafe { std::ffi::CStr::from_ptr(out) }
+        .to_string_lossy()
+        .into_owned();
+    // SAFETY: the answer this library returned, freed once.
+    unsafe { yibao_verifier_ffi::yibao_string_free(out) };
+    (status, text)
+}
+
 /// The institution of the terminal directories made here.
 pub const INSTITUTION: &str = "P11010500002";
 
