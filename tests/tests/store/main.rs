@@ -1,5 +1,6 @@
 //! One conformance suite for every storage backend: the embedded store (redb in a temporary
-//! directory) and Redis (a real `redis-server` on a free loopback port).
+//! directory), Redis and Valkey (a real server on a free loopback port), and a six-node
+//! cluster of each.
 
 mod devices;
 mod family;
@@ -23,7 +24,7 @@ use yibao_shared::{
     VoucherId,
 };
 use yibao_tests::redis_cluster::RedisCluster;
-use yibao_tests::redis_server::RedisServer;
+use yibao_tests::redis_server::{Flavour, RedisServer};
 
 pub(crate) const NOW: UnixTime = UnixTime::from_secs(1_767_225_600);
 
@@ -96,19 +97,37 @@ async fn open_embedded() -> (Arc<dyn Store>, tempfile::TempDir) {
 }
 
 async fn open_redis() -> (Arc<dyn Store>, RedisServer) {
-    let server = RedisServer::start();
+    open_server(Flavour::Redis).await
+}
+
+async fn open_valkey() -> (Arc<dyn Store>, RedisServer) {
+    open_server(Flavour::Valkey).await
+}
+
+async fn open_server(flavour: Flavour) -> (Arc<dyn Store>, RedisServer) {
+    let server = RedisServer::start_flavour(flavour);
     let store = RedisStore::open(&server.url()).await.expect("connects");
     (Arc::new(store), server)
 }
 
 with_every_case!(conformance!(embedded, open_embedded));
 with_every_case!(conformance!(redis, open_redis));
+with_every_case!(conformance!(valkey, open_valkey));
 
-/// The same cases on a real six-node Redis Cluster (3 primaries, 3 replicas), with every
-/// write waiting for a replica as in production.
 #[tokio::test]
 async fn redis_cluster_passes_every_case() {
-    let cluster = RedisCluster::start();
+    cluster_passes_every_case(Flavour::Redis).await;
+}
+
+#[tokio::test]
+async fn valkey_cluster_passes_every_case() {
+    cluster_passes_every_case(Flavour::Valkey).await;
+}
+
+/// The same cases on a real six-node cluster (3 primaries, 3 replicas), with every write
+/// waiting for a replica as in production.
+async fn cluster_passes_every_case(flavour: Flavour) {
+    let cluster = RedisCluster::start_flavour(flavour);
     // A generous wait: two cores shared with the rest of the suite can starve a replica.
     let waiting = |ms| Durability {
         replicas: 1,

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use yibao_tests::redis_server::Flavour;
+
 use super::{Deployment, PEOPLE, is_unavailable};
 
 /// Client threads (each: activate, fetch a token from the other node, hand the code to both
@@ -133,8 +135,23 @@ impl Load<'_> {
 }
 
 #[test]
-fn a_primary_killed_under_load_loses_no_acknowledged_write_and_settles_nothing_twice() {
-    let d = Deployment::start(10_000);
+fn a_primary_killed_under_load_loses_no_acknowledged_write_and_settles_nothing_twice_on_redis() {
+    a_primary_killed_under_load_loses_no_acknowledged_write_and_settles_nothing_twice(
+        Flavour::Redis,
+    );
+}
+
+#[test]
+fn a_primary_killed_under_load_loses_no_acknowledged_write_and_settles_nothing_twice_on_valkey() {
+    a_primary_killed_under_load_loses_no_acknowledged_write_and_settles_nothing_twice(
+        Flavour::Valkey,
+    );
+}
+
+fn a_primary_killed_under_load_loses_no_acknowledged_write_and_settles_nothing_twice(
+    flavour: Flavour,
+) {
+    let d = Deployment::start(flavour, 10_000);
     let victim = d.cluster.primary_of(0);
     let load = Load {
         d: &d,
@@ -236,7 +253,7 @@ fn a_primary_killed_under_load_loses_no_acknowledged_write_and_settles_nothing_t
         .last_unavailable
         .map(|t| t.saturating_duration_since(killed_at));
     eprintln!(
-        "failover: {} activations and {settlements} settlements acknowledged, lost {}, \
+        "failover on {flavour:?}: {} activations and {settlements} settlements acknowledged, lost {}, \
          settled twice {}, answers {} ok / {} 503 / {} other 5xx; replica promoted after \
          {failed_over_after:?}, last 503 {recovered_after:?} after the kill (node down {DOWN_FOR:?})",
         acked.activations.len(),

@@ -6,14 +6,25 @@ use std::thread;
 
 use reqwest::{Method, StatusCode};
 
+use yibao_tests::redis_server::Flavour;
+
 use super::Deployment;
 
 /// Token quota per holder per minute in this test.
 const QUOTA: u32 = 6;
 
 #[test]
-fn two_issuer_nodes_share_vouchers_settlements_and_rate_limits() {
-    let d = Deployment::start(QUOTA);
+fn two_issuer_nodes_share_vouchers_settlements_and_rate_limits_on_redis() {
+    two_issuer_nodes_share_vouchers_settlements_and_rate_limits(Flavour::Redis);
+}
+
+#[test]
+fn two_issuer_nodes_share_vouchers_settlements_and_rate_limits_on_valkey() {
+    two_issuer_nodes_share_vouchers_settlements_and_rate_limits(Flavour::Valkey);
+}
+
+fn two_issuer_nodes_share_vouchers_settlements_and_rate_limits(flavour: Flavour) {
+    let d = Deployment::start(flavour, QUOTA);
 
     // Activation on node 0, token from node 1.
     let (status, activation) = d.activate(0, 1);
