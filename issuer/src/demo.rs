@@ -4,7 +4,6 @@
 //! institution and terminal, and three activated holders, and writes `demo.json`; later
 //! starts reuse all of it.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -116,22 +115,29 @@ fn demo_child_row() -> String {
 
 /// A CSV registry of `n` synthetic people (every 50th suspended).
 pub fn synthetic_registry(n: usize) -> String {
-    let mut csv = String::from(
-        "person_no,name,id_number,gender,birth_date,region,insurance,status,guardian_id_numbers\n",
-    );
+    let mut csv = String::from(REGISTRY_HEADER);
     for i in 0..n {
-        let (p, birth, region) = synthetic_person(i);
-        let _ = writeln!(
-            csv,
-            "DEMO{i:06},{},{},{},{birth},{region},{},{},",
-            p.name,
-            p.id_number,
-            if i % 2 == 0 { "female" } else { "male" },
-            if i % 3 == 0 { "employee" } else { "resident" },
-            if i % 50 == 49 { "suspended" } else { "insured" },
-        );
+        let status = if i % 50 == 49 { "suspended" } else { "insured" };
+        csv.push_str(&synthetic_row(i, status));
     }
     csv
+}
+
+/// The header of [`synthetic_registry`]'s CSV.
+pub const REGISTRY_HEADER: &str =
+    "person_no,name,id_number,gender,birth_date,region,insurance,status,guardian_id_numbers\n";
+
+/// Synthetic person `i`'s registry row (as in [`synthetic_registry`]) with `status`
+/// (`insured`, `suspended`, `terminated`): a registry change to import.
+pub fn synthetic_row(i: usize, status: &str) -> String {
+    let (p, birth, region) = synthetic_person(i);
+    format!(
+        "DEMO{i:06},{},{},{},{birth},{region},{},{status},\n",
+        p.name,
+        p.id_number,
+        if i % 2 == 0 { "female" } else { "male" },
+        if i % 3 == 0 { "employee" } else { "resident" },
+    )
 }
 
 /// Creates dev keys in `dir` if missing, and a fresh bundle if the current one expires within
@@ -185,6 +191,7 @@ pub async fn populate(
         Format::Csv,
         &*state.store,
         &state.index,
+        state.clock.now(),
         |_| {},
     )
     .await
@@ -199,6 +206,7 @@ pub async fn populate(
         Format::Csv,
         &*state.store,
         &state.index,
+        state.clock.now(),
         |_| {},
     )
     .await

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use yibao_issuer::config::Config;
 use yibao_issuer::registry::{self, Format};
 use yibao_issuer::{app, demo, setup, shutdown, store, telemetry};
+use yibao_verifier::{Clock, SystemClock};
 
 #[derive(Parser)]
 #[command(name = "yibao-issuer", version, about = "yibao issuer service")]
@@ -152,11 +153,18 @@ async fn import(
     let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = ProgressBar::new(size).with_style(
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} written, {per_sec} eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let report = registry::import(bar.wrap_read(input), format, &*store, &index, |_| {}).await?;
+    // The bar follows the rows the store took, not the reading, which runs a batch ahead.
+    let report = registry::import(input, format, &*store, &index, SystemClock.now(), |p| {
+        bar.set_position(p.bytes);
+        bar.set_message(p.retrying.clone().unwrap_or_default());
+    })
+    .await?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     for bad in report.bad.iter().take(100) {
@@ -164,6 +172,19 @@ async fn import(
     }
     if report.bad.len() > 100 {
         eprintln!("… and {} more bad rows", report.bad.len() - 100);
+    }
+    if report.retries > 0 {
+        eprintln!(
+            "{} pieces were sent again after the store did not answer in time",
+            report.retries
+        );
+    }
+    if report.vouchers_stopped > 0 {
+        println!(
+            "{} vouchers of persons no longer insured: {} device and proxy certificates \
+             revoked (terminals refuse them after their next sync)",
+            report.vouchers_stopped, report.certificates_revoked
+        );
     }
     println!(
         "imported {} of {} rows in {secs:.2}s ({:.0} rows/s); {} bad rows skipped",

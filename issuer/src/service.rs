@@ -188,8 +188,12 @@ pub async fn deactivate(
         .revoke_credentials_of(voucher.voucher_id)
         .await?;
     // A lost phone keeps showing offline codes until its certificates are revoked too.
-    let certificates =
-        crate::devices::revoke::holder_deactivated(state, voucher.voucher_id).await?;
+    let certificates = crate::devices::revoke::holder_deactivated(
+        &*state.store,
+        state.clock.now(),
+        voucher.voucher_id,
+    )
+    .await?;
     tracing::info!(channel = %channel.id, voucher = %voucher.voucher_id, revoked, certificates, "credentials revoked");
     Ok(revoked)
 }

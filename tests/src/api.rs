@@ -143,9 +143,16 @@ impl Harness {
                 "TEEN{day},{name},{id},female,2010-01-{day},110105,resident,insured,{guardians}\n"
             ));
         }
-        registry::import(csv.as_bytes(), Format::Csv, &*store, &index, |_| {})
-            .await
-            .expect("registry");
+        registry::import(
+            csv.as_bytes(),
+            Format::Csv,
+            &*store,
+            &index,
+            UnixTime::from_secs(NOW),
+            |_| {},
+        )
+        .await
+        .expect("registry");
         let clock = Arc::new(TestClock(AtomicU64::new(NOW)));
         // As in production: limits in Redis when the store is Redis (shared by nodes).
         let rate_limits = if limits.shared.unwrap_or(server.is_some()) {

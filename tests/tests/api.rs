@@ -268,6 +268,7 @@ async fn a_suspended_voucher_or_person_gets_no_token(h: Harness) {
         Format::Csv,
         &*h.state.store,
         &h.state.index,
+        h.state.clock.now(),
         |_| {},
     )
     .await

@@ -6,7 +6,8 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use yibao_issuer::demo::synthetic_person;
+use yibao_issuer::demo::{REGISTRY_HEADER, synthetic_person, synthetic_row};
+use yibao_issuer::registry;
 use yibao_shared::UnixTime;
 use yibao_tests::api::{ADMIN, Harness, NOW, assert_code, code_of, credential_of};
 use yibao_tests::on_both_backends;
@@ -390,7 +391,88 @@ async fn settlement_takes_a_device_code_once_and_not_after_its_revocation(h: Har
     assert_eq!(results[2]["code"], "certificate-revoked", "{got}");
 }
 
+/// Imports synthetic person `i`'s row with `status`: what the import did.
+async fn reimport(h: &Harness, i: usize, status: &str) -> registry::ImportReport {
+    let csv = format!("{REGISTRY_HEADER}{}", synthetic_row(i, status));
+    registry::import(
+        csv.as_bytes(),
+        registry::Format::Csv,
+        &*h.state.store,
+        &h.state.index,
+        UnixTime::from_secs(NOW + 30),
+        |_| {},
+    )
+    .await
+    .expect("re-import")
+}
+
+async fn a_person_the_registry_no_longer_insures_keeps_no_offline_code(h: Harness) {
+    // Person 0 holds a phone and acts for person 1, who has a phone of their own.
+    let (binder, binder_voucher) = holder(&h, 0).await;
+    let member = bind(&h, &binder, 1).await;
+    let (member_credential, member_voucher) = holder(&h, 1).await;
+    assert_eq!(member_voucher, member);
+    let mut binder_phone = TestPhone::new(0x31);
+    register(&h, &mut binder_phone, &binder, &binder_voucher).await;
+    let mut member_phone = TestPhone::new(0x32);
+    register(&h, &mut member_phone, &member_credential, &member).await;
+    let mut verifier = terminal_verifier(&h).await;
+    let now = UnixTime::from_secs(NOW + 60);
+    for code in [
+        binder_phone.code(&member, NOW + 60),
+        member_phone.code(&member, NOW + 60),
+    ] {
+        assert!(verifier.verify_text(&code, now).is_ok());
+    }
+
+    // The registry now says person 1 left the scheme.
+    let report = reimport(&h, 1, "terminated").await;
+    assert_eq!(
+        (report.vouchers_stopped, report.certificates_revoked),
+        (1, 2),
+        "the member's own certificate and the proxy one: {report:?}"
+    );
+    let delta = status_list(&h, verifier.status().expect("held").sequence()).await;
+    assert_eq!(
+        verifier.install_status(&delta, now).expect("delta").added,
+        2
+    );
+    for code in [
+        binder_phone.code(&member, NOW + 60),
+        member_phone.code(&member, NOW + 60),
+    ] {
+        let refused = verifier.verify_text(&code, now).expect_err("revoked");
+        assert_eq!(refused.code(), "certificate-revoked");
+    }
+    // The binder's own code is untouched; a second import of the same row revokes nothing.
+    assert!(
+        verifier
+            .verify_text(&binder_phone.code(&binder_voucher, NOW + 60), now)
+            .is_ok()
+    );
+    assert_eq!(reimport(&h, 1, "terminated").await.certificates_revoked, 0);
+    // No new certificate while not insured; insured again, the phone is certified again.
+    let got = h
+        .json(
+            Method::POST,
+            "/v1/devices",
+            Some(&member_credential),
+            Some(TestPhone::new(0x33).registration(&member, NOW)),
+        )
+        .await;
+    assert_eq!(code_of(&got), "not-insured", "{}", got.1);
+    reimport(&h, 1, "insured").await;
+    let mut again = TestPhone::new(0x34);
+    register(&h, &mut again, &member_credential, &member).await;
+    assert!(
+        verifier
+            .verify_text(&again.code(&member, NOW + 60), now)
+            .is_ok()
+    );
+}
+
 on_both_backends!(
+    a_person_the_registry_no_longer_insures_keeps_no_offline_code,
     a_device_gets_certificates_for_itself_and_its_family,
     proofs_keys_and_limits_are_checked,
     removal_loss_suspension_and_unbinding_revoke_certificates,

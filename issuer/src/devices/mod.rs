@@ -221,7 +221,13 @@ pub async fn remove(
     device_id: &str,
 ) -> Result<(), ApiError> {
     let device = own_device(state, holder, device_id).await?;
-    revoke::remove_devices(state, vec![device], "device removed by its holder").await?;
+    revoke::remove_devices(
+        &*state.store,
+        state.clock.now(),
+        vec![device],
+        "device removed by its holder",
+    )
+    .await?;
     Ok(())
 }
 

@@ -1,13 +1,16 @@
 //! Revoking device certificates when what they certify stops being true: a removed device,
-//! a lost phone (deactivation), a suspended voucher, an ended family link. Each revocation is
-//! appended to the status list first, then the device records are updated, so a failure in
-//! between leaves a certificate revoked twice, never one unrevoked.
+//! a lost phone (deactivation), a suspended voucher, a person the registry no longer lists as
+//! insured, an ended family link. Each revocation is appended to the status list first, then
+//! the device records are updated, so a failure in between leaves a certificate revoked
+//! twice, never one unrevoked; and every function here is idempotent (a second call finds
+//! nothing left to revoke), so a failed caller simply runs again.
+//!
+//! Over the store and a time only: the HTTP handlers and the registry import both call them.
 
-use yibao_shared::VoucherId;
+use yibao_shared::{UnixTime, VoucherId};
 
 use super::record::{Device, IssuedCertificate};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::store::{Store, StoreError};
 
 /// Revokes every unexpired certificate of `devices` and deletes them. Returns how many
 /// certificates were revoked.
@@ -16,11 +19,11 @@ use crate::state::AppState;
 ///
 /// Store failures (what was revoked stays revoked).
 pub async fn remove_devices(
-    state: &AppState,
+    store: &dyn Store,
+    now: UnixTime,
     devices: Vec<Device>,
     why: &str,
-) -> Result<usize, ApiError> {
-    let now = state.clock.now();
+) -> Result<usize, StoreError> {
     let entries: Vec<_> = devices
         .iter()
         .flat_map(|d| d.certificates.iter())
@@ -28,10 +31,10 @@ pub async fn remove_devices(
         .map(|c| c.revoked_at(now))
         .collect();
     if !entries.is_empty() {
-        state.store.append_revocations(&entries).await?;
+        store.append_revocations(&entries).await?;
     }
     for device in &devices {
-        state.store.delete_device(device).await?;
+        store.delete_device(device).await?;
         tracing::info!(holder = %device.holder, device = %device.device_id, why, "device removed");
     }
     Ok(entries.len())
@@ -42,22 +45,32 @@ pub async fn remove_devices(
 /// # Errors
 ///
 /// Store failures.
-pub async fn holder_deactivated(state: &AppState, holder: VoucherId) -> Result<usize, ApiError> {
-    let devices = state.store.devices_of(holder).await?;
-    remove_devices(state, devices, "holder deactivated (lost phone)").await
+pub async fn holder_deactivated(
+    store: &dyn Store,
+    now: UnixTime,
+    holder: VoucherId,
+) -> Result<usize, StoreError> {
+    let devices = store.devices_of(holder).await?;
+    remove_devices(store, now, devices, "holder deactivated (lost phone)").await
 }
 
-/// A suspended voucher: its certificates on every device (the holder's own, and family
-/// members' phones that show it), and the proxy certificates the holder's devices hold for
-/// others (a suspended binder acts for nobody).
+/// A suspended voucher, or one whose person the registry no longer lists as insured: its
+/// certificates on every device (the holder's own, and family members' phones that show
+/// it), and the proxy certificates the holder's devices hold for others (a suspended binder
+/// acts for nobody). The devices stay registered: once the voucher may be used again, their
+/// next renewal certifies them afresh.
 ///
 /// # Errors
 ///
 /// Store failures.
-pub async fn voucher_suspended(state: &AppState, voucher: VoucherId) -> Result<usize, ApiError> {
-    let mut revoked = revoke_where(state, voucher, |_| true).await?;
-    for link in state.store.links_of_member(voucher).await? {
-        revoked += revoke_where(state, link.binder, |c| c.voucher_id == voucher).await?;
+pub async fn voucher_stopped(
+    store: &dyn Store,
+    now: UnixTime,
+    voucher: VoucherId,
+) -> Result<usize, StoreError> {
+    let mut revoked = revoke_where(store, now, voucher, |_| true).await?;
+    for link in store.links_of_member(voucher).await? {
+        revoked += revoke_where(store, now, link.binder, |c| c.voucher_id == voucher).await?;
     }
     Ok(revoked)
 }
@@ -69,11 +82,12 @@ pub async fn voucher_suspended(state: &AppState, voucher: VoucherId) -> Result<u
 ///
 /// Store failures.
 pub async fn link_ended(
-    state: &AppState,
+    store: &dyn Store,
+    now: UnixTime,
     binder: VoucherId,
     member: VoucherId,
-) -> Result<usize, ApiError> {
-    revoke_where(state, binder, |c| {
+) -> Result<usize, StoreError> {
+    revoke_where(store, now, binder, |c| {
         c.voucher_id == member && c.binder == Some(binder)
     })
     .await
@@ -82,13 +96,13 @@ pub async fn link_ended(
 /// Revokes the certificates of `holder`'s devices that `matches` selects, and drops them
 /// from the device records.
 async fn revoke_where(
-    state: &AppState,
+    store: &dyn Store,
+    now: UnixTime,
     holder: VoucherId,
     matches: impl Fn(&IssuedCertificate) -> bool,
-) -> Result<usize, ApiError> {
-    let now = state.clock.now();
+) -> Result<usize, StoreError> {
     let mut revoked = 0;
-    for mut device in state.store.devices_of(holder).await? {
+    for mut device in store.devices_of(holder).await? {
         let (gone, kept): (Vec<IssuedCertificate>, Vec<IssuedCertificate>) = device
             .certificates
             .iter()
@@ -97,9 +111,9 @@ async fn revoke_where(
             continue;
         }
         let entries: Vec<_> = gone.iter().map(|c| c.revoked_at(now)).collect();
-        state.store.append_revocations(&entries).await?;
+        store.append_revocations(&entries).await?;
         device.certificates = kept;
-        state.store.put_device(&device).await?;
+        store.put_device(&device).await?;
         revoked += entries.len();
     }
     if revoked > 0 {

@@ -373,7 +373,7 @@ pub async fn unbind(
     })
     .await?;
     // The binder's phones lose the member's offline codes at terminals' next sync.
-    crate::devices::revoke::link_ended(state, binder, member).await?;
+    crate::devices::revoke::link_ended(&*state.store, state.clock.now(), binder, member).await?;
     tracing::info!(%binder, %member, by = role, "family link unbound");
     Ok(())
 }

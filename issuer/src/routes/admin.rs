@@ -196,7 +196,7 @@ async fn set_status(
     if state.store.set_voucher_status(id, status).await? {
         if status == VoucherStatus::Suspended {
             // Offline codes stop at terminals' next sync, not when certificates expire.
-            crate::devices::revoke::voucher_suspended(state, id).await?;
+            crate::devices::revoke::voucher_stopped(&*state.store, state.clock.now(), id).await?;
         }
         tracing::info!(voucher = %id, ?status, "voucher status set");
         Ok(StatusCode::NO_CONTENT)

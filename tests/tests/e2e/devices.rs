@@ -2,12 +2,13 @@
 //! the issuer is stopped; the codes the phone signs are accepted offline and a replay is
 //! refused; the issuer comes back and every code settles once; a lost phone's codes are
 //! refused by a terminal after its next sync and still accepted by one that has not synced
-//! (the residual risk `docs/terminal.md` states).
+//! (the residual risk `docs/terminal.md` states); a person the registry stops insuring loses
+//! every offline code the same way.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use yibao_issuer::demo::synthetic_person;
+use yibao_issuer::demo::{REGISTRY_HEADER, synthetic_person, synthetic_row};
 use yibao_tests::phone::TestPhone;
 
 use super::platform::{HOSPITAL, PHARMACY, Platform, TerminalDir, settled_tokens};
@@ -116,4 +117,46 @@ fn device_codes_carry_care_through_an_outage_and_a_lost_phone_is_refused_after_s
     assert_eq!(status["refused"], 1, "{status}");
     // `status` shows the list's age.
     assert!(pharmacy.status()["status_list"]["age_secs"].is_u64());
+}
+
+#[test]
+fn a_person_who_leaves_the_insurance_is_refused_offline_after_the_next_sync() {
+    let mut platform = Platform::new();
+    let pharmacy = platform.terminal(PHARMACY, "p-1");
+    let hospital = platform.terminal(HOSPITAL, "h-1");
+    let (holder, voucher) = platform.holder(2);
+    let mut phone = TestPhone::new(0x42);
+    let answer = platform.post("/v1/devices", &holder, phone.registration(&voucher, now()));
+    phone.keep(&answer);
+    for terminal in [&pharmacy, &hospital] {
+        let (exit, out) = terminal.run(&["sync"]);
+        assert_eq!(exit, 0, "{out}");
+    }
+    let (exit, verdict) = check(&pharmacy, &phone.code(&voucher, now()));
+    assert_eq!(exit, 0, "accepted while insured: {verdict}");
+
+    let printed = platform.import(&format!(
+        "{REGISTRY_HEADER}{}",
+        synthetic_row(2, "terminated")
+    ));
+    assert!(
+        printed.contains("1 vouchers of persons no longer insured: 1 device and proxy"),
+        "{printed}"
+    );
+    let (exit, out) = pharmacy.run(&["sync"]);
+    assert_eq!(exit, 0, "{out}");
+    assert!(out.contains("1 new revocations"), "{out}");
+    let code = phone.code(&voucher, now());
+    let (exit, verdict) = check(&pharmacy, &code);
+    assert_eq!(
+        (exit, verdict["code"].as_str()),
+        (1, Some("certificate-revoked")),
+        "{verdict}"
+    );
+    // A terminal that has not synced accepts it, and settlement refuses the visit online.
+    let (exit, verdict) = check(&hospital, &code);
+    assert_eq!(exit, 0, "{verdict}");
+    let (exit, out) = hospital.run(&["flush"]);
+    assert_eq!(exit, 0, "{out}");
+    assert_eq!(hospital.status()["refused"], 1, "{}", hospital.status());
 }

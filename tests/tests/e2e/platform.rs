@@ -106,6 +106,28 @@ impl Platform {
         }
     }
 
+    /// `yibao-issuer import` of `csv` with the issuer stopped (the embedded store is one
+    /// process's), then the issuer started again: its printed report.
+    pub(crate) fn import(&mut self, csv: &str) -> String {
+        self.stop();
+        let file = self.data.path().join("change.csv");
+        std::fs::write(&file, csv).expect("write");
+        let out = Command::new(binary("yibao-issuer"))
+            .arg("import")
+            .arg(&file)
+            .env("YIBAO__DATA_DIR", self.data.path())
+            .output()
+            .expect("runs");
+        let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{printed}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.start();
+        printed
+    }
+
     pub(crate) fn post(&self, path: &str, bearer: &str, body: Value) -> Value {
         let response = self
             .http

@@ -16,6 +16,7 @@ use yibao_issuer::model::{
     Channel, FamilyLink, HolderCredential, Institution, InstitutionKind, InsuredStatus, LinkStatus,
     Person, Terminal, Voucher, VoucherStatus,
 };
+use yibao_issuer::registry as import;
 use yibao_issuer::secrets::{CredentialHash, IndexKey, hash_credential};
 use yibao_issuer::settlement::{Amounts, DoubleUse, Settlement, reference};
 use yibao_issuer::store::{Durability, EmbeddedStore, LinkSave, RedisStore, Store};
@@ -191,6 +192,61 @@ async fn cluster_passes_every_case(flavour: Flavour) {
         .put_institution(&institution("H11010500009"))
         .await
         .expect("acknowledged once the replica is back");
+}
+
+/// An import meets a server that stops answering for longer than the client waits (1 s): the
+/// piece that timed out is sent again, smaller, until the server is back, and every row lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_rides_out_a_stalled_server() {
+    const ROWS: usize = 20_000;
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).await.expect("connects");
+    let index = IndexKey::new(vec![7; 32]).expect("index key");
+    let registry = yibao_issuer::demo::synthetic_registry(ROWS);
+    server.freeze();
+    let stalled = std::time::Instant::now();
+    let thaw = std::thread::spawn({
+        let pid = server.pid();
+        move || {
+            std::thread::sleep(std::time::Duration::from_millis(2_500));
+            let _ = std::process::Command::new("kill")
+                .args(["-CONT", &pid.to_string()])
+                .status();
+        }
+    });
+    let mut retried_at = Vec::new();
+    let report = import::import(
+        registry.as_bytes(),
+        import::Format::Csv,
+        &store,
+        &index,
+        NOW,
+        |p| {
+            if p.retrying.is_some() {
+                retried_at.push(p.applied);
+            }
+        },
+    )
+    .await
+    .expect("the import waits the stall out");
+    thaw.join().expect("thaw");
+    assert!(stalled.elapsed() >= std::time::Duration::from_secs(2));
+    assert_eq!(report.applied, ROWS as u64, "{report:?}");
+    assert!(report.retries >= 1, "{report:?}");
+    assert_eq!(
+        retried_at.first(),
+        Some(&0),
+        "progress stayed at what was written"
+    );
+    let (last, _, _) = yibao_issuer::demo::synthetic_person(ROWS - 1);
+    let id = yibao_issuer::id_number::IdNumber::parse(&last.id_number).expect("valid");
+    assert!(
+        store
+            .person(&index.id_key(&id))
+            .await
+            .expect("get")
+            .is_some()
+    );
 }
 
 #[tokio::test]

@@ -251,11 +251,7 @@ impl Store for RedisStore {
     }
 
     async fn upsert_persons(&self, persons: Vec<Person>) -> Result<(), StoreError> {
-        // One single-key SET per row: each row lands whole.
-        self.each_item(persons.len(), 1, |pipe, i| {
-            pipe.set(person_key(&persons[i].id_key), encode(&persons[i]));
-        })
-        .await?;
+        self.upsert_persons_in_redis(&persons).await?;
         self.replicated_everywhere().await
     }
 

@@ -6,17 +6,24 @@
 //! time), and re-importing a file is idempotent (rows replace by ID-number key, so a status
 //! change such as a suspension takes effect).
 
+mod write;
+
 use std::io::{BufRead, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
-use yibao_shared::{Gender, InsuranceType, MaskedName, RegionCode};
+use yibao_shared::{Gender, InsuranceType, MaskedName, RegionCode, UnixTime};
 
 use crate::id_number::{BirthDate, IdNumber};
 use crate::model::{InsuredStatus, Person};
 use crate::secrets::{IdKey, IndexKey};
 use crate::store::{Store, StoreError};
 
-/// Rows written per store batch.
+use self::write::Pace;
+
+/// Rows parsed per batch, and the largest piece written at once (`write.rs` sizes pieces by
+/// the store's answer time below that).
 ///
 /// Large on purpose: ID-number keys are keyed hashes, so rows land all over the store's
 /// B-tree, and every transaction copies each page it touches. Fewer, larger batches copy
@@ -88,12 +95,19 @@ pub struct ImportReport {
     pub applied: u64,
     /// Rows refused, in file order.
     pub bad: Vec<BadRow>,
+    /// Pieces sent again because the store did not answer in time.
+    pub retries: u64,
+    /// Vouchers of persons no longer insured whose certificates this import revoked.
+    pub vouchers_stopped: u64,
+    /// Device and proxy certificates revoked for them.
+    pub certificates_revoked: u64,
 }
 
 /// Why an import stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    /// The store failed; rows before the failing batch are applied (re-run the import).
+    /// The store failed (after retries, if it was not answering in time); the rows before
+    /// the failing piece are applied (re-run the import: it is idempotent).
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The file could not be read.
@@ -176,8 +190,20 @@ fn guardians_from(field: &str, own: &IdNumber, index: &IndexKey) -> Result<Vec<I
     Ok(guardians)
 }
 
-/// Streams `input` into `store`. `on_rows` is called after every batch with the rows read so
-/// far (for a progress bar).
+/// How far an import has come, for a progress bar: what is *written*, not what is read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Rows written so far.
+    pub applied: u64,
+    /// Bytes of the file up to the last row written (a bar over the file's size).
+    pub bytes: u64,
+    /// Set while a piece the store did not answer in time waits to be sent again.
+    pub retrying: Option<String>,
+}
+
+/// Streams `input` into `store`; `now` dates the revocations of rows no longer insured
+/// (`write.rs`). `on_progress` is called after every piece the store took and before every
+/// retry.
 ///
 /// # Errors
 ///
@@ -187,25 +213,53 @@ pub async fn import(
     format: Format,
     store: &dyn Store,
     index: &IndexKey,
-    mut on_rows: impl FnMut(u64),
+    now: UnixTime,
+    mut on_progress: impl FnMut(&Progress),
 ) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport::default();
-    let mut rows = rows(input, format);
-    let mut batch = next_batch(&mut rows, index, &mut report)?;
-    while !batch.is_empty() {
-        let size = batch.len() as u64;
+    let read = Arc::new(AtomicU64::new(0));
+    let mut rows = rows(
+        Counted {
+            inner: input,
+            read: Arc::clone(&read),
+        },
+        format,
+    );
+    let mut pace = Pace::new(BATCH);
+    let mut batch = next_batch(&mut rows, index, &mut report, &read)?;
+    let mut progress = Progress::default();
+    while !batch.rows.is_empty() {
         // Write this batch while the next one is parsed and hashed: the embedded store writes
         // on a blocking thread, Redis waits on the network, so both overlap with the CPU
         // work here.
-        let (written, next) = tokio::join!(store.upsert_persons(batch), async {
-            next_batch(&mut rows, index, &mut report)
-        });
-        written?;
-        report.applied += size;
-        on_rows(report.rows);
+        let (start_bytes, end_bytes) = (progress.bytes, batch.bytes);
+        let total = batch.rows.len().max(1) as u64;
+        let applied_before = report.applied;
+        let (written, next) = tokio::join!(
+            pace.write(store, &batch.rows, now, |done, retrying| {
+                progress.applied = applied_before + done as u64;
+                // Bytes in proportion within the batch: rows are of about one size.
+                progress.bytes = start_bytes + (end_bytes - start_bytes) * done as u64 / total;
+                progress.retrying =
+                    retrying.map(|e| format!("store did not answer ({e}); retrying"));
+                on_progress(&progress);
+            }),
+            async { next_batch(&mut rows, index, &mut report, &read) }
+        );
+        let written = written?;
+        report.applied = applied_before + batch.rows.len() as u64;
+        report.retries += written.retries;
+        report.vouchers_stopped += written.vouchers_stopped;
+        report.certificates_revoked += written.certificates_revoked;
         batch = next?;
     }
     Ok(report)
+}
+
+/// Valid rows read in one go, and how far into the file they end.
+struct Batch {
+    rows: Vec<Person>,
+    bytes: u64,
 }
 
 /// Reads up to [`BATCH`] valid rows (bad ones go to the report), sorted by key so a B-tree
@@ -214,7 +268,8 @@ fn next_batch(
     rows: &mut dyn Iterator<Item = Item>,
     index: &IndexKey,
     report: &mut ImportReport,
-) -> Result<Vec<Person>, ImportError> {
+    read: &AtomicU64,
+) -> Result<Batch, ImportError> {
     let mut batch = Vec::with_capacity(BATCH);
     for item in rows {
         let (line, parsed) = item.map_err(ImportError::Read)?;
@@ -228,7 +283,24 @@ fn next_batch(
         }
     }
     batch.sort_unstable_by_key(|p| p.id_key);
-    Ok(batch)
+    Ok(Batch {
+        rows: batch,
+        bytes: read.load(Ordering::Relaxed),
+    })
+}
+
+/// The file as read, counting its bytes for [`Progress::bytes`].
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 type Item = Result<(u64, Result<Row, String>), String>;
@@ -357,9 +429,16 @@ mod tests {
             id(6),
             id(7)
         );
-        let report = import(csv.as_bytes(), Format::Csv, &store, &index(), |_| {})
-            .await
-            .expect("imports");
+        let report = import(
+            csv.as_bytes(),
+            Format::Csv,
+            &store,
+            &index(),
+            UnixTime::from_secs(0),
+            |_| {},
+        )
+        .await
+        .expect("imports");
         assert_eq!(report.rows, 7);
         assert_eq!(report.applied, 2, "{:?}", report.bad);
         let lines: Vec<u64> = report.bad.iter().map(|b| b.line).collect();
@@ -405,9 +484,16 @@ mod tests {
             )
         };
         let first = format!("{}\n{{\"person_no\":\"P2\",\"extra\":1}}\n", row("insured"));
-        let report = import(first.as_bytes(), Format::Jsonl, &store, &index(), |_| {})
-            .await
-            .expect("imports");
+        let report = import(
+            first.as_bytes(),
+            Format::Jsonl,
+            &store,
+            &index(),
+            UnixTime::from_secs(0),
+            |_| {},
+        )
+        .await
+        .expect("imports");
         assert_eq!((report.rows, report.applied), (2, 1));
         assert_eq!(report.bad[0].line, 3);
         let again = import(
@@ -415,6 +501,7 @@ mod tests {
             Format::Jsonl,
             &store,
             &index(),
+            UnixTime::from_secs(0),
             |_| {},
         )
         .await
@@ -454,9 +541,16 @@ mod tests {
             id(3),
             child(4),
         );
-        let report = import(csv.as_bytes(), Format::Csv, &store, &index(), |_| {})
-            .await
-            .expect("imports");
+        let report = import(
+            csv.as_bytes(),
+            Format::Csv,
+            &store,
+            &index(),
+            UnixTime::from_secs(0),
+            |_| {},
+        )
+        .await
+        .expect("imports");
         assert_eq!(report.applied, 1, "{:?}", report.bad);
         let reasons: Vec<&str> = report.bad.iter().map(|b| b.reason.as_str()).collect();
         assert!(reasons[0].contains("own guardian"), "{reasons:?}");
