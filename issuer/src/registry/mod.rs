@@ -225,7 +225,7 @@ pub async fn import(
         },
         format,
     );
-    let mut pace = Pace::new(BATCH);
+    let mut pace = Pace::new(BATCH, store.answer_deadline());
     let mut batch = next_batch(&mut rows, index, &mut report, &read)?;
     let mut progress = Progress::default();
     while !batch.rows.is_empty() {

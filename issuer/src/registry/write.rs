@@ -2,11 +2,13 @@
 //! and followed by what a row that is no longer insured means for that person's codes.
 //!
 //! The store's answer time is what bounds a piece, not a fixed row count: one Redis with
-//! `appendfsync always`, a cluster under load and the embedded store differ tenfold, and a
-//! piece that outlives the client's response timeout fails even though the store is well. So
-//! each piece is timed and the next one sized to land between [`FAST`] and [`SLOW`]; a piece
-//! that timed out (or found a replica not yet back) is halved and sent again after a pause,
-//! which is safe because a row is one whole-record write and importing is idempotent.
+//! `appendfsync always` and a cluster under load differ tenfold, and a piece that outlives
+//! the client's response timeout fails even though the store is well. So on a store with such
+//! a deadline each piece is timed and the next one sized to land between 15 % and half of it;
+//! a piece that timed out (or found a replica not yet back) is halved and sent again after a
+//! pause, which is safe because a row is one whole-record write and importing is idempotent.
+//! A store without a deadline (the embedded one) takes whole batches: its B-tree copies each
+//! page it touches once per transaction, so fewer, larger transactions are faster.
 
 use std::time::{Duration, Instant};
 
@@ -21,10 +23,6 @@ use crate::store::{Store, StoreError};
 const FIRST: usize = 5_000;
 /// The smallest piece (a store this slow is reported, not hammered).
 const MIN: usize = 250;
-/// A piece answered faster than this doubles the next one.
-const FAST: Duration = Duration::from_millis(150);
-/// A piece answered slower than this halves the next one (the Redis client gives up at 1 s).
-const SLOW: Duration = Duration::from_millis(500);
 /// Attempts at one piece before the import stops with the store's error.
 const ATTEMPTS: u32 = 8;
 /// Persons looked up at once for the revocation step.
@@ -35,6 +33,8 @@ const LOOKUPS_IN_FLIGHT: usize = 32;
 pub(super) struct Pace {
     rows: usize,
     max: usize,
+    /// The store's answer deadline; `None`: whole batches, no timing.
+    deadline: Option<Duration>,
 }
 
 /// What one call of [`Pace::write`] did besides writing.
@@ -49,11 +49,16 @@ pub(super) struct Written {
 }
 
 impl Pace {
-    /// Pieces of at most `max` rows.
-    pub(super) fn new(max: usize) -> Self {
+    /// Pieces of at most `max` rows for a store that answers within `deadline`.
+    pub(super) fn new(max: usize, deadline: Option<Duration>) -> Self {
         Self {
-            rows: FIRST.min(max),
+            rows: if deadline.is_some() {
+                FIRST.min(max)
+            } else {
+                max
+            },
             max,
+            deadline,
         }
     }
 
@@ -102,9 +107,12 @@ impl Pace {
     }
 
     fn learn(&mut self, took: Duration) {
-        if took < FAST {
+        let Some(deadline) = self.deadline else {
+            return;
+        };
+        if took < deadline.mul_f32(0.15) {
             self.rows = (self.rows * 2).min(self.max);
-        } else if took > SLOW {
+        } else if took > deadline / 2 {
             self.rows = (self.rows / 2).max(MIN);
         }
     }
@@ -156,7 +164,7 @@ mod tests {
 
     #[test]
     fn a_piece_grows_when_fast_and_shrinks_when_slow_within_bounds() {
-        let mut pace = Pace::new(50_000);
+        let mut pace = Pace::new(50_000, Some(Duration::from_secs(1)));
         assert_eq!(pace.rows, FIRST);
         for _ in 0..10 {
             pace.learn(Duration::from_millis(10));
@@ -168,6 +176,18 @@ mod tests {
             pace.learn(Duration::from_secs(2));
         }
         assert_eq!(pace.rows, MIN);
-        assert_eq!(Pace::new(100).rows, 100, "never above the batch");
+        assert_eq!(
+            Pace::new(100, Some(Duration::from_secs(1))).rows,
+            100,
+            "never above the batch"
+        );
+    }
+
+    #[test]
+    fn a_store_without_a_deadline_takes_whole_batches() {
+        let mut pace = Pace::new(50_000, None);
+        assert_eq!(pace.rows, 50_000);
+        pace.learn(Duration::from_secs(5));
+        assert_eq!(pace.rows, 50_000);
     }
 }

@@ -59,6 +59,9 @@ macro_rules! metered {
     ($( fn $op:ident(&self $(, $arg:ident : $ty:ty)* ) -> $ret:ty; )*) => {
         #[async_trait]
         impl Store for Metered {
+            fn answer_deadline(&self) -> Option<Duration> {
+                self.inner.answer_deadline()
+            }
             $(
                 async fn $op(&self $(, $arg: $ty)*) -> Result<$ret, StoreError> {
                     observe(stringify!($op), self.inner.$op($($arg),*)).await

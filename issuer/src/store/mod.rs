@@ -106,6 +106,13 @@ pub enum LinkSave {
 /// or not at all. Multi-record operations say how they stay consistent in their docs.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// How long one operation may take before the client gives up on it (Redis' response
+    /// timeout), or `None` when nothing times out (the embedded store). Bulk writers size
+    /// their pieces to land well within it.
+    fn answer_deadline(&self) -> Option<Duration> {
+        None
+    }
+
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
 

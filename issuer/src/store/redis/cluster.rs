@@ -46,7 +46,7 @@ impl RedisStore {
             // Fail fast, as on one server: a request gets 503 within about a second while a
             // primary is down, and the client has refreshed its slot map by the next one.
             .connection_timeout(Duration::from_secs(1))
-            .response_timeout(Duration::from_secs(1))
+            .response_timeout(super::RESPONSE_TIMEOUT)
             .retries(2)
             .min_retry_wait(50)
             .max_retry_wait(300)
