@@ -123,6 +123,7 @@ async fn serve(config: &Config, state: yibao_issuer::state::AppState) -> anyhow:
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
+    let deliveries = state.deliveries.clone();
     let router = app::router(
         state,
         config.limits.body_bytes,
@@ -134,7 +135,17 @@ async fn serve(config: &Config, state: yibao_issuer::state::AppState) -> anyhow:
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown::signal())
         .await
-        .context("serving")
+        .context("serving")?;
+    // Family requests already answered are delivered before the process ends (bounded: a
+    // store that is gone by now drops them, as the answer allowed).
+    deliveries.close();
+    if tokio::time::timeout(Duration::from_secs(5), deliveries.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(left = deliveries.len(), "family requests not delivered at shutdown");
+    }
+    Ok(())
 }
 
 async fn import(

@@ -1,6 +1,7 @@
 //! Shared state of the service.
 
 use std::path::PathBuf;
+use tokio_util::task::TaskTracker;
 use std::sync::{Arc, RwLock};
 
 use yibao_verifier::Clock;
@@ -33,6 +34,9 @@ pub struct AppState {
     pub handoff_window_secs: u64,
     /// Per-caller rate limits.
     pub limits: Arc<RateLimits>,
+    /// Work done after the answer was sent: family requests delivered to their member, so an
+    /// unattested bind's answer never waits on who the member is (`family/bind.rs`).
+    pub deliveries: TaskTracker,
 }
 
 impl std::fmt::Debug for AppState {
@@ -42,6 +46,14 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
+    /// Waits until every delivery started so far is done (shutdown, and tests that look at
+    /// what a bind delivered).
+    pub async fn deliveries_done(&self) {
+        self.deliveries.close();
+        self.deliveries.wait().await;
+        self.deliveries.reopen();
+    }
+
     /// The current key material.
     pub fn keys(&self) -> Arc<KeyMaterial> {
         // A poisoned lock only means a reload panicked midway; the old value is still whole.

@@ -172,6 +172,7 @@ impl Harness {
             device_validity_hours: yibao_issuer::devices::DEFAULT_VALIDITY_HOURS,
             handoff_window_secs: yibao_issuer::settlement::DEFAULT_HANDOFF_WINDOW_SECS,
             limits: Arc::new(rate_limits),
+            deliveries: tokio_util::task::TaskTracker::new(),
         };
         let router = app::router(state.clone(), limits.body_bytes, Duration::from_secs(5));
         let mut harness = Self {
@@ -240,6 +241,9 @@ impl Harness {
             .await
             .expect("body")
             .to_bytes();
+        // What the issuer does after answering (a family request's delivery) is done before
+        // the test's next step, as it would be by a client's next request in practice.
+        self.state.deliveries_done().await;
         (status, bytes.to_vec(), content_type)
     }
 

@@ -147,21 +147,44 @@ pub async fn bind(
         status: "requested",
         pending_until: now.saturating_add(PENDING_SECS),
     });
-    let member = match (
-        insured_person(state, &id_key, &request.name).await?,
-        attesting,
-    ) {
-        (Ok(person), _) => person,
-        // A channel that checked the member or the documents itself is told precisely.
-        (Err(refusal), Some(_)) => return Err(refusal),
-        (Err(_), None) => return Ok(requested),
-    };
-    if let Some(channel) = attesting {
-        if !channel.serves(member.region) {
-            return Err(ApiError::RegionNotAllowed);
+    // One registry read and one name hash on every path, whoever the member is.
+    let found = insured_person(state, &id_key, &request.name).await?;
+    let Some(channel) = attesting else {
+        // Without a channel's attestation only a registered guardian binds at once (they
+        // enrolled the child: nothing is revealed to them). Everything else is delivered
+        // after the answer, so neither the answer nor its timing depends on whether the
+        // member exists, matches, has a voucher or rejected this binder before.
+        if let Ok(member) = &found {
+            if let Some((consent, bound)) = establishment(binder, None, request, member, now) {
+                let view =
+                    bind_established(state, binder, request.relation, member, consent, bound)
+                        .await?;
+                return Ok(BindAnswer::Bound(view));
+            }
         }
+        if let Ok(member) = found {
+            let delivery = Delivery {
+                binder: binder_voucher,
+                channel: binder.credential.channel.clone(),
+                relation: request.relation,
+                member,
+                now,
+            };
+            let state = state.clone();
+            state.deliveries.clone().spawn(async move {
+                if let Err(e) = delivery.send(&state).await {
+                    // Dropped, as a request to nobody is: the binder was told `requested`.
+                    tracing::warn!(binder = %delivery.binder, code = e.code(), "family request not delivered");
+                }
+            });
+        }
+        return Ok(requested);
+    };
+    // A channel that checked the member or the documents itself is told precisely.
+    let member = found?;
+    if !channel.serves(member.region) {
+        return Err(ApiError::RegionNotAllowed);
     }
-
     match establishment(binder, attesting, request, &member, now) {
         Some((consent, bound)) => {
             let view =
@@ -169,8 +192,17 @@ pub async fn bind(
             Ok(BindAnswer::Bound(view))
         }
         None => {
-            send_request(state, binder, request.relation, &member, now).await?;
-            Ok(requested)
+            let delivery = Delivery {
+                binder: binder_voucher,
+                channel: binder.credential.channel.clone(),
+                relation: request.relation,
+                member,
+                now,
+            };
+            match delivery.send(state).await {
+                Err(ApiError::AlreadyBound) => Err(ApiError::AlreadyBound),
+                other => other.map(|()| requested),
+            }
         }
     }
 }
@@ -364,57 +396,62 @@ async fn save_active(
         .await?)
 }
 
-/// Records a pending request the member (or a registered guardian of a minor) can see and
-/// decide. Dropped silently when nobody could see it (the member has no voucher), when one is
-/// already pending, or within the cooling-off time after a rejection.
-async fn send_request(
-    state: &AppState,
-    binder: &HolderAuth,
+/// A pending request on its way to the member (or a registered guardian of a minor).
+struct Delivery {
+    binder: VoucherId,
+    /// The binder's channel, for the audit event.
+    channel: String,
     relation: Relation,
-    member: &Person,
+    member: Person,
     now: UnixTime,
-) -> Result<(), ApiError> {
-    let binder_voucher = binder.voucher.voucher_id;
-    let Some(member_voucher) = state.store.voucher_of(&member.id_key).await? else {
-        return Ok(());
-    };
-    let previous = state
-        .store
-        .link(binder_voucher, member_voucher.voucher_id)
-        .await?;
-    if let Some(previous) = &previous {
-        match previous.status_at(now) {
-            LinkStatus::Active => return Err(ApiError::AlreadyBound),
-            LinkStatus::Pending => return Ok(()),
-            _ => {}
-        }
-        if previous
-            .rejected_at()
-            .is_some_and(|at| now.as_secs() < at.as_secs().saturating_add(COOLING_OFF_SECS))
-        {
+}
+
+impl Delivery {
+    /// Records the request where the member can see and decide it. Dropped silently when
+    /// nobody could see it (the member has no voucher), when one is already pending, or within
+    /// the cooling-off time after a rejection.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::AlreadyBound`] (told to an attesting channel only), store failures.
+    async fn send(&self, state: &AppState) -> Result<(), ApiError> {
+        let now = self.now;
+        let Some(member_voucher) = state.store.voucher_of(&self.member.id_key).await? else {
             return Ok(());
+        };
+        let previous = state
+            .store
+            .link(self.binder, member_voucher.voucher_id)
+            .await?;
+        if let Some(previous) = &previous {
+            match previous.status_at(now) {
+                LinkStatus::Active => return Err(ApiError::AlreadyBound),
+                LinkStatus::Pending => return Ok(()),
+                _ => {}
+            }
+            if previous
+                .rejected_at()
+                .is_some_and(|at| now.as_secs() < at.as_secs().saturating_add(COOLING_OFF_SECS))
+            {
+                return Ok(());
+            }
         }
+        let version = previous.as_ref().map_or(0, |l| l.version);
+        let mut history = previous.map(|l| l.history).unwrap_or_default();
+        history.push(event(now, "requested", "binder", &self.channel));
+        let link = FamilyLink {
+            binder: self.binder,
+            member: member_voucher.voucher_id,
+            relation: self.relation,
+            status: LinkStatus::Pending,
+            consent: None,
+            pending_until: Some(now.saturating_add(PENDING_SECS)),
+            member_activated_by_proxy: false,
+            version: version + 1,
+            history,
+        };
+        // A concurrent change of the same request wins; the caller's answer is the same.
+        state.store.save_link(&link, version, None).await?;
+        Ok(())
     }
-    let version = previous.as_ref().map_or(0, |l| l.version);
-    let mut history = previous.map(|l| l.history).unwrap_or_default();
-    history.push(event(
-        now,
-        "requested",
-        "binder",
-        &binder.credential.channel,
-    ));
-    let link = FamilyLink {
-        binder: binder_voucher,
-        member: member_voucher.voucher_id,
-        relation,
-        status: LinkStatus::Pending,
-        consent: None,
-        pending_until: Some(now.saturating_add(PENDING_SECS)),
-        member_activated_by_proxy: false,
-        version: version + 1,
-        history,
-    };
-    // A concurrent change of the same request wins; the caller's answer is the same.
-    state.store.save_link(&link, version, None).await?;
-    Ok(())
 }

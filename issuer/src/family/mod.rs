@@ -402,24 +402,38 @@ pub async fn token_for(
     }
 }
 
-/// Every event of every link the voucher is part of, oldest first.
+/// What of a link's history its binder sees: the link becoming active and ending. Never a
+/// request's fate (`requested` appears only when the member exists and has a voucher,
+/// `rejected` is the member's decision): what a binder's own views show of a request must
+/// not depend on who the member is, whether they exist, or what they decided.
+const SEEN_BY_THE_BINDER: [&str; 4] = ["bound", "approved", "member-activated-by-proxy", "unbound"];
+
+/// Every event of every link the voucher is part of, oldest first: all of them on the links
+/// where it is the member, the [`SEEN_BY_THE_BINDER`] ones where it is the binder.
 ///
 /// # Errors
 ///
 /// Store failures.
 pub async fn audit(state: &AppState, voucher: VoucherId) -> Result<Vec<AuditEntry>, ApiError> {
-    let mut links = state.store.links_of_binder(voucher).await?;
-    links.extend(state.store.links_of_member(voucher).await?);
-    let mut out: Vec<AuditEntry> = links
-        .into_iter()
-        .flat_map(|l| {
-            l.history.into_iter().map(move |event| AuditEntry {
-                binder: l.binder,
-                member: l.member,
-                event,
-            })
+    let as_binder = state.store.links_of_binder(voucher).await?;
+    let as_member = state.store.links_of_member(voucher).await?;
+    let entries = |links: Vec<FamilyLink>, shown: fn(&LinkEvent) -> bool| {
+        links.into_iter().flat_map(move |l| {
+            l.history
+                .into_iter()
+                .filter(shown)
+                .map(move |event| AuditEntry {
+                    binder: l.binder,
+                    member: l.member,
+                    event,
+                })
         })
-        .collect();
+    };
+    let mut out: Vec<AuditEntry> = entries(as_binder, |e| {
+        SEEN_BY_THE_BINDER.contains(&e.action.as_str())
+    })
+    .chain(entries(as_member, |_| true))
+    .collect();
     out.sort_by_key(|e| e.event.at);
     Ok(out)
 }

@@ -128,7 +128,7 @@ pub(crate) async fn a_child_cannot_approve_for_itself(h: Harness) {
 }
 
 pub(crate) async fn a_bind_tells_a_holder_nothing_about_the_registry(h: Harness) {
-    let (binder, _) = h.synthetic_holder(0).await;
+    let (binder, binder_voucher) = h.synthetic_holder(0).await;
     let (real_cred, _) = h.synthetic_holder(1).await;
     let (p1, _, _) = synthetic_person(1);
     let (absent, _, _) = synthetic_person(900);
@@ -156,6 +156,31 @@ pub(crate) async fn a_bind_tells_a_holder_nothing_about_the_registry(h: Harness)
         .json(Method::GET, "/v1/family/members", Some(&binder), None)
         .await;
     assert_eq!(list, json!([]));
+    // Nor does the binder's audit: a request that reached someone looks like one that did
+    // not, before and after that person rejected it.
+    let binder_audit = async || {
+        h.json(Method::GET, "/v1/family/audit", Some(&binder), None)
+            .await
+            .1
+    };
+    assert_eq!(binder_audit().await, json!([]));
+    let reject = format!("/v1/family/binders/{binder_voucher}/reject");
+    assert_eq!(
+        h.json(Method::POST, &reject, Some(&real_cred), None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(binder_audit().await, json!([]));
+    // The member's own audit shows the request and their decision.
+    let (_, theirs) = h
+        .json(Method::GET, "/v1/family/audit", Some(&real_cred), None)
+        .await;
+    let actions: Vec<&str> = theirs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["event"]["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["requested", "rejected"], "{theirs}");
     // A channel that attests is told precisely, and nobody uninsured gets a voucher.
     let refused = h
         .bind_via_channel(&binder, &suspended.name, &suspended.id_number, attested())
