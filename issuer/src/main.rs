@@ -143,7 +143,10 @@ async fn serve(config: &Config, state: yibao_issuer::state::AppState) -> anyhow:
         .await
         .is_err()
     {
-        tracing::warn!(left = deliveries.len(), "family requests not delivered at shutdown");
+        tracing::warn!(
+            left = deliveries.len(),
+            "family requests not delivered at shutdown"
+        );
     }
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! Shared state of the service.
 
 use std::path::PathBuf;
-use tokio_util::task::TaskTracker;
 use std::sync::{Arc, RwLock};
+use tokio_util::task::TaskTracker;
 
 use yibao_verifier::Clock;
 

@@ -26,7 +26,9 @@ const ACTIVATED: usize = 25;
 
 #[tokio::main]
 async fn main() {
-    println!("| store | member activated (request delivered) | insured, no voucher | not in the registry | ratio activated / absent |");
+    println!(
+        "| store | member activated (request delivered) | insured, no voucher | not in the registry | ratio activated / absent |"
+    );
     println!("|---|---|---|---|---|");
     for backend in [Backend::Embedded, Backend::Redis] {
         let h = Harness::start(backend, generous()).await;
@@ -43,11 +45,7 @@ async fn main() {
                 h.clock
                     .set(NOW + (n / ACTIVATED) as u64 * (PENDING_SECS + 1));
             }
-            let targets = [
-                1 + n % ACTIVATED,
-                ACTIVATED + 1 + n % 20,
-                10_000 + n,
-            ];
+            let targets = [1 + n % ACTIVATED, ACTIVATED + 1 + n % 20, 10_000 + n];
             for (kind, person) in targets.into_iter().enumerate() {
                 times[kind].push(bind(&h, &binder, person).await);
             }

@@ -166,7 +166,9 @@ pub(crate) async fn a_bind_tells_a_holder_nothing_about_the_registry(h: Harness)
     assert_eq!(binder_audit().await, json!([]));
     let reject = format!("/v1/family/binders/{binder_voucher}/reject");
     assert_eq!(
-        h.json(Method::POST, &reject, Some(&real_cred), None).await.0,
+        h.json(Method::POST, &reject, Some(&real_cred), None)
+            .await
+            .0,
         StatusCode::OK
     );
     assert_eq!(binder_audit().await, json!([]));
