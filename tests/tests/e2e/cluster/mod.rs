@@ -106,6 +106,11 @@ impl Deployment {
         deployment
     }
 
+    /// The deployment's data directory (keys, index secret, admin token).
+    pub(super) fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
+    }
+
     pub(super) fn url(&self, node: usize, path: &str) -> String {
         format!("{}{path}", self.nodes[node].base_url)
     }

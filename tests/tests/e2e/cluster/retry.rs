@@ -4,6 +4,10 @@
 //! for a replica too: Valkey's `WAIT` returns at once for a connection that wrote nothing, and
 //! an acknowledged settlement was then lost when the primary died. Afterwards the primary is
 //! killed, the stale replica promoted, and every acknowledged settlement must still be there.
+//! The same for an activation retried through the other node: it finds the person's voucher
+//! the first attempt claimed, and must not be acknowledged before a replica holds that claim
+//! (otherwise the person's next activation after the failover creates a second voucher, and a
+//! lost-phone deactivation revokes only that one).
 
 use std::time::{Duration, Instant};
 
@@ -114,6 +118,7 @@ fn a_retry_through_the_other_node_waits_for_a_replica(flavour: Flavour) {
         settlements[0]["reference"], settled[0]["reference"],
         "{ledger}"
     );
+    activation_retry(&d, flavour);
     eprintln!(
         "retry on {flavour:?}: 2 of 2 attempts refused while the replica was frozen; after \
          the failover {:?}, the one settlement in the ledger",
@@ -124,14 +129,70 @@ fn a_retry_through_the_other_node_waits_for_a_replica(flavour: Flavour) {
     );
 }
 
-/// Writes `megabytes` of filler to the primary at `url`, on the voucher's slot (its tag).
-fn fill(url: &str, voucher: &str, megabytes: usize) {
+/// The activation half: person 7's voucher pointer lives on a slot whose replica is frozen.
+fn activation_retry(d: &Deployment, flavour: Flavour) {
+    const PERSON: usize = 7;
+    let index = yibao_issuer::setup::index_key(d.data_dir()).expect("index secret");
+    let (p, _, _) = yibao_issuer::demo::synthetic_person(PERSON);
+    let id = yibao_issuer::id_number::IdNumber::parse(&p.id_number).expect("valid");
+    let pointer = format!("yb:p:{{{}}}:v", index.id_key(&id).to_hex());
+    let slot: u16 = d
+        .cluster
+        .cli(0, &["CLUSTER", "KEYSLOT", &pointer])
+        .trim()
+        .parse()
+        .expect("slot");
+    let primary = d.cluster.primary_of(slot);
+    let replica = d.cluster.replica_of(primary);
+    d.cluster.freeze(replica);
+    fill(&d.cluster.urls()[primary], &index.id_key(&id).to_hex(), 24);
+    for node in [0, 1] {
+        let (status, body) = d.activate(node, PERSON);
+        assert!(
+            is_unavailable(status, &body),
+            "activation through node {node} on {flavour:?} while the only replica was \
+             frozen: {status} {body}"
+        );
+    }
+    d.cluster.kill(primary);
+    d.cluster.thaw(replica);
+    let killed_at = Instant::now();
+    while d.cluster.serving(slot) != Some(replica) {
+        assert!(killed_at.elapsed() < FAILOVER_LIMIT, "no failover");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    d.cluster.restart(primary);
+    d.cluster.wait_healthy(FAILOVER_LIMIT);
+    // Two activations now: one voucher, and each credential works for it.
+    let mut vouchers = Vec::new();
+    for node in [1, 0] {
+        let deadline = Instant::now() + FAILOVER_LIMIT;
+        let body = loop {
+            let (status, body) = d.activate(node, PERSON);
+            if status.is_success() {
+                break body;
+            }
+            assert!(is_unavailable(status, &body), "{status} {body}");
+            assert!(Instant::now() < deadline, "never answered: {body}");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let holder = body["holder_credential"].as_str().expect("credential");
+        let (status, token) = d.send(node, Method::GET, "/v1/token", holder, None);
+        assert_eq!(status, StatusCode::OK, "{token}");
+        assert_eq!(token["voucher_id"], body["voucher_id"], "{token}");
+        vouchers.push(body["voucher_id"].clone());
+    }
+    assert_eq!(vouchers[0], vouchers[1], "one voucher per person");
+}
+
+/// Writes `megabytes` of filler to the primary at `url`, on the slot of hash tag `tag`.
+fn fill(url: &str, tag: &str, megabytes: usize) {
     let client = redis::Client::open(url).expect("node url");
     let mut conn = client.get_connection().expect("connects to the primary");
     let value = vec![b'x'; 1 << 20];
     for i in 0..megabytes {
         let _: () = redis::cmd("SET")
-            .arg(format!("filler:{{{voucher}}}:{i}"))
+            .arg(format!("filler:{{{tag}}}:{i}"))
             .arg(&value)
             .query(&mut conn)
             .expect("filler write");
