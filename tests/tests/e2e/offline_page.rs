@@ -3,7 +3,8 @@
 //! decoded from a screenshot and accepted offline by a terminal; a family member's code works
 //! offline with the proxy part; a reload with the issuer still down loads from the service
 //! worker and shows a device code; the issuer comes back, the terminal flushes and every
-//! code settles once, and the page is back on issuer-signed codes.
+//! code settles once, and the page is back on issuer-signed codes. Two people signed in in two
+//! tabs of one browser each get their own offline code, under their own name.
 
 use fantoccini::{Client, Locator};
 use serde_json::Value;
@@ -58,6 +59,86 @@ fn accepted(terminal: &TerminalDir, code: &str) -> Value {
     let verdict: Value = serde_json::from_str(out.lines().next().unwrap_or("")).expect("json");
     assert_eq!(exit, 0, "accepted offline: {verdict}");
     verdict
+}
+
+/// Signs `credential` in on the page open in `client`'s current tab and waits until its
+/// device key is registered and its first issuer code shown.
+async fn sign_in(client: &Client, credential: &str) {
+    // Typed by script: a tab opened by WebDriver may not be laid out for clicks yet.
+    wait_for(
+        client,
+        "document.querySelector('#credential')",
+        "the sign-in form",
+    )
+    .await;
+    client
+        .execute(
+            "document.querySelector('#credential').value = arguments[0]; \
+             document.querySelector('#signin-form').requestSubmit();",
+            vec![Value::String(credential.to_owned())],
+        )
+        .await
+        .expect("sign in");
+    wait_for(
+        client,
+        "document.documentElement.dataset.device === 'ready' \
+         && document.querySelector('#qr svg[data-kind=\"issuer-signed\"]')",
+        "device registration and an issuer code",
+    )
+    .await;
+}
+
+/// The worst bug we knew of: two holders signed in in two tabs of one browser (a family
+/// sharing a phone, a kiosk), the network gone, and the first tab showed the second person's
+/// 离线码 under the first person's name. Each tab must show its own holder's code.
+#[test]
+fn two_holders_in_two_tabs_each_show_their_own_offline_code() {
+    let mut platform = Platform::with_env(vec![("YIBAO__TOKEN_LIFETIME_SECS", "15".into())]);
+    let terminal = platform.terminal(PHARMACY, "p-2");
+    let holders = [platform.holder(3), platform.holder(4)];
+    let driver = Driver::start();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (client, tabs) = rt.block_on(async {
+        let client = browser(&driver, PHONE, true).await;
+        let first = client.window().await.expect("first tab");
+        client.goto(&platform.url("/app")).await.expect("app page");
+        sign_in(&client, &holders[0].0).await;
+        let second = client.new_window(true).await.expect("second tab").handle;
+        client
+            .switch_to_window(second.clone())
+            .await
+            .expect("switch");
+        client.goto(&platform.url("/app")).await.expect("app page");
+        sign_in(&client, &holders[1].0).await;
+        (client, [first, second])
+    });
+
+    platform.stop();
+    for (round, tab) in [0, 1, 0].into_iter().enumerate() {
+        let (code, name) = rt.block_on(async {
+            client
+                .switch_to_window(tabs[tab].clone())
+                .await
+                .expect("switch");
+            let previous = if round == 2 {
+                drawn(&client).await.2
+            } else {
+                String::new()
+            };
+            let (code, _) =
+                next_device_code(&client, &previous, &format!("app-two-tabs-{round}.png")).await;
+            (code, text_of(&client, "#who").await)
+        });
+        let verdict = accepted(&terminal, &code);
+        assert_eq!(
+            verdict["claims"]["voucher_id"],
+            holders[tab].1.as_str(),
+            "tab {tab} shows {name} and must show that person's code: {verdict}"
+        );
+        assert_eq!(verdict["claims"]["masked_name"], name.as_str(), "{verdict}");
+        assert!(verdict["claims"]["proxy"].is_null(), "{verdict}");
+    }
+    rt.block_on(async { client.close().await.expect("close") });
 }
 
 #[test]
@@ -190,8 +271,12 @@ fn the_app_page_shows_device_codes_through_an_outage_and_a_reload() {
         assert!(mark.starts_with("Offline code"), "{mark}");
         let persisted = client
             .execute_async(
-                "const done = arguments[0];                  const r = indexedDB.open('yibao');                  r.onsuccess = () => { const g = r.result.transaction('device').objectStore('device').get('device');                    g.onsuccess = () => { const d = Object.assign({}, g.result); delete d.keys;                      done(JSON.stringify(d) + JSON.stringify(localStorage)); }; };",
-                vec![],
+                "const key = arguments[0], done = arguments[arguments.length - 1]; \
+                 const r = indexedDB.open('yibao'); \
+                 r.onsuccess = () => { const g = r.result.transaction('device').objectStore('device').get(key); \
+                   g.onsuccess = () => { const d = Object.assign({}, g.result); delete d.keys; \
+                     done(JSON.stringify(d) + JSON.stringify(localStorage)); }; };",
+                vec![Value::String(voucher.clone())],
             )
             .await
             .expect("script");

@@ -4,9 +4,15 @@
 // The key is a non-extractable WebCrypto ECDSA P-256 key kept in IndexedDB (the page can
 // sign with it, nobody can read it out). The certificates are kept beside it. The holder
 // credential is never stored here: it stays in the tab's sessionStorage.
+//
+// One record per holder, keyed by the holder's voucher id: two people signed in on one
+// browser (two tabs, a shared family phone, a kiosk) each have their own key and
+// certificates, and a tab only ever reads the record of the holder whose name it shows.
 "use strict";
 const Offline = (() => {
-  const DB = "yibao", STORE = "device", RECORD = "device";
+  const DB = "yibao", STORE = "device";
+  // Where a browser kept its one record before records were per holder.
+  const LEGACY = "device";
   // Seconds a device code is valid; the page draws a fresh one well before.
   const LIFETIME = 60;
   const encoder = new TextEncoder();
@@ -28,9 +34,25 @@ const Offline = (() => {
       tx.onerror = () => { db.close(); reject(tx.error); };
     });
   }
-  const load = () => run("readonly", (s) => s.get(RECORD)).then((r) => r || null);
-  const save = (record) => run("readwrite", (s) => s.put(record, RECORD));
-  const erase = () => run("readwrite", (s) => s.delete(RECORD));
+  // Moves a record kept the old way under its holder's key, once.
+  async function migrate() {
+    const legacy = await run("readonly", (s) => s.get(LEGACY));
+    if (legacy && legacy.holder) {
+      await run("readwrite", (s) => { s.put(legacy, legacy.holder); return s.delete(LEGACY); });
+    }
+  }
+  const ready = migrate().catch(() => {});
+  // `holder`'s record, or null. Never another holder's.
+  const load = (holder) => ready
+    .then(() => (holder ? run("readonly", (s) => s.get(holder)) : null))
+    .then((r) => (r && r.holder === holder ? r : null));
+  // Every holder's record on this browser, most recently certified first.
+  const all = () => ready
+    .then(() => run("readonly", (s) => s.getAll()))
+    .then((rs) => (rs || []).filter((r) => r && r.holder)
+      .sort((a, b) => (b.renew_after || 0) - (a.renew_after || 0)));
+  const save = (record) => run("readwrite", (s) => s.put(record, record.holder));
+  const erase = (holder) => run("readwrite", (s) => s.delete(holder));
 
   function concat(...parts) {
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -89,8 +111,7 @@ const Offline = (() => {
   // renewed when due or when `force` (a family change). `api(method, path, body)` is the
   // page's authenticated fetch; it throws {status, code} on an error answer.
   async function ensure(api, holder, maskedName, now, force) {
-    let record = await load();
-    if (record && record.holder !== holder) { await forget(api); record = null; }
+    const record = await load(holder);
     if (!record) {
       const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
       const body = { public_key: b64url(await compressed(keys.publicKey)), signed_at: now,
@@ -104,19 +125,20 @@ const Offline = (() => {
       return keep(record, await (await api("POST", `/v1/devices/${record.device_id}/renew`, body)).json());
     } catch (e) {
       // Removed meanwhile (from another device list, or a lost-phone report): start over.
-      if (e.status === 404) { await erase(); return ensure(api, holder, maskedName, now, false); }
+      if (e.status === 404) { await erase(holder); return ensure(api, holder, maskedName, now, false); }
       throw e;
     }
   }
 
-  // Sign-out: the registration is removed (its certificates are revoked) and the key and
-  // certificates deleted. Offline, the local copy is deleted all the same.
-  async function forget(api) {
-    const record = await load();
+  // Sign-out of `holder`: the registration is removed (its certificates are revoked) and the
+  // key and certificates deleted. Offline, the local copy is deleted all the same. Other
+  // holders' records on this browser stay.
+  async function forget(api, holder) {
+    const record = await load(holder);
     if (record && api) {
       try { await api("DELETE", `/v1/devices/${record.device_id}`); } catch (e) { /* offline */ }
     }
-    await erase();
+    if (holder) await erase(holder);
   }
 
   let nonce = crypto.getRandomValues(new Uint16Array(1))[0];
@@ -141,5 +163,5 @@ const Offline = (() => {
     return { code: toText(concat(signed, fields, signature)), expires_at: at + LIFETIME, certificate };
   }
 
-  return { load, ensure, forget, present };
+  return { load, all, ensure, forget, present };
 })();
