@@ -20,12 +20,11 @@ fn the_cashier_page_checks_codes_and_forwards_in_the_background() {
     let (holder, voucher) = platform.holder(7);
     let code = platform.code(&holder);
     let check = |code: &str| -> Value {
-        platform
-            .http
-            .post(format!("{}/api/check", cashier.url))
-            .json(&json!({"code": code, "business_type": "02121"}))
-            .send()
-            .expect("request")
+        cashier
+            .check(
+                &platform.http,
+                &json!({"code": code, "business_type": "02121"}),
+            )
             .json()
             .expect("json")
     };
@@ -102,8 +101,12 @@ fn a_stalled_client_does_not_freeze_the_cashier_page() {
     let mut stalled = TcpStream::connect(&addr).expect("connect");
     stalled
         .write_all(
-            b"POST /api/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-              Content-Length: 200\r\n\r\n{\"code\": \"",
+            format!(
+                "POST /api/check HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 X-Cashier-Token: {}\r\nContent-Length: 200\r\n\r\n{{\"code\": \"",
+                cashier.token
+            )
+            .as_bytes(),
         )
         .expect("write");
 
@@ -113,11 +116,8 @@ fn a_stalled_client_does_not_freeze_the_cashier_page() {
         .timeout(Duration::from_secs(3))
         .build()
         .expect("client");
-    let verdict: Value = http
-        .post(format!("{}/api/check", cashier.url))
-        .json(&json!({"code": platform.code(&holder)}))
-        .send()
-        .expect("a check is answered while another client stalls")
+    let verdict: Value = cashier
+        .check(&http, &json!({"code": platform.code(&holder)}))
         .json()
         .expect("json");
     assert_eq!(verdict["accepted"], true, "{verdict}");
@@ -149,6 +149,7 @@ fn the_cashier_api_answers_errors_with_stable_codes() {
         let response = platform
             .http
             .post(&url)
+            .header("x-cashier-token", &cashier.token)
             .header("content-type", content_type)
             .body(body.to_owned())
             .send()
@@ -208,4 +209,77 @@ fn the_cashier_api_answers_errors_with_stable_codes() {
         .expect("request");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_eq!(missing.json::<Value>().expect("json")["code"], "not-found");
+}
+
+/// DNS rebinding and cross-site requests: a page the cashier visits can neither read the
+/// terminal's state nor post checks (`serve/guard.rs`).
+#[test]
+fn the_cashier_api_serves_its_own_page_only() {
+    let platform = Platform::new();
+    let terminal = platform.terminal(PHARMACY, "p-1");
+    let cashier = Cashier::start(&terminal);
+    let (holder, _) = platform.holder(5);
+    let http = &platform.http;
+    let refused = |request: reqwest::blocking::RequestBuilder| -> (u16, Value) {
+        let response = request.send().expect("answered");
+        (
+            response.status().as_u16(),
+            response.json().unwrap_or(Value::Null),
+        )
+    };
+    let cases = [
+        // A rebound name: the browser sends the attacker's Host.
+        (
+            refused(
+                http.get(format!("{}/api/status", cashier.url))
+                    .header("host", "attacker.example:8090"),
+            ),
+            "host-not-allowed",
+        ),
+        (
+            refused(
+                http.post(format!("{}/api/check", cashier.url))
+                    .header("host", "attacker.example")
+                    .header("x-cashier-token", &cashier.token)
+                    .json(&json!({"code": platform.code(&holder)})),
+            ),
+            "host-not-allowed",
+        ),
+        // A cross-site post, with or without a guessed token.
+        (
+            refused(
+                http.post(format!("{}/api/check", cashier.url))
+                    .header("origin", "http://attacker.example")
+                    .header("x-cashier-token", &cashier.token)
+                    .json(&json!({"code": platform.code(&holder)})),
+            ),
+            "cross-origin",
+        ),
+        // The page's own origin without its token (a script injected elsewhere on it).
+        (
+            refused(
+                http.post(format!("{}/api/check", cashier.url))
+                    .header("origin", &cashier.url)
+                    .json(&json!({"code": platform.code(&holder)})),
+            ),
+            "page-token",
+        ),
+    ];
+    for ((status, body), code) in cases {
+        assert_eq!((status, body["code"].as_str()), (403, Some(code)), "{body}");
+    }
+    let status: Value = http
+        .get(format!("{}/api/status", cashier.url))
+        .send()
+        .and_then(reqwest::blocking::Response::json)
+        .expect("status");
+    assert_eq!(
+        status["queued"], 0,
+        "nothing refused was recorded: {status}"
+    );
+    let verdict: Value = cashier
+        .check(http, &json!({"code": platform.code(&holder)}))
+        .json()
+        .expect("json");
+    assert_eq!(verdict["accepted"], true, "{verdict}");
 }

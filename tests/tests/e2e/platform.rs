@@ -311,6 +311,8 @@ pub(crate) fn token_id_of(check_output: &str) -> Option<String> {
 pub(crate) struct Cashier {
     child: std::process::Child,
     pub(crate) url: String,
+    /// The page's token (its `cashier-token` meta tag), which a check must carry.
+    pub(crate) token: String,
 }
 
 impl Cashier {
@@ -334,7 +336,28 @@ impl Cashier {
             assert!(Instant::now() < deadline, "the cashier page did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, url }
+        let page = reqwest::blocking::get(&url)
+            .and_then(reqwest::blocking::Response::text)
+            .expect("the page");
+        let token = page
+            .split_once(r#"<meta name="cashier-token" content=""#)
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(token, _)| token.to_owned())
+            .expect("the page carries its token");
+        Self { child, url, token }
+    }
+
+    /// `POST /api/check` with `body` as the page sends it (with its token).
+    pub(crate) fn check(
+        &self,
+        http: &reqwest::blocking::Client,
+        body: &Value,
+    ) -> reqwest::blocking::Response {
+        http.post(format!("{}/api/check", self.url))
+            .header("x-cashier-token", &self.token)
+            .json(body)
+            .send()
+            .expect("the cashier page answers")
     }
 }
 

@@ -1,6 +1,6 @@
 //! The cashier page's local HTTP API (documented in `docs/terminal.md`): `GET /` the page,
-//! `GET /api/status`, `POST /api/check`. Errors are `{code, message}` with stable codes, as
-//! the issuer's are.
+//! `GET /api/status`, `POST /api/check`, served only to the page itself (`guard.rs`). Errors
+//! are `{code, message}` with stable codes, as the issuer's are.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -19,6 +19,7 @@ use yibao_shared::BusinessType;
 use yibao_verifier::{CheckError, Clock, Rejection, SystemClock};
 
 use super::Shared;
+use super::guard;
 
 const PAGE: &str = include_str!("cashier.html");
 
@@ -40,8 +41,26 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            guard::only_this_page,
+        ))
         .layer(axum::middleware::map_response(secure_headers))
+        .layer(cors(&shared.allowed_origins))
         .with_state(shared)
+}
+
+/// CORS for the allowed HIS origins only (none by default: then no CORS header is sent and
+/// browsers keep every other site from reading an answer).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
 }
 
 async fn secure_headers(mut response: Response) -> Response {
@@ -64,7 +83,13 @@ async fn secure_headers(mut response: Response) -> Response {
 
 /// Every way a request to the page's API can fail.
 #[derive(Debug)]
-enum ApiError {
+pub(super) enum ApiError {
+    /// `Host` names a domain (DNS rebinding), or is missing.
+    HostNotAllowed,
+    /// `Origin` or `Sec-Fetch-Site` says another site sent it.
+    CrossOrigin,
+    /// A state change without the page's token.
+    PageTokenMissing,
     NotFound,
     MethodNotAllowed,
     Timeout,
@@ -86,8 +111,32 @@ enum ApiError {
 }
 
 impl ApiError {
+    /// The stable code.
+    #[cfg(test)]
+    pub(super) fn code(&self) -> &'static str {
+        self.parts().1
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
+            Self::HostNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "host-not-allowed",
+                "served to this machine's own page only: open http://127.0.0.1:<port>/".into(),
+            ),
+            Self::CrossOrigin => (
+                StatusCode::FORBIDDEN,
+                "cross-origin",
+                "requests from other sites are refused".into(),
+            ),
+            Self::PageTokenMissing => (
+                StatusCode::FORBIDDEN,
+                "page-token",
+                format!(
+                    "a check needs the page's token in {} (in the page's cashier-token meta tag, new at each start)",
+                    guard::TOKEN_HEADER
+                ),
+            ),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "not found".into()),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -170,8 +219,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-async fn page() -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response()
+async fn page(State(shared): State<Arc<Shared>>) -> Response {
+    let page = PAGE.replace("__CASHIER_TOKEN__", &shared.page_token);
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 #[derive(Deserialize)]

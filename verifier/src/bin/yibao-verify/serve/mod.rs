@@ -7,6 +7,7 @@
 //! gets 408, the others carry on), and bodies are bounded.
 
 mod api;
+mod guard;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +33,10 @@ pub(crate) struct ServeArgs {
     /// Seconds between bundle syncs and forwards to the issuer.
     #[arg(long, default_value_t = 10)]
     sync_every: u64,
+    /// A browser-based HIS allowed to call the API from its own page, as an origin
+    /// (`https://his.hospital.example`); repeatable. Every other site is refused.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
 }
 
 /// What the page's handlers and the background thread share.
@@ -43,6 +48,10 @@ pub(crate) struct Shared {
     pub(crate) online: AtomicBool,
     /// When the issuer last answered (unix seconds, 0 never).
     pub(crate) last_contact: AtomicU64,
+    /// The page's token for state-changing calls, new at each start (`guard.rs`).
+    pub(crate) page_token: String,
+    /// Origins of browser-based HIS pages allowed to call the API (`--allow-origin`).
+    pub(crate) allowed_origins: Vec<String>,
 }
 
 pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
@@ -54,6 +63,8 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<Outcome> {
         business_type: loaded.business_type,
         online: AtomicBool::new(false),
         last_contact: AtomicU64::new(0),
+        page_token: guard::new_token()?,
+        allowed_origins: guard::origins(&args.allow_origins)?,
     });
     // Two workers: the handlers only hand work to the blocking pool (outbox fsync).
     let runtime = tokio::runtime::Builder::new_multi_thread()
