@@ -237,7 +237,9 @@ fn the_cashier_page_accepts_a_fresh_code_and_refuses_a_replay_and_a_forgery() {
     let terminal = platform.terminal(PHARMACY, "p-1");
     let cashier = Cashier::start(&terminal);
     let (holder, _) = platform.holder(10);
+    let (second_holder, _) = platform.holder(11);
     let code = platform.code(&holder);
+    let second = platform.code(&second_holder);
     let forged = format!(
         "{}{}",
         &code[..code.len() - 1],
@@ -281,6 +283,60 @@ fn the_cashier_page_accepts_a_fresh_code_and_refuses_a_replay_and_a_forgery() {
             client.screenshot().await.expect("screenshot"),
         )
         .expect("save");
+        let cue = "document.documentElement.dataset.lastCue";
+        assert_eq!(
+            client
+                .execute(&format!("return {cue}"), vec![])
+                .await
+                .expect("cue"),
+            "accept"
+        );
+
+        // The focus leaves the input (the cashier went to the business type); the next
+        // patient's scan lands there and must still be checked, with nothing of the first
+        // patient left on the screen, and the business type untouched.
+        let business = "document.getElementById('business').value";
+        let chosen = client
+            .execute(&format!("return {business}"), vec![])
+            .await
+            .expect("value");
+        client
+            .execute("document.getElementById('business').focus();", vec![])
+            .await
+            .expect("focus elsewhere");
+        scan(second.clone()).await;
+        wait_for(
+            &client,
+            &format!(
+                "document.querySelector('#result.accepted') && \
+                 !document.getElementById('person').textContent.includes({:?})",
+                person.split('　').next().unwrap_or_default()
+            ),
+            "the second patient's verdict",
+        )
+        .await;
+        let second_person = text_of(&client, "#person").await;
+        assert!(
+            second_person.contains('*') && second_person != person,
+            "{second_person}"
+        );
+        assert_eq!(
+            client
+                .execute(&format!("return {business}"), vec![])
+                .await
+                .expect("value"),
+            chosen,
+            "the scan's digits did not go into the business type"
+        );
+        assert!(
+            client
+                .execute("return document.activeElement.id", vec![])
+                .await
+                .expect("focus")
+                == "code",
+            "the focus is back on the scan input"
+        );
+        assert!(text_of(&client, "#shown-at").await.contains("核验时间"));
 
         scan(code.clone()).await;
         wait_for(
@@ -290,6 +346,17 @@ fn the_cashier_page_accepts_a_fresh_code_and_refuses_a_replay_and_a_forgery() {
         )
         .await;
         assert_eq!(text_of(&client, "#verdict").await, "已使用");
+        assert!(
+            text_of(&client, "#reason").await.contains("刷新"),
+            "says what to do next"
+        );
+        assert_eq!(
+            client
+                .execute(&format!("return {cue}"), vec![])
+                .await
+                .expect("cue"),
+            "reject"
+        );
         std::fs::write(
             artifacts().join("cashier-replayed.png"),
             client.screenshot().await.expect("screenshot"),
