@@ -167,6 +167,14 @@ impl InsuranceType {
             Self::Resident => "居民医保",
         }
     }
+
+    /// English label for a cashier screen.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Self::Employee => "employee insurance",
+            Self::Resident => "resident insurance",
+        }
+    }
 }
 
 /// Gender as recorded in the registry (GB/T 2261.1 codes 0, 1, 2).
@@ -205,6 +213,15 @@ impl Gender {
             Self::Unknown => "未知",
             Self::Male => "男",
             Self::Female => "女",
+        }
+    }
+
+    /// English label for a cashier screen.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Self::Unknown => "gender unknown",
+            Self::Male => "male",
+            Self::Female => "female",
         }
     }
 }
@@ -250,6 +267,16 @@ impl Relation {
             Self::Parent => "父母",
             Self::Child => "子女",
             Self::OtherClose => "其他近亲属",
+        }
+    }
+
+    /// English label for a cashier screen.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Self::Spouse => "spouse",
+            Self::Parent => "parent",
+            Self::Child => "child",
+            Self::OtherClose => "close relative",
         }
     }
 }

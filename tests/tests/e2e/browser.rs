@@ -337,6 +337,32 @@ fn the_cashier_page_accepts_a_fresh_code_and_refuses_a_replay_and_a_forgery() {
             "the focus is back on the scan input"
         );
         assert!(text_of(&client, "#shown-at").await.contains("核验时间"));
+        // English throughout: the verdict, the person, the business type, the header.
+        let lang = client.find(Locator::Css("#lang")).await.expect("lang");
+        lang.click().await.expect("English");
+        wait_for(
+            &client,
+            "!/[\\u4e00-\\u9fff]/.test(document.getElementById('net-text').textContent)",
+            "the header in English",
+        )
+        .await;
+        let english = [
+            text_of(&client, "#verdict").await,
+            text_of(&client, "#reason").await,
+            // Everything but the masked name, which stays as the registry has it.
+            text_of(&client, "#person")
+                .await
+                .replace(second_person.split('　').next().unwrap_or_default(), ""),
+            text_of(&client, "#net-text").await,
+            text_of(&client, "#business option:checked").await,
+        ];
+        for text in &english {
+            assert!(
+                !text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "Chinese left in English mode: {english:?}"
+            );
+        }
+        lang.click().await.expect("中文");
 
         scan(code.clone()).await;
         wait_for(

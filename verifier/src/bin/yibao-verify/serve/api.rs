@@ -302,15 +302,19 @@ fn check_code(
                 "queued": accepted.seq,
                 "masked_name": c.masked_name.as_str(),
                 "gender_zh": c.gender.label_zh(),
+                "gender_en": c.gender.label_en(),
                 "birth_year": c.birth_year,
                 "region": c.region.to_string(),
                 "insurance_zh": c.insurance.label_zh(),
+                "insurance_en": c.insurance.label_en(),
                 "proxy": c.proxy.as_ref().map(|p| json!({
                     "relation_zh": p.relation.label_zh(),
+                    "relation_en": p.relation.label_en(),
                     "binder": p.binder.to_string(),
                 })),
                 "business_type": business_type.code(),
                 "business_zh": business_type.label_zh(),
+                "business_en": business_type.label_en(),
                 // A code the phone signed offline with its certified key (离线码).
                 "offline_code": accepted.token.certificate().map(|cert| json!({
                     "certificate_id": cert.certificate_id.to_string(),
