@@ -197,6 +197,7 @@ fn the_app_page_shows_device_codes_through_an_outage_and_a_reload() {
 
     // The platform goes down.
     platform.stop();
+    let stopped = std::time::Instant::now();
     let mut own = Vec::new();
     rt.block_on(async {
         let mut previous = String::new();
@@ -204,6 +205,13 @@ fn the_app_page_shows_device_codes_through_an_outage_and_a_reload() {
             let (code, version) =
                 next_device_code(&client, &previous, &format!("app-offline-{round}.png")).await;
             assert!(version <= 10, "a device code is QR version {version}");
+            if round == 0 {
+                // A measurement, not a goal asserted here (docs/PERFORMANCE.md).
+                eprintln!(
+                    "switch: a 离线码 {:?} after the issuer stopped",
+                    stopped.elapsed()
+                );
+            }
             previous = drawn(&client).await.2;
             own.push(code);
         }
@@ -310,6 +318,7 @@ fn the_app_page_shows_device_codes_through_an_outage_and_a_reload() {
 
     // Back online: every code settles once, and the page returns to issuer codes.
     platform.start();
+    let started = std::time::Instant::now();
     let (exit, out) = terminal.run(&["flush"]);
     assert_eq!(exit, 0, "{out}");
     assert!(out.contains("answered 5, still queued 0"), "{out}");
@@ -322,6 +331,10 @@ fn the_app_page_shows_device_codes_through_an_outage_and_a_reload() {
             "issuer codes again",
         )
         .await;
+        eprintln!(
+            "switch: issuer codes again {:?} after the issuer answered",
+            started.elapsed()
+        );
         assert!(
             client
                 .find(Locator::Css("#offline-mark"))
