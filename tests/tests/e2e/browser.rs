@@ -82,6 +82,32 @@ pub(crate) async fn browser(driver: &Driver, (width, height): (u32, u32), phone:
         .expect("a headless chromium session")
 }
 
+/// A Chrome DevTools command sent through chromedriver (`goog/cdp/execute`): what WebDriver
+/// itself cannot do, such as running a script before a page's own (a phone clock set wrong).
+#[derive(Debug)]
+pub(crate) struct Cdp {
+    pub(crate) cmd: &'static str,
+    pub(crate) params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({"cmd": self.cmd, "params": self.params});
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
 pub(crate) fn artifacts() -> PathBuf {
     let dir = workspace_root().join("target/browser-artifacts");
     std::fs::create_dir_all(&dir).expect("artifact dir");

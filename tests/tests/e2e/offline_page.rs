@@ -9,7 +9,7 @@
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 
-use super::browser::{Driver, PHONE, browser, screenshot_code, text_of, wait_for};
+use super::browser::{Cdp, Driver, PHONE, browser, screenshot_code, text_of, wait_for};
 use super::platform::{PHARMACY, Platform, TerminalDir, settled_tokens};
 
 /// The kind, QR version and draw number of the code the page shows (attributes it sets on
@@ -347,5 +347,90 @@ fn the_app_page_shows_device_codes_through_an_outage_and_a_reload() {
             "the 离线码 mark is gone online"
         );
         client.close().await.expect("close");
+    });
+}
+
+/// A phone whose clock is two hours off, either way: the page says so in words, its countdown
+/// never promises more than the code's lifetime, and its offline code (dated by the issuer's
+/// time as last seen) is accepted by a terminal.
+#[test]
+fn a_phone_clock_two_hours_off_is_warned_about_and_its_codes_still_work() {
+    let mut platform = Platform::with_env(vec![("YIBAO__TOKEN_LIFETIME_SECS", "15".into())]);
+    let terminal = platform.terminal(PHARMACY, "p-3");
+    let holders = [platform.holder(5), platform.holder(6)];
+    let driver = Driver::start();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut clients = Vec::new();
+    for ((credential, _), (hours, words)) in holders.iter().zip([(2_i64, "快了"), (-2, "慢了")])
+    {
+        let client = rt.block_on(async {
+            let client = browser(&driver, PHONE, true).await;
+            let shift = format!(
+                "{{ const real = Date.now.bind(Date); Date.now = () => real() + {}; }}",
+                hours * 3_600_000
+            );
+            client
+                .issue_cmd(Cdp {
+                    cmd: "Page.addScriptToEvaluateOnNewDocument",
+                    params: serde_json::json!({"source": shift}),
+                })
+                .await
+                .expect("clock set off");
+            client.goto(&platform.url("/app")).await.expect("app page");
+            sign_in(&client, credential).await;
+            wait_for(
+                &client,
+                "!document.getElementById('clock-warning').hidden",
+                "the clock warning",
+            )
+            .await;
+            let warning = text_of(&client, "#clock-warning").await;
+            assert!(
+                warning.contains(words) && warning.contains("2 小时"),
+                "{warning}"
+            );
+            let countdown = text_of(&client, "#countdown").await;
+            let left: u64 = countdown
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{countdown}"));
+            assert!(
+                left <= 15,
+                "never more than the code's lifetime: {countdown}"
+            );
+            client
+        });
+        clients.push(client);
+    }
+    // Offline, each phone's code is dated by the issuer's time and accepted.
+    platform.stop();
+    for (i, client) in clients.iter().enumerate() {
+        let code = rt.block_on(async {
+            let (code, _) = next_device_code(client, "", &format!("app-clock-{i}.png")).await;
+            assert!(
+                !client
+                    .find(Locator::Css("#clock-warning"))
+                    .await
+                    .expect("warning")
+                    .attr("hidden")
+                    .await
+                    .expect("attr")
+                    .is_some(),
+                "still warned offline"
+            );
+            code
+        });
+        let verdict = accepted(&terminal, &code);
+        assert_eq!(
+            verdict["claims"]["voucher_id"],
+            holders[i].1.as_str(),
+            "{verdict}"
+        );
+    }
+    rt.block_on(async {
+        for client in clients {
+            client.close().await.expect("close");
+        }
     });
 }

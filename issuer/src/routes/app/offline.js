@@ -160,7 +160,8 @@ const Offline = (() => {
     const signed = fromB64url(certificate.certificate);
     const signature = await sign(record.keys.privateKey,
       concat(encoder.encode("yibao.present.v1"), signed, fields));
-    return { code: toText(concat(signed, fields, signature)), expires_at: at + LIFETIME, certificate };
+    return { code: toText(concat(signed, fields, signature)), expires_at: at + LIFETIME,
+      lifetime: LIFETIME, certificate };
   }
 
   return { load, all, ensure, forget, present };
