@@ -283,3 +283,74 @@ fn the_cashier_api_serves_its_own_page_only() {
         .expect("json");
     assert_eq!(verdict["accepted"], true, "{verdict}");
 }
+
+/// A flood of garbage checks from 16 threads (a broken or hostile program on the PC) while
+/// the cashier checks a real code through the page: the real check is answered, and how long
+/// it took is printed (a measurement: docs/PERFORMANCE.md), never asserted.
+#[test]
+fn a_flood_of_garbage_checks_does_not_hold_up_the_cashier() {
+    const THREADS: usize = 16;
+    const PER_THREAD: usize = 2_000;
+    let platform = Platform::new();
+    let terminal = platform.terminal(PHARMACY, "p-1");
+    let cashier = Cashier::start(&terminal);
+    let (holder, _) = platform.holder(12);
+    let url = format!("{}/api/check", cashier.url);
+    // Garbage of three kinds: digits that are no code, a real code with a digit changed (a
+    // full signature check), and a real code already used (a replay).
+    let (other, _) = platform.holder(13);
+    let used = platform.code(&other);
+    let first = cashier
+        .check(&platform.http, &json!({"code": used}))
+        .json::<Value>()
+        .expect("json");
+    assert_eq!(first["accepted"], true, "{first}");
+    let garbage = |n: usize| -> String {
+        match n % 3 {
+            0 => format!("96{n:0>240}"),
+            1 => {
+                let at = 30 + n % 200;
+                let digit = if &used[at..=at] == "0" { "1" } else { "0" };
+                format!("{}{digit}{}", &used[..at], &used[at + 1..])
+            }
+            _ => used.clone(),
+        }
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (took, sent) = std::thread::scope(|s| {
+        let flooders: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (url, stop, garbage) = (&url, &stop, &garbage);
+                s.spawn(move || {
+                    let http = reqwest::blocking::Client::new();
+                    let mut sent = 0;
+                    for i in 0..PER_THREAD {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        let code = garbage(t * PER_THREAD + i);
+                        if http.post(url).json(&json!({"code": code})).send().is_ok() {
+                            sent += 1;
+                        }
+                    }
+                    sent
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(500));
+        let started = Instant::now();
+        let verdict: Value = cashier
+            .check(&platform.http, &json!({"code": platform.code(&holder)}))
+            .json()
+            .expect("json");
+        let took = started.elapsed();
+        assert_eq!(verdict["accepted"], true, "{verdict}");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sent: usize = flooders.into_iter().map(|f| f.join().unwrap_or(0)).sum();
+        (took, sent)
+    });
+    eprintln!(
+        "flood: a real check through the page answered in {took:?} while {THREADS} threads \
+         sent garbage ({sent} garbage checks answered in all)"
+    );
+}
