@@ -235,6 +235,52 @@ fn the_app_page_shows_a_rotating_code_and_a_family_members_code() {
         let banner = text_of(&client, "#proxy-banner").await;
         assert!(banner.contains("代家人出示"), "{banner}");
         let proxy = screenshot_code(&client, "app-family-code.png").await;
+
+        // Elder mode at a phone's 390 px: it says it is on, the title and every button stay
+        // on one line each (none breaks into stacked characters), nothing overflows, the QR
+        // code grows.
+        let qr_width = "return document.querySelector('#qr svg').getBoundingClientRect().width";
+        let normal = client.execute(qr_width, vec![]).await.expect("width");
+        client
+            .find(Locator::Css("#large"))
+            .await
+            .expect("elder mode")
+            .click()
+            .await
+            .expect("click");
+        let layout = client
+            .execute(
+                "const h = document.querySelector('header'); \
+                 const shown = [...h.querySelectorAll('h1, button')].filter((e) => e.offsetParent); \
+                 const line = parseFloat(getComputedStyle(h.querySelector('button')).lineHeight) || 30; \
+                 const buttons = shown.filter((e) => e.tagName === 'BUTTON'); \
+                 return { one_row: buttons.every((e) => Math.abs(e.getBoundingClientRect().top \
+                            - buttons[0].getBoundingClientRect().top) < line), \
+                          title_one_line: h.querySelector('h1').scrollWidth <= h.querySelector('h1').clientWidth + 1, \
+                          unwrapped: shown.every((e) => e.getBoundingClientRect().height < 2 * line + 12), \
+                          fits: h.scrollWidth <= h.clientWidth + 1, \
+                          pressed: document.getElementById('large').getAttribute('aria-pressed'), \
+                          label: document.getElementById('large').textContent };",
+                vec![],
+            )
+            .await
+            .expect("layout");
+        assert_eq!(layout["one_row"], true, "{layout}");
+        assert_eq!(layout["title_one_line"], true, "{layout}");
+        assert_eq!(layout["unwrapped"], true, "{layout}");
+        assert_eq!(layout["fits"], true, "{layout}");
+        assert_eq!(layout["pressed"], "true", "{layout}");
+        assert!(layout["label"].as_str().is_some_and(|l| l.contains('开')), "{layout}");
+        let large = client.execute(qr_width, vec![]).await.expect("width");
+        assert!(
+            large.as_f64() > normal.as_f64(),
+            "the QR code grows in elder mode: {normal} → {large}"
+        );
+        std::fs::write(
+            artifacts().join("app-elder-mode.png"),
+            client.screenshot().await.expect("screenshot"),
+        )
+        .expect("save");
         client.close().await.expect("close");
         (first, second, proxy)
     });
