@@ -108,6 +108,31 @@ impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
     }
 }
 
+/// What axe-core (vendored, `tests/vendor/axe-core`) finds on the page as it is now, of
+/// impact serious or critical: one line per rule with the nodes it names. Empty is the goal
+/// (WCAG 2.1 AA; GB/T 37668).
+pub(crate) async fn serious_accessibility_violations(client: &Client, state: &str) -> Vec<String> {
+    const AXE: &str = include_str!("../../vendor/axe-core/axe.min.js");
+    client.execute(AXE, vec![]).await.expect("axe-core loads");
+    let found = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             axe.run(document, { resultTypes: ['violations'] }).then((r) => done(r.violations \
+               .filter((v) => v.impact === 'serious' || v.impact === 'critical') \
+               .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)));",
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    found
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .map(|v| format!("{state}: {v}"))
+        .collect()
+}
+
 pub(crate) fn artifacts() -> PathBuf {
     let dir = workspace_root().join("target/browser-artifacts");
     std::fs::create_dir_all(&dir).expect("artifact dir");
@@ -181,6 +206,7 @@ fn the_app_page_shows_a_rotating_code_and_a_family_members_code() {
     let (first, second, proxy) = rt.block_on(async {
         let client = browser(&driver, PHONE, true).await;
         client.goto(&platform.url("/app")).await.expect("app page");
+        let mut violations = serious_accessibility_violations(&client, "sign-in").await;
         let input = client
             .find(Locator::Css("#credential"))
             .await
@@ -195,6 +221,7 @@ fn the_app_page_shows_a_rotating_code_and_a_family_members_code() {
             .expect("click");
         wait_for(&client, "document.querySelector('#qr svg')", "the QR code").await;
         let first = screenshot_code(&client, "app-own-code.png").await;
+        violations.extend(serious_accessibility_violations(&client, "own code").await);
         let shown = client
             .execute(
                 "return document.querySelector('#qr svg').dataset.tokenExpiresAt;",
@@ -235,6 +262,7 @@ fn the_app_page_shows_a_rotating_code_and_a_family_members_code() {
         let banner = text_of(&client, "#proxy-banner").await;
         assert!(banner.contains("代家人出示"), "{banner}");
         let proxy = screenshot_code(&client, "app-family-code.png").await;
+        violations.extend(serious_accessibility_violations(&client, "family member's code").await);
 
         // Elder mode at a phone's 390 px: it says it is on, the title and every button stay
         // on one line each (none breaks into stacked characters), nothing overflows, the QR
@@ -281,6 +309,16 @@ fn the_app_page_shows_a_rotating_code_and_a_family_members_code() {
             client.screenshot().await.expect("screenshot"),
         )
         .expect("save");
+        violations.extend(serious_accessibility_violations(&client, "elder mode").await);
+        client
+            .find(Locator::Css("#lang"))
+            .await
+            .expect("lang")
+            .click()
+            .await
+            .expect("English");
+        violations.extend(serious_accessibility_violations(&client, "English").await);
+        assert!(violations.is_empty(), "{violations:#?}");
         client.close().await.expect("close");
         (first, second, proxy)
     });
@@ -328,6 +366,7 @@ fn the_cashier_page_accepts_a_fresh_code_and_refuses_a_replay_and_a_forgery() {
             "the business types",
         )
         .await;
+        let mut violations = serious_accessibility_violations(&client, "cashier: waiting").await;
         // A keyboard-wedge scanner types into whatever has focus: it must be the input.
         let scan = |text: String| {
             let client = client.clone();
@@ -355,6 +394,7 @@ fn the_cashier_page_accepts_a_fresh_code_and_refuses_a_replay_and_a_forgery() {
             client.screenshot().await.expect("screenshot"),
         )
         .expect("save");
+        violations.extend(serious_accessibility_violations(&client, "cashier: accepted").await);
         let cue = "document.documentElement.dataset.lastCue";
         assert_eq!(
             client
@@ -434,6 +474,7 @@ fn the_cashier_page_accepts_a_fresh_code_and_refuses_a_replay_and_a_forgery() {
                 "Chinese left in English mode: {english:?}"
             );
         }
+        violations.extend(serious_accessibility_violations(&client, "cashier: English").await);
         lang.click().await.expect("中文");
 
         scan(code.clone()).await;
@@ -477,6 +518,8 @@ fn the_cashier_page_accepts_a_fresh_code_and_refuses_a_replay_and_a_forgery() {
         )
         .await;
         assert_eq!(text_of(&client, "#verdict").await, "拒绝");
+        violations.extend(serious_accessibility_violations(&client, "cashier: rejected").await);
+        assert!(violations.is_empty(), "{violations:#?}");
         let reason = text_of(&client, "#reason").await;
         assert!(!reason.is_empty(), "the reason is shown in words");
         client.close().await.expect("close");

@@ -9,7 +9,10 @@
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 
-use super::browser::{Cdp, Driver, PHONE, browser, screenshot_code, text_of, wait_for};
+use super::browser::{
+    Cdp, Driver, PHONE, browser, screenshot_code, serious_accessibility_violations, text_of,
+    wait_for,
+};
 use super::platform::{PHARMACY, Platform, TerminalDir, settled_tokens};
 
 /// The kind, QR version and draw number of the code the page shows (attributes it sets on
@@ -211,6 +214,8 @@ fn the_app_page_shows_device_codes_through_an_outage_and_a_reload() {
                     "switch: a 离线码 {:?} after the issuer stopped",
                     stopped.elapsed()
                 );
+                let violations = serious_accessibility_violations(&client, "offline code").await;
+                assert!(violations.is_empty(), "{violations:#?}");
             }
             previous = drawn(&client).await.2;
             own.push(code);
