@@ -15,7 +15,7 @@ use yibao_shared::{BusinessType, PublicKey, UnixTime, VisitFields};
 
 use crate::client::{ClientError, IssuerClient, MAX_BATCH};
 use crate::outbox::{ForwardAttempt, Outbox, OutboxError, OutboxHealth, OutboxStatus};
-use crate::presentation::Visit;
+use crate::presentation::{Presentation, Visit};
 use crate::status::{HeldStatus, StatusUpdate};
 use crate::verifier::{BundleUpdate, VerifiedToken, Verifier};
 use crate::{CheckError, Policy, Rejection};
@@ -432,5 +432,15 @@ impl Terminal {
     /// The outbox failed.
     pub fn status(&self) -> Result<OutboxStatus, OutboxError> {
         self.outbox.status()
+    }
+
+    /// The newest `limit` visits settlement refused, newest first (see
+    /// [`Outbox::recent_refusals`](crate::outbox::Outbox::recent_refusals)).
+    ///
+    /// # Errors
+    ///
+    /// The outbox failed.
+    pub fn recent_refusals(&self, limit: usize) -> Result<Vec<Presentation>, OutboxError> {
+        self.outbox.recent_refusals(limit)
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use yibao_tests::phone::TestPhone;
 
-use super::platform::{Cashier, PHARMACY, Platform, settled_tokens};
+use super::platform::{Cashier, HOSPITAL, PHARMACY, Platform, settled_tokens};
 
 #[test]
 fn the_cashier_page_checks_codes_and_forwards_in_the_background() {
@@ -87,6 +87,44 @@ fn the_cashier_page_checks_codes_and_forwards_in_the_background() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(settled_tokens(&platform.audit(&voucher)).len(), 2);
+
+    // A code another institution settled first: accepted here offline, refused at settlement
+    // as double use, and shown on the page with what to do, not only counted.
+    let elsewhere = platform.terminal(HOSPITAL, "h-1");
+    let twice = platform.code(&holder);
+    for args in [vec!["check", twice.as_str()], vec!["flush"]] {
+        let (exit, out) = elsewhere.run(&args);
+        assert_eq!(exit, 0, "{out}");
+    }
+    assert_eq!(check(&twice)["accepted"], true);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let shown = loop {
+        let status: Value = reqwest::blocking::get(format!("{}/api/status", cashier.url))
+            .expect("status")
+            .json()
+            .expect("json");
+        if let Some(first) = status["recent_refusals"].get(0) {
+            break first.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the refusal is not shown: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(shown["code"], "double-use", "{shown}");
+    assert!(
+        shown["reason_zh"]
+            .as_str()
+            .is_some_and(|r| r.contains("重复使用")),
+        "{shown}"
+    );
+    assert!(
+        shown["masked_name"]
+            .as_str()
+            .is_some_and(|n| n.contains('*')),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -139,6 +139,32 @@ impl Outbox {
         })
     }
 
+    /// The newest `limit` presentations settlement refused (double use at another terminal, a
+    /// code it does not accept), newest first: what the cashier must see, not only count.
+    ///
+    /// # Errors
+    ///
+    /// Storage failure; an unreadable history record is skipped.
+    pub fn recent_refusals(&self, limit: usize) -> Result<Vec<Presentation>, OutboxError> {
+        self.guarded(|o, db| {
+            let txn = db.begin_read().map_err(|e| o.fail(e))?;
+            let done = txn.open_table(DONE).map_err(|e| o.fail(e))?;
+            let mut found = Vec::new();
+            for entry in done.iter().map_err(|e| o.fail(e))?.rev() {
+                if found.len() == limit {
+                    break;
+                }
+                let (_, value) = entry.map_err(|e| o.fail(e))?;
+                if let Ok(p) = decode::<Presentation>(value.value()) {
+                    if matches!(p.outcome, Some(Outcome::Refused { .. })) {
+                        found.push(p);
+                    }
+                }
+            }
+            Ok(found)
+        })
+    }
+
     /// Drops settled history older than [`KEEP_DONE_SECS`], oldest first, a bounded number
     /// per call. An unreadable history record goes too (settlement holds the truth).
     fn prune_done(&self, txn: &WriteTransaction, now: UnixTime) -> Result<(), OutboxError> {

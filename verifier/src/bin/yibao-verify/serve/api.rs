@@ -384,9 +384,57 @@ fn status_of(shared: &Shared) -> Value {
         "outbox_error": outbox_error,
         "settled": outbox.as_ref().map(|s| s.settled),
         "refused": outbox.as_ref().map(|s| s.refused),
+        // Shown on the page, not only counted: the cashier must act on each.
+        "recent_refusals": terminal
+            .recent_refusals(RECENT_REFUSALS)
+            .unwrap_or_default()
+            .iter()
+            .map(refusal)
+            .collect::<Vec<_>>(),
         "default_business_type": shared.business_type.code(),
         "business_types": BusinessType::all()
             .map(|b| json!({"code": b.code(), "zh": b.label_zh(), "en": b.label_en()}))
             .collect::<Vec<_>>(),
+    })
+}
+
+/// Refused visits shown on the page.
+const RECENT_REFUSALS: usize = 5;
+
+/// One visit settlement refused, for the page: when, whose (masked, from the code the
+/// terminal verified), why, and what to do.
+fn refusal(p: &yibao_verifier::Presentation) -> Value {
+    let masked_name = yibao_shared::UntrustedToken::parse(&p.code)
+        .ok()
+        .map(|t| t.unverified_body().claims.masked_name.as_str().to_owned());
+    let (code, message) = match &p.outcome {
+        Some(yibao_verifier::Outcome::Refused { code, message, .. }) => {
+            (code.as_str(), message.as_str())
+        }
+        _ => ("", ""),
+    };
+    let (zh, en) = match code {
+        "double-use" => (
+            "此码已在其他机构结算（重复使用）：本次就诊未结算，请与患者核实并按规定处理",
+            "already settled at another institution (double use): this visit was not settled; check with the patient",
+        ),
+        "certificate-revoked" => (
+            "离线码在核验前已被吊销：本次就诊未结算，请患者联网后重新出示",
+            "the offline code was revoked before it was checked: not settled; ask the patient to show a fresh code online",
+        ),
+        _ => (
+            "结算未受理：请联系医保经办机构",
+            "settlement did not accept this visit: contact the insurance office",
+        ),
+    };
+    json!({
+        "verified_at": p.verified_at.as_secs(),
+        "token_id": p.token_id.to_string(),
+        "business_type": p.visit.business_type.code(),
+        "masked_name": masked_name,
+        "code": code,
+        "message": message,
+        "reason_zh": zh,
+        "reason_en": en,
     })
 }
