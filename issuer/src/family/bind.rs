@@ -154,30 +154,22 @@ pub async fn bind(
         // enrolled the child: nothing is revealed to them). Everything else is delivered
         // after the answer, so neither the answer nor its timing depends on whether the
         // member exists, matches, has a voucher or rejected this binder before.
-        if let Ok(member) = &found {
-            if let Some((consent, bound)) = establishment(binder, None, request, member, now) {
-                let view =
-                    bind_established(state, binder, request.relation, member, consent, bound)
-                        .await?;
-                return Ok(BindAnswer::Bound(view));
+        let Ok(member) = found else {
+            return Ok(requested);
+        };
+        if let Some((consent, bound)) = establishment(binder, None, request, &member, now) {
+            let view =
+                bind_established(state, binder, request.relation, &member, consent, bound).await?;
+            return Ok(BindAnswer::Bound(view));
+        }
+        let delivery = Delivery::new(binder, request.relation, member, now);
+        let state = state.clone();
+        state.deliveries.clone().spawn(async move {
+            if let Err(e) = delivery.send(&state).await {
+                // Dropped, as a request to nobody is: the binder was told `requested`.
+                tracing::warn!(binder = %delivery.binder, code = e.code(), "family request not delivered");
             }
-        }
-        if let Ok(member) = found {
-            let delivery = Delivery {
-                binder: binder_voucher,
-                channel: binder.credential.channel.clone(),
-                relation: request.relation,
-                member,
-                now,
-            };
-            let state = state.clone();
-            state.deliveries.clone().spawn(async move {
-                if let Err(e) = delivery.send(&state).await {
-                    // Dropped, as a request to nobody is: the binder was told `requested`.
-                    tracing::warn!(binder = %delivery.binder, code = e.code(), "family request not delivered");
-                }
-            });
-        }
+        });
         return Ok(requested);
     };
     // A channel that checked the member or the documents itself is told precisely.
@@ -192,13 +184,7 @@ pub async fn bind(
             Ok(BindAnswer::Bound(view))
         }
         None => {
-            let delivery = Delivery {
-                binder: binder_voucher,
-                channel: binder.credential.channel.clone(),
-                relation: request.relation,
-                member,
-                now,
-            };
+            let delivery = Delivery::new(binder, request.relation, member, now);
             match delivery.send(state).await {
                 Err(ApiError::AlreadyBound) => Err(ApiError::AlreadyBound),
                 other => other.map(|()| requested),
@@ -407,6 +393,16 @@ struct Delivery {
 }
 
 impl Delivery {
+    fn new(binder: &HolderAuth, relation: Relation, member: Person, now: UnixTime) -> Self {
+        Self {
+            binder: binder.voucher.voucher_id,
+            channel: binder.credential.channel.clone(),
+            relation,
+            member,
+            now,
+        }
+    }
+
     /// Records the request where the member can see and decide it. Dropped silently when
     /// nobody could see it (the member has no voucher), when one is already pending, or within
     /// the cooling-off time after a rejection.

@@ -387,6 +387,20 @@ impl ClassifyReason for serde_json::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `import` of `text` into `store` with the tests' index key, for its report.
+    async fn import_text(text: &[u8], format: Format, store: &dyn Store) -> ImportReport {
+        import(
+            text,
+            format,
+            store,
+            &index(),
+            UnixTime::from_secs(0),
+            |_| {},
+        )
+        .await
+        .expect("imports")
+    }
     use crate::id_number::synthetic;
     use crate::store::EmbeddedStore;
 
@@ -429,16 +443,7 @@ mod tests {
             id(6),
             id(7)
         );
-        let report = import(
-            csv.as_bytes(),
-            Format::Csv,
-            &store,
-            &index(),
-            UnixTime::from_secs(0),
-            |_| {},
-        )
-        .await
-        .expect("imports");
+        let report = import_text(csv.as_bytes(), Format::Csv, &store).await;
         assert_eq!(report.rows, 7);
         assert_eq!(report.applied, 2, "{:?}", report.bad);
         let lines: Vec<u64> = report.bad.iter().map(|b| b.line).collect();
@@ -484,28 +489,10 @@ mod tests {
             )
         };
         let first = format!("{}\n{{\"person_no\":\"P2\",\"extra\":1}}\n", row("insured"));
-        let report = import(
-            first.as_bytes(),
-            Format::Jsonl,
-            &store,
-            &index(),
-            UnixTime::from_secs(0),
-            |_| {},
-        )
-        .await
-        .expect("imports");
+        let report = import_text(first.as_bytes(), Format::Jsonl, &store).await;
         assert_eq!((report.rows, report.applied), (2, 1));
         assert_eq!(report.bad[0].line, 3);
-        let again = import(
-            row("suspended").as_bytes(),
-            Format::Jsonl,
-            &store,
-            &index(),
-            UnixTime::from_secs(0),
-            |_| {},
-        )
-        .await
-        .expect("imports");
+        let again = import_text(row("suspended").as_bytes(), Format::Jsonl, &store).await;
         assert_eq!(again.applied, 1);
         let key = index().id_key(&IdNumber::parse(&id(1)).expect("valid"));
         let person = store.person(&key).await.expect("get").expect("stored");
@@ -541,16 +528,7 @@ mod tests {
             id(3),
             child(4),
         );
-        let report = import(
-            csv.as_bytes(),
-            Format::Csv,
-            &store,
-            &index(),
-            UnixTime::from_secs(0),
-            |_| {},
-        )
-        .await
-        .expect("imports");
+        let report = import_text(csv.as_bytes(), Format::Csv, &store).await;
         assert_eq!(report.applied, 1, "{:?}", report.bad);
         let reasons: Vec<&str> = report.bad.iter().map(|b| b.reason.as_str()).collect();
         assert!(reasons[0].contains("own guardian"), "{reasons:?}");

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use yibao_tests::redis_cluster::RedisCluster;
 use yibao_tests::redis_server::Flavour;
 
 use super::{Deployment, is_unavailable};
@@ -77,30 +78,13 @@ fn a_retry_through_the_other_node_waits_for_a_replica(flavour: Flavour) {
     );
 
     // The primary dies; the replica, which never got the settlement, is promoted.
-    d.cluster.kill(primary);
-    d.cluster.thaw(replica);
-    let killed_at = Instant::now();
-    while d.cluster.serving(slot) != Some(replica) {
-        assert!(killed_at.elapsed() < FAILOVER_LIMIT, "no failover");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    d.cluster.restart(primary);
-    d.cluster.wait_healthy(FAILOVER_LIMIT);
+    promote_the_frozen_replica(&d.cluster, slot, primary, replica);
 
     // The other terminal and the first one again: one settles, the other is a double use,
     // and the ledger holds exactly what was acknowledged.
     for terminal in [1, 0] {
-        let deadline = Instant::now() + FAILOVER_LIMIT;
-        loop {
-            let (status, body) = d.hand_off(1, terminal, &code);
-            if status == StatusCode::OK {
-                acknowledged.push((terminal, body));
-                break;
-            }
-            assert!(is_unavailable(status, &body), "{status} {body}");
-            assert!(Instant::now() < deadline, "never answered: {body}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        let body = until_answered(|| d.hand_off(1, terminal, &code));
+        acknowledged.push((terminal, body));
     }
     let settled: Vec<&Value> = acknowledged
         .iter()
@@ -154,28 +138,11 @@ fn activation_retry(d: &Deployment, flavour: Flavour) {
              frozen: {status} {body}"
         );
     }
-    d.cluster.kill(primary);
-    d.cluster.thaw(replica);
-    let killed_at = Instant::now();
-    while d.cluster.serving(slot) != Some(replica) {
-        assert!(killed_at.elapsed() < FAILOVER_LIMIT, "no failover");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    d.cluster.restart(primary);
-    d.cluster.wait_healthy(FAILOVER_LIMIT);
+    promote_the_frozen_replica(&d.cluster, slot, primary, replica);
     // Two activations now: one voucher, and each credential works for it.
     let mut vouchers = Vec::new();
     for node in [1, 0] {
-        let deadline = Instant::now() + FAILOVER_LIMIT;
-        let body = loop {
-            let (status, body) = d.activate(node, PERSON);
-            if status.is_success() {
-                break body;
-            }
-            assert!(is_unavailable(status, &body), "{status} {body}");
-            assert!(Instant::now() < deadline, "never answered: {body}");
-            std::thread::sleep(Duration::from_millis(200));
-        };
+        let body = until_answered(|| d.activate(node, PERSON));
         let holder = body["holder_credential"].as_str().expect("credential");
         let (status, token) = d.send(node, Method::GET, "/v1/token", holder, None);
         assert_eq!(status, StatusCode::OK, "{token}");
@@ -183,6 +150,34 @@ fn activation_retry(d: &Deployment, flavour: Flavour) {
         vouchers.push(body["voucher_id"].clone());
     }
     assert_eq!(vouchers[0], vouchers[1], "one voucher per person");
+}
+
+/// The primary dies, the frozen replica (which never got what followed the freeze) resumes
+/// and is promoted, and the old primary comes back as its replica.
+fn promote_the_frozen_replica(cluster: &RedisCluster, slot: u16, primary: usize, replica: usize) {
+    cluster.kill(primary);
+    cluster.thaw(replica);
+    let killed_at = Instant::now();
+    while cluster.serving(slot) != Some(replica) {
+        assert!(killed_at.elapsed() < FAILOVER_LIMIT, "no failover");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cluster.restart(primary);
+    cluster.wait_healthy(FAILOVER_LIMIT);
+}
+
+/// Sends until the answer is a success (a client retrying 503s): its body.
+fn until_answered(mut send: impl FnMut() -> (StatusCode, Value)) -> Value {
+    let deadline = Instant::now() + FAILOVER_LIMIT;
+    loop {
+        let (status, body) = send();
+        if status.is_success() {
+            return body;
+        }
+        assert!(is_unavailable(status, &body), "{status} {body}");
+        assert!(Instant::now() < deadline, "never answered: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Writes `megabytes` of filler to the primary at `url`, on the slot of hash tag `tag`.
