@@ -5,6 +5,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
+use crate::devices::session;
 use crate::error::ApiError;
 use crate::model::{
     Channel, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
@@ -12,18 +13,19 @@ use crate::model::{
 use crate::secrets::{CredentialHash, hash_credential};
 use crate::state::AppState;
 
-fn bearer(parts: &Parts) -> Result<CredentialHash, ApiError> {
-    let value = parts
+fn bearer_text(parts: &Parts) -> Result<&str, ApiError> {
+    parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or(ApiError::Unauthorized)?;
-    let token = value
-        .strip_prefix("Bearer ")
+        .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty() && t.len() <= 128)
-        .ok_or(ApiError::Unauthorized)?;
-    Ok(hash_credential(token))
+        .ok_or(ApiError::Unauthorized)
+}
+
+fn bearer(parts: &Parts) -> Result<CredentialHash, ApiError> {
+    bearer_text(parts).map(hash_credential)
 }
 
 /// An authenticated channel (rate-limited per channel).
@@ -88,6 +90,9 @@ pub struct HolderAuth {
     pub voucher: Voucher,
     /// The voucher owner in the registry.
     pub person: Person,
+    /// The registered device whose key opened this session, when the caller signed in with
+    /// its device key (the phone's login) rather than a holder credential.
+    pub device: Option<String>,
 }
 
 impl HolderAuth {
@@ -108,7 +113,11 @@ impl FromRequestParts<AppState> for HolderAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let hash = bearer(parts)?;
+        let text = bearer_text(parts)?;
+        let hash = hash_credential(text);
+        if text.starts_with(session::SESSION_PREFIX) {
+            return by_session(state, text, hash).await;
+        }
         // The quota is keyed by the credential's hash, known before the look-up, so the two
         // are one round trip to the store rather than two (shared limits live in Redis).
         // An unknown credential is counted too: its key expires within a minute.
@@ -128,12 +137,52 @@ impl FromRequestParts<AppState> for HolderAuth {
             voucher?.ok_or_else(|| ApiError::Internal("credential points to no voucher".into()))?;
         let person = person?
             .ok_or_else(|| ApiError::Internal("voucher of a person not in the registry".into()))?;
-        Ok(Self {
+        Ok(HolderAuth {
             credential,
             voucher,
             person,
+            device: None,
         })
     }
+}
+
+/// A session opened with a device key: valid while its device is registered (a removed
+/// device's session ends at its next request).
+async fn by_session(
+    state: &AppState,
+    text: &str,
+    hash: CredentialHash,
+) -> Result<HolderAuth, ApiError> {
+    let subject = session::subject(state, text).ok_or(ApiError::Unauthorized)?;
+    let (device, voucher, admitted) = tokio::join!(
+        state.store.device(subject.voucher, &subject.device_id),
+        state.store.voucher(subject.voucher),
+        state.limits.holder(&hash)
+    );
+    let device = device?.ok_or(ApiError::Unauthorized)?;
+    admitted?;
+    let voucher = voucher?.ok_or(ApiError::Unauthorized)?;
+    let person = state
+        .store
+        .person(&voucher.id_key)
+        .await?
+        .ok_or_else(|| ApiError::Internal("voucher of a person not in the registry".into()))?;
+    // What the rest of the issuer knows a caller by: the channel that registered the device
+    // stands where the credential's channel would.
+    let credential = HolderCredential {
+        hash,
+        voucher_id: voucher.voucher_id,
+        id_key: voucher.id_key,
+        channel: device.channel.clone(),
+        issued_at: device.registered_at,
+        revoked: false,
+    };
+    Ok(HolderAuth {
+        credential,
+        voucher,
+        person,
+        device: Some(device.device_id),
+    })
 }
 
 /// An authenticated terminal and its institution.

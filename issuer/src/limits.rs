@@ -12,6 +12,7 @@ use governor::{DefaultKeyedRateLimiter, Quota as GovernorQuota, RateLimiter};
 use yibao_shared::VoucherId;
 
 use crate::config::Limits;
+use crate::devices::session::CHALLENGE_SECS;
 use crate::error::ApiError;
 use crate::secrets::CredentialHash;
 use crate::store::{Quota, Store};
@@ -38,6 +39,8 @@ enum Keeper {
 }
 
 struct LocalLimiters {
+    /// Device-login challenges answered (one answer each; see [`RateLimits::answer_once`]).
+    answered: DefaultKeyedRateLimiter<[u8; 16]>,
     channel: DefaultKeyedRateLimiter<String>,
     holder: DefaultKeyedRateLimiter<CredentialHash>,
     bind: DefaultKeyedRateLimiter<VoucherId>,
@@ -58,6 +61,7 @@ impl RateLimits {
         Self {
             quotas,
             keeper: Keeper::Local(Box::new(LocalLimiters {
+                answered: RateLimiter::keyed(governor_quota(once_within(CHALLENGE_SECS))),
                 channel: RateLimiter::keyed(governor_quota(quotas.channel)),
                 holder: RateLimiter::keyed(governor_quota(quotas.holder)),
                 bind: RateLimiter::keyed(governor_quota(quotas.bind)),
@@ -114,10 +118,33 @@ impl RateLimits {
         }
     }
 
+    /// Admits the answer to a device-login challenge once: a second answer within the
+    /// challenge's life (a replayed login) is refused. Kept like the other limits, so it holds
+    /// across issuer nodes.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Unauthorized`] for a challenge answered already; [`ApiError::Unavailable`]
+    /// when the shared store cannot count it.
+    pub async fn answer_once(&self, nonce: [u8; 16]) -> Result<(), ApiError> {
+        let answer = match &self.keeper {
+            Keeper::Local(l) => local(l.answered.check_key(&nonce)),
+            Keeper::Shared(store) => {
+                let hex: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+                shared(store, &format!("c:{hex}"), once_within(CHALLENGE_SECS)).await
+            }
+        };
+        answer.map_err(|e| match e {
+            ApiError::RateLimited(_) => ApiError::Unauthorized,
+            other => other,
+        })
+    }
+
     /// Forgets callers idle long enough to be back at full quota (bounds memory; shared
     /// limits expire in Redis by themselves).
     pub fn forget_idle(&self) {
         if let Keeper::Local(l) = &self.keeper {
+            l.answered.retain_recent();
             l.channel.retain_recent();
             l.holder.retain_recent();
             l.bind.retain_recent();
@@ -145,6 +172,14 @@ impl Quotas {
                 burst: binds,
             },
         }
+    }
+}
+
+/// One request per `secs`.
+fn once_within(secs: u64) -> Quota {
+    Quota {
+        interval: Duration::from_secs(secs),
+        burst: 1,
     }
 }
 

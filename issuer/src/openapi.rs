@@ -27,6 +27,7 @@ use crate::routes::{admin, devices, family, holder, page, public, settlement};
         settlement::hand_off, settlement::decode, settlement::complete, settlement::expenses,
         settlement::admin_settlements, page::app,
         devices::register, devices::renew, devices::list, devices::remove, devices::status_list,
+        devices::challenge, devices::open_session, devices::sign_out,
     ),
     modifiers(&BearerAuth, &ErrorResponses)
 )]

@@ -110,6 +110,30 @@ impl IndexKey {
     pub fn name_key(&self, name: &str) -> NameKey {
         NameKey(self.mac(b"yibao.name.v1\0", name.trim().as_bytes()))
     }
+
+    /// The MAC of a device-login `kind` (a challenge, a session) over `value`: issued by one
+    /// issuer node, checked by any other, nothing stored. Its own domain, so it can never be
+    /// mistaken for an ID-number or name key.
+    pub fn session_mac(&self, kind: &[u8], value: &[u8]) -> [u8; 32] {
+        self.session_hmac(kind, value)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// Whether `mac` is [`Self::session_mac`] of `value`, compared in constant time.
+    pub fn session_mac_matches(&self, kind: &[u8], value: &[u8], mac: &[u8]) -> bool {
+        self.session_hmac(kind, value).verify_slice(mac).is_ok()
+    }
+
+    fn session_hmac(&self, kind: &[u8], value: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256>>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!());
+        mac.update(b"yibao.device-login.v1\0");
+        mac.update(kind);
+        mac.update(b"\0");
+        mac.update(value);
+        mac
+    }
 }
 
 impl fmt::Debug for IndexKey {

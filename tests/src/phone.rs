@@ -5,6 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use yibao_issuer::devices::proof_message;
+use yibao_issuer::devices::session::{SESSION_DOMAIN, SIGN_OUT_DOMAIN};
 use yibao_shared::{DeviceSecretKey, Presentation, UnixTime, VoucherId, present};
 
 /// One certificate the phone holds.
@@ -72,6 +73,43 @@ impl TestPhone {
         URL_SAFE_NO_PAD.encode(self.key.sign(&message))
     }
 
+    /// The body of `POST /v1/device-sessions`: `challenge` (as the issuer sent it) signed
+    /// with this phone's key for `holder`.
+    ///
+    /// # Panics
+    ///
+    /// If the phone is not registered, or `holder` or `challenge` are malformed.
+    pub fn session_request(&self, holder: &str, challenge: &str) -> Value {
+        let device = self.device_id.as_deref().expect("registered");
+        let mut message = SESSION_DOMAIN.to_vec();
+        message.extend_from_slice(&VoucherId::parse(holder).expect("voucher id").0);
+        message.extend_from_slice(&device_bytes(device));
+        message.extend_from_slice(&URL_SAFE_NO_PAD.decode(challenge).expect("base64url"));
+        json!({
+            "voucher_id": holder,
+            "device_id": device,
+            "challenge": challenge,
+            "signature": URL_SAFE_NO_PAD.encode(self.key.sign(&message)),
+        })
+    }
+
+    /// The body of `POST /v1/devices/{id}/sign-out` for `holder`: the statement the page
+    /// signs before it deletes its key.
+    ///
+    /// # Panics
+    ///
+    /// If the phone is not registered or `holder` is malformed.
+    pub fn sign_out(&self, holder: &str) -> Value {
+        let device = self.device_id.as_deref().expect("registered");
+        let mut message = SIGN_OUT_DOMAIN.to_vec();
+        message.extend_from_slice(&VoucherId::parse(holder).expect("voucher id").0);
+        message.extend_from_slice(&device_bytes(device));
+        json!({
+            "voucher_id": holder,
+            "signature": URL_SAFE_NO_PAD.encode(self.key.sign(&message)),
+        })
+    }
+
     /// Keeps the device id and certificates of a registration or renewal answer.
     ///
     /// # Panics
@@ -118,4 +156,11 @@ impl TestPhone {
         )
         .expect("encodable")
     }
+}
+
+fn device_bytes(id: &str) -> Vec<u8> {
+    (0..id.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&id[i..i + 2], 16).expect("hex device id"))
+        .collect()
 }

@@ -5,6 +5,7 @@
 
 pub mod record;
 pub mod revoke;
+pub mod session;
 pub mod status;
 
 use base64::Engine as _;
@@ -156,6 +157,7 @@ pub async fn register(
                 holder: voucher,
                 public_key,
                 label,
+                channel: holder.credential.channel.clone(),
                 registered_at: now,
                 renewed_at: now,
                 certificates: Vec::new(),

@@ -15,6 +15,10 @@ pub struct Device {
     /// What the holder calls it (e.g. a phone model), for the device list.
     #[serde(default)]
     pub label: Option<String>,
+    /// The channel whose holder credential registered it: what a session opened with the
+    /// device's key counts as (attestations, audit).
+    #[serde(default)]
+    pub channel: String,
     /// When it was registered.
     pub registered_at: UnixTime,
     /// When certificates were last issued to it.

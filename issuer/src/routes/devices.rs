@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::auth::HolderAuth;
+use crate::devices::session::{self, Challenge, DeviceSession, SessionRequest, SignOutRequest};
 use crate::devices::{self, DeviceCertificates, DeviceView, RegistrationRequest, RenewalRequest};
 use crate::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
 use crate::state::AppState;
@@ -66,6 +67,42 @@ pub async fn remove(
     AppPath(device_id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     devices::remove(&state, &holder, &device_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A challenge for the phone's login: the page signs it with its registered device key.
+#[utoipa::path(post, path = "/v1/device-sessions/challenge", tag = "holder",
+    responses((status = 200, body = Challenge)))]
+pub async fn challenge(State(state): State<AppState>) -> Result<AppJson<Challenge>, ApiError> {
+    Ok(AppJson(session::challenge(&state)?))
+}
+
+/// The phone's login: a registered device that signed a challenge gets a session for the
+/// holder's endpoints (codes, renewal, expenses, family), no stored credential needed.
+#[utoipa::path(post, path = "/v1/device-sessions", tag = "holder",
+    request_body = SessionRequest,
+    responses((status = 201, body = DeviceSession), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn open_session(
+    State(state): State<AppState>,
+    AppJson(request): AppJson<SessionRequest>,
+) -> Result<(StatusCode, AppJson<DeviceSession>), ApiError> {
+    let answer = session::open(&state, &request).await?;
+    Ok((StatusCode::CREATED, AppJson(answer)))
+}
+
+/// Sign a device out by a statement its key signed, online or at the first contact after
+/// signing out offline: the device is removed and its certificates revoked. An unknown
+/// device is signed out already (204 too).
+#[utoipa::path(post, path = "/v1/devices/{device_id}/sign-out", tag = "holder",
+    params(("device_id" = String, Path)), request_body = SignOutRequest,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn sign_out(
+    State(state): State<AppState>,
+    AppPath(device_id): AppPath<String>,
+    AppJson(request): AppJson<SignOutRequest>,
+) -> Result<StatusCode, ApiError> {
+    session::sign_out(&state, &device_id, &request).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

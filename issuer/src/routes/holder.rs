@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::auth::{ChannelAuth, HolderAuth};
+use crate::devices;
 use crate::error::{ApiError, AppJson, ErrorBody};
 use crate::qr;
 use crate::service::{
@@ -131,16 +132,22 @@ pub async fn token_png(
     png_response(&token)
 }
 
-/// Sign this phone out: revoke the credential used.
+/// Sign this phone out: revoke the credential used (for a session opened with a device key:
+/// remove that device, which ends the session and revokes its certificates).
 #[utoipa::path(delete, path = "/v1/holder/credential", tag = "holder", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn revoke_own_credential(
     State(state): State<AppState>,
     holder: HolderAuth,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .revoke_credential(&holder.credential.hash)
-        .await?;
+    match &holder.device {
+        Some(device) => devices::remove(&state, &holder, device).await?,
+        None => {
+            state
+                .store
+                .revoke_credential(&holder.credential.hash)
+                .await?;
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,6 +11,7 @@ fn device(holder: u8, id: &str) -> Device {
         holder: VoucherId([holder; 8]),
         public_key: "AxAbCd".into(),
         label: Some("phone".into()),
+        channel: "wechat".into(),
         registered_at: NOW,
         renewed_at: NOW,
         certificates: vec![IssuedCertificate {

@@ -4,6 +4,8 @@
 //! lost phone, suspension and unbinding; settlement of device codes once, and refusal of one
 //! accepted after its certificate was revoked.
 
+mod login;
+
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use yibao_issuer::demo::{REGISTRY_HEADER, synthetic_person, synthetic_row};
