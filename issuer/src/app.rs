@@ -89,6 +89,8 @@ pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
             get(settlement::admin_settlements),
         )
         .route("/app", get(page::app))
+        .route("/app/app.js", get(page::app_js))
+        .route("/app/login.js", get(page::login_js))
         .route("/app/offline.js", get(page::offline_js))
         .route("/app/qrcode.js", get(page::qr_js))
         .route("/app/manifest.webmanifest", get(page::manifest))

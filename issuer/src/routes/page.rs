@@ -11,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest as _, Sha256};
 
 const APP: &str = include_str!("app/index.html");
+const APP_JS: &str = include_str!("app/app.js");
+const LOGIN_JS: &str = include_str!("app/login.js");
 const OFFLINE_JS: &str = include_str!("app/offline.js");
 const QR_JS: &str = include_str!("app/vendor/qrcode-generator-2.0.4.js");
 const SW_JS: &str = include_str!("app/sw.js");
@@ -20,7 +22,7 @@ const ICON: &str = include_str!("app/icon.svg");
 /// The service worker with its cache named after a digest of every asset it keeps: a changed
 /// page makes a changed worker, which the browser installs, and which drops the old cache.
 static SERVICE_WORKER: LazyLock<String> = LazyLock::new(|| {
-    let digest = [APP, OFFLINE_JS, QR_JS, MANIFEST, ICON]
+    let digest = [APP, APP_JS, LOGIN_JS, OFFLINE_JS, QR_JS, MANIFEST, ICON]
         .iter()
         .fold(Sha256::new(), |h, asset| h.chain_update(asset.as_bytes()))
         .finalize();
@@ -52,6 +54,16 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     responses((status = 200, content_type = "text/html", description = "the phone app page")))]
 pub async fn app() -> Response {
     asset("text/html; charset=utf-8", APP)
+}
+
+/// The page's main script: codes, family, expenses.
+pub async fn app_js() -> Response {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+/// The page's sign-in script: the device key as the phone's login.
+pub async fn login_js() -> Response {
+    asset("text/javascript; charset=utf-8", LOGIN_JS)
 }
 
 /// The page's offline-code script: device key, certificates, presentations.
@@ -105,6 +117,8 @@ mod tests {
         // It precaches the page and every script, the manifest and the icon.
         for asset in [
             "/app",
+            "/app/app.js",
+            "/app/login.js",
             "/app/offline.js",
             "/app/qrcode.js",
             "/app/manifest.webmanifest",

@@ -177,6 +177,37 @@ pub(crate) async fn screenshot_code(client: &Client, name: &str) -> Option<Strin
         .find_map(|g| g.decode().ok().map(|(_, text)| text))
 }
 
+/// Signs `credential` in on the page open in `client`'s current tab (through 为其他人登录 when
+/// the tab signed in someone by their device key already) and waits until this phone's key
+/// is registered, the page signed in with it, and an issuer code is shown.
+pub(crate) async fn sign_in(client: &Client, credential: &str) {
+    wait_for(
+        client,
+        "!document.querySelector('#signin').hidden || !document.querySelector('#add-person').hidden",
+        "the page settled",
+    )
+    .await;
+    // Typed by script: a tab opened by WebDriver may not be laid out for clicks yet.
+    client
+        .execute(
+            "if (document.querySelector('#signin').hidden) document.querySelector('#add-person').click(); \
+             delete document.documentElement.dataset.device; \
+             document.querySelector('#credential').value = arguments[0]; \
+             document.querySelector('#signin-form').requestSubmit();",
+            vec![serde_json::Value::String(credential.to_owned())],
+        )
+        .await
+        .expect("sign in");
+    wait_for(
+        client,
+        "document.documentElement.dataset.device === 'ready' \
+         && document.querySelector('#qr svg[data-kind=\"issuer-signed\"]') \
+         && !document.querySelector('#code-card').hidden",
+        "device registration and an issuer code",
+    )
+    .await;
+}
+
 #[test]
 fn the_app_page_shows_a_rotating_code_and_a_family_members_code() {
     // Tokens of 15 s: the page refreshes 10 s before expiry, so a new code appears in ~5 s.
@@ -206,6 +237,7 @@ fn the_app_page_shows_a_rotating_code_and_a_family_members_code() {
     let (first, second, proxy) = rt.block_on(async {
         let client = browser(&driver, PHONE, true).await;
         client.goto(&platform.url("/app")).await.expect("app page");
+        wait_for(&client, "!document.querySelector('#signin').hidden", "the sign-in form").await;
         let mut violations = serious_accessibility_violations(&client, "sign-in").await;
         let input = client
             .find(Locator::Css("#credential"))

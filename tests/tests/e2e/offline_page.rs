@@ -10,8 +10,8 @@ use fantoccini::{Client, Locator};
 use serde_json::Value;
 
 use super::browser::{
-    Cdp, Driver, PHONE, browser, screenshot_code, serious_accessibility_violations, text_of,
-    wait_for,
+    Cdp, Driver, PHONE, browser, screenshot_code, serious_accessibility_violations, sign_in,
+    text_of, wait_for,
 };
 use super::platform::{PHARMACY, Platform, TerminalDir, settled_tokens};
 
@@ -62,33 +62,6 @@ fn accepted(terminal: &TerminalDir, code: &str) -> Value {
     let verdict: Value = serde_json::from_str(out.lines().next().unwrap_or("")).expect("json");
     assert_eq!(exit, 0, "accepted offline: {verdict}");
     verdict
-}
-
-/// Signs `credential` in on the page open in `client`'s current tab and waits until its
-/// device key is registered and its first issuer code shown.
-async fn sign_in(client: &Client, credential: &str) {
-    // Typed by script: a tab opened by WebDriver may not be laid out for clicks yet.
-    wait_for(
-        client,
-        "document.querySelector('#credential')",
-        "the sign-in form",
-    )
-    .await;
-    client
-        .execute(
-            "document.querySelector('#credential').value = arguments[0]; \
-             document.querySelector('#signin-form').requestSubmit();",
-            vec![Value::String(credential.to_owned())],
-        )
-        .await
-        .expect("sign in");
-    wait_for(
-        client,
-        "document.documentElement.dataset.device === 'ready' \
-         && document.querySelector('#qr svg[data-kind=\"issuer-signed\"]')",
-        "device registration and an issuer code",
-    )
-    .await;
 }
 
 /// The worst bug we knew of: two holders signed in in two tabs of one browser (a family
@@ -160,26 +133,7 @@ fn the_app_page_shows_device_codes_through_an_outage_and_a_reload() {
     let client = rt.block_on(async {
         let client = browser(&driver, PHONE, true).await;
         client.goto(&platform.url("/app")).await.expect("app page");
-        client
-            .find(Locator::Css("#credential"))
-            .await
-            .expect("input")
-            .send_keys(&binder)
-            .await
-            .expect("type");
-        client
-            .find(Locator::Css("#signin-form button"))
-            .await
-            .expect("button")
-            .click()
-            .await
-            .expect("click");
-        wait_for(
-            &client,
-            "document.documentElement.dataset.device === 'ready'",
-            "device registration",
-        )
-        .await;
+        sign_in(&client, &binder).await;
         wait_for(
             &client,
             "navigator.serviceWorker.controller",

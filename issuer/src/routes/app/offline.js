@@ -2,8 +2,9 @@
 // The format is docs/token-format.md §8; the registration API is docs/issuer.md.
 //
 // The key is a non-extractable WebCrypto ECDSA P-256 key kept in IndexedDB (the page can
-// sign with it, nobody can read it out). The certificates are kept beside it. The holder
-// credential is never stored here: it stays in the tab's sessionStorage.
+// sign with it, nobody can read it out). The certificates are kept beside it. The key is also
+// the phone's login: it signs the issuer's challenge for a session (`session`), so the holder
+// credential pasted at sign-in is used once, to register the key, and never stored.
 //
 // One record per holder, keyed by the holder's voucher id: two people signed in on one
 // browser (two tabs, a shared family phone, a kiosk) each have their own key and
@@ -100,6 +101,16 @@ const Offline = (() => {
     return b64url(await sign(keys.privateKey, message));
   }
 
+  // What the device list calls this phone: its system and browser, never anything personal.
+  function label() {
+    const ua = navigator.userAgent;
+    const system = [["iPhone", "iPhone"], ["iPad", "iPad"], ["Android", "Android"], ["HarmonyOS", "HarmonyOS"],
+      ["Windows", "Windows"], ["Mac OS", "Mac"], ["Linux", "Linux"]].find(([k]) => ua.includes(k));
+    const browser = [["Edg/", "Edge"], ["MicroMessenger", "WeChat"], ["Firefox/", "Firefox"],
+      ["Chrome/", "Chrome"], ["Safari/", "Safari"]].find(([k]) => ua.includes(k));
+    return [system && system[1], browser && browser[1]].filter(Boolean).join(" · ") || "browser";
+  }
+
   function keep(record, answer) {
     record.device_id = answer.device_id;
     record.renew_after = answer.renew_after;
@@ -107,15 +118,18 @@ const Offline = (() => {
     return save(record).then(() => record);
   }
 
-  // This phone's registration for `holder`: made if missing (a new non-extractable key),
-  // renewed when due or when `force` (a family change). `api(method, path, body)` is the
-  // page's authenticated fetch; it throws {status, code} on an error answer.
-  async function ensure(api, holder, maskedName, now, force) {
+  // This phone's registration for `holder`: renewed when due or when `force` (a family
+  // change); made (a new non-extractable key) only when `register` (signing in with the
+  // pasted credential), never in the background: a tab must not register again a key another
+  // tab signed out. `api(method, path, body)` is the page's authenticated fetch; it throws
+  // {status, code} on an error answer. Null when there is no registration to renew.
+  async function ensure(api, holder, maskedName, now, force, register) {
     const record = await load(holder);
     if (!record) {
+      if (!register) return null;
       const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
       const body = { public_key: b64url(await compressed(keys.publicKey)), signed_at: now,
-        proof: await proof(keys, holder, now), label: "app page" };
+        proof: await proof(keys, holder, now), label: label() };
       const answer = await (await api("POST", "/v1/devices", body)).json();
       return keep({ holder, masked_name: maskedName, keys }, answer);
     }
@@ -125,20 +139,75 @@ const Offline = (() => {
       return keep(record, await (await api("POST", `/v1/devices/${record.device_id}/renew`, body)).json());
     } catch (e) {
       // Removed meanwhile (from another device list, or a lost-phone report): start over.
-      if (e.status === 404) { await erase(holder); return ensure(api, holder, maskedName, now, false); }
+      if (e.status === 404) { await erase(holder); return ensure(api, holder, maskedName, now, false, register); }
       throw e;
     }
   }
 
-  // Sign-out of `holder`: the registration is removed (its certificates are revoked) and the
-  // key and certificates deleted. Offline, the local copy is deleted all the same. Other
-  // holders' records on this browser stay.
-  async function forget(api, holder) {
+  // The phone's login: the issuer's challenge signed with `holder`'s registered key gives a
+  // session ({session, expires_at}). Throws {status} when the issuer refuses (the device was
+  // removed: signed out elsewhere, a lost-phone report) and {code: "network"} when it does
+  // not answer.
+  async function session(holder) {
     const record = await load(holder);
-    if (record && api) {
-      try { await api("DELETE", `/v1/devices/${record.device_id}`); } catch (e) { /* offline */ }
+    if (!record || !record.device_id) { const e = new Error("unauthorized"); e.status = 401; throw e; }
+    const { challenge } = await post("/v1/device-sessions/challenge");
+    const message = concat(encoder.encode("yibao.device-session.v1"), fromHex(holder),
+      fromHex(record.device_id), fromB64url(challenge));
+    return post("/v1/device-sessions", { voucher_id: holder, device_id: record.device_id,
+      challenge, signature: b64url(await sign(record.keys.privateKey, message)) });
+  }
+
+  // Sign-out of `holder`: the key signs a statement that removes its registration (and
+  // revokes its certificates), the key and certificates are deleted at once, and the
+  // statement goes to the issuer now or, offline, at the next contact (`sendSignOuts`).
+  // Other holders' records on this browser stay.
+  const PENDING = "yibao.signouts";
+  const pending = () => { try { return JSON.parse(localStorage.getItem(PENDING) || "[]"); } catch (e) { return []; } };
+  async function signOut(holder) {
+    const record = await load(holder);
+    if (record && record.device_id) {
+      const message = concat(encoder.encode("yibao.device-signout.v1"), fromHex(holder), fromHex(record.device_id));
+      const statement = { device_id: record.device_id, voucher_id: holder,
+        signature: b64url(await sign(record.keys.privateKey, message)) };
+      localStorage.setItem(PENDING, JSON.stringify(pending().concat([statement])));
     }
     if (holder) await erase(holder);
+    await sendSignOuts();
+  }
+  // Sends the sign-outs still waiting; each is kept until the issuer answers it.
+  async function sendSignOuts() {
+    for (const s of pending()) {
+      try {
+        await post(`/v1/devices/${s.device_id}/sign-out`, { voucher_id: s.voucher_id, signature: s.signature });
+      } catch (e) {
+        if (!e.status || e.status >= 500) continue;  // no answer: next time
+      }
+      localStorage.setItem(PENDING, JSON.stringify(pending().filter((p) => p.device_id !== s.device_id)));
+    }
+    return pending().length;
+  }
+  // Forgets `holder`'s record without telling the issuer (it removed the device already).
+  const drop = (holder) => erase(holder);
+
+  // An unauthenticated POST to the issuer with a timeout; throws like the page's `api`.
+  async function post(path, body) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 4000);
+    let res;
+    try {
+      res = await fetch(path, { method: "POST", signal: abort.signal, cache: "no-store",
+        headers: body ? { "content-type": "application/json" } : {},
+        body: body ? JSON.stringify(body) : undefined });
+    } catch (e) {
+      const err = new Error("network"); err.code = "network"; throw err;
+    } finally { clearTimeout(timer); }
+    if (!res.ok) {
+      let code = "";
+      try { code = (await res.json()).code; } catch (e) { /* not JSON */ }
+      const err = new Error(code); err.code = code; err.status = res.status; throw err;
+    }
+    return res.status === 204 ? null : res.json();
   }
 
   let nonce = crypto.getRandomValues(new Uint16Array(1))[0];
@@ -164,5 +233,7 @@ const Offline = (() => {
       lifetime: LIFETIME, certificate };
   }
 
-  return { load, all, ensure, forget, present };
+  const signOutsWaiting = () => pending().length > 0;
+
+  return { load, all, ensure, session, signOut, sendSignOuts, signOutsWaiting, drop, present, label };
 })();
