@@ -86,6 +86,35 @@ fn two_holders_in_two_tabs_each_show_their_own_offline_code() {
             .expect("switch");
         client.goto(&platform.url("/app")).await.expect("app page");
         sign_in(&client, &holders[1].0).await;
+        let second_name = text_of(&client, "#who").await;
+        // A third tab of this browser asks whose code to show, and shows that person's.
+        let third = client.new_window(true).await.expect("third tab").handle;
+        client.switch_to_window(third).await.expect("switch");
+        client.goto(&platform.url("/app")).await.expect("app page");
+        wait_for(
+            &client,
+            "document.querySelectorAll('#choices button').length === 2",
+            "a choice of the two holders",
+        )
+        .await;
+        let violations = serious_accessibility_violations(&client, "whose code").await;
+        assert!(violations.is_empty(), "{violations:#?}");
+        client
+            .execute(
+                "[...document.querySelectorAll('#choices .row')] \
+                   .find((r) => r.textContent.includes(arguments[0])).querySelector('button').click();",
+                vec![Value::String(second_name.clone())],
+            )
+            .await
+            .expect("choose");
+        wait_for(
+            &client,
+            "document.querySelector('#qr svg[data-kind=\"issuer-signed\"]')",
+            "the chosen holder's issuer code",
+        )
+        .await;
+        assert_eq!(text_of(&client, "#who").await, second_name);
+        client.close_window().await.expect("close the third tab");
         (client, [first, second])
     });
 
