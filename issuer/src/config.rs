@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::domain::limits::Limits;
 use crate::store::StoreConfig;
 
 /// The issuer's configuration.
@@ -36,29 +37,6 @@ pub struct Config {
     pub limits: Limits,
 }
 
-/// Limits that protect the service.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    /// Largest request body accepted, in bytes.
-    pub body_bytes: usize,
-    /// Requests slower than this are answered 408.
-    pub request_timeout_ms: u64,
-    /// Activation and deactivation requests per channel per second (burst the same).
-    pub channel_per_sec: u32,
-    /// Token requests per holder credential per minute (burst the same); a phone refreshes
-    /// about once a minute.
-    pub holder_per_min: u32,
-    /// Family binds per binder per day (burst the same): each bind is a registry look-up a
-    /// stranger could repeat, so the quota is small.
-    pub binds_per_day: u32,
-    /// Keep the limits in the store, shared by every issuer node (one Redis round trip per
-    /// limited request), or in this process. Default: shared with a Redis store, per
-    /// process with the embedded one. Per process on Redis is only right for a single node.
-    #[serde(default)]
-    pub shared: Option<bool>,
-}
-
 impl Config {
     /// Loads defaults, `file` if given, then the environment.
     ///
@@ -72,11 +50,11 @@ impl Config {
             .set_default("token_lifetime_secs", 60)?
             .set_default(
                 "device_validity_hours",
-                crate::devices::DEFAULT_VALIDITY_HOURS,
+                crate::domain::devices::DEFAULT_VALIDITY_HOURS,
             )?
             .set_default(
                 "handoff_window_secs",
-                crate::settlement::DEFAULT_HANDOFF_WINDOW_SECS,
+                crate::domain::settlement::DEFAULT_HANDOFF_WINDOW_SECS,
             )?
             .set_default("limits.body_bytes", 16 * 1024)?
             .set_default("limits.request_timeout_ms", 5_000)?

@@ -13,10 +13,10 @@ use yibao_shared::{RegionCode, UnixTime};
 
 use crate::id_number::{BirthDate, synthetic};
 use crate::model::{Channel, Institution, InstitutionKind, Terminal};
-use crate::registry::{self, Format};
+use crate::domain::registry::{self, Format};
 use crate::secrets::new_credential;
-use crate::service::{self, ActivationRequest, Attestation};
-use crate::state::AppState;
+use crate::domain::activation::{self, ActivationRequest, Attestation};
+use crate::domain::context::AppState;
 
 /// People in the synthetic registry.
 pub const REGISTRY_SIZE: usize = 1_000;
@@ -255,7 +255,7 @@ pub async fn populate(
                 reference: None,
             },
         };
-        let activation = service::activate(state, &channel, &request)
+        let activation = activation::activate(state, &channel, &request)
             .await
             .map_err(|e| anyhow::anyhow!("activating demo holder {i}: {e}"))?;
         holders.push(DemoHolder {

@@ -2,7 +2,7 @@
 //!
 //! An ID number is the most sensitive value the issuer handles. This type's `Debug` and
 //! `Display` never show it; it is only ever turned into a keyed hash for lookup
-//! ([`crate::secrets::IndexKey`]).
+//! (the `IndexKey` of `secrets`).
 
 use core::fmt;
 

@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use yibao_issuer::config::Config;
-use yibao_issuer::registry::{self, Format};
-use yibao_issuer::{app, demo, setup, shutdown, store, telemetry};
+use yibao_issuer::domain::registry::{self, Format};
+use yibao_issuer::{demo, http, setup, shutdown, store, telemetry};
 use yibao_verifier::{Clock, SystemClock};
 
 #[derive(Parser)]
@@ -118,13 +118,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(config: &Config, state: yibao_issuer::state::AppState) -> anyhow::Result<()> {
+async fn serve(config: &Config, state: yibao_issuer::domain::context::AppState) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
     let deliveries = state.deliveries.clone();
-    let router = app::router(
+    let router = http::router(
         state,
         config.limits.body_bytes,
         Duration::from_millis(config.limits.request_timeout_ms),

@@ -11,10 +11,10 @@ use yibao_verifier::{Clock, SystemClock};
 use zeroize::Zeroizing;
 
 use crate::config::Config;
-use crate::limits::RateLimits;
+use crate::domain::limits::RateLimits;
 use crate::secrets::{IndexKey, hash_credential, new_credential, random_bytes};
 use crate::signing::KeyMaterial;
-use crate::state::AppState;
+use crate::domain::context::AppState;
 use crate::store;
 
 /// Reads a secret file, creating it (mode 0600) with `make()` if missing.

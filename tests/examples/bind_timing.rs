@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
 use yibao_issuer::demo::synthetic_person;
-use yibao_issuer::family::PENDING_SECS;
+use yibao_issuer::domain::family::PENDING_SECS;
 use yibao_tests::api::{Backend, Harness, NOW, credential_of, generous};
 
 /// Binds per kind.

@@ -17,7 +17,7 @@ use yibao_issuer::model::{
     Voucher, VoucherStatus,
 };
 use yibao_issuer::secrets::{IndexKey, hash_credential};
-use yibao_issuer::settlement::{Settlement, reference};
+use yibao_issuer::model::settlement::{Settlement, reference};
 use yibao_issuer::store::{Durability, RedisStore, Store};
 use yibao_shared::{
     BusinessType, Gender, InsuranceType, MaskedName, RegionCode, Relation, TokenId, UnixTime,

@@ -12,15 +12,15 @@ use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use yibao_issuer::app;
-use yibao_issuer::config::Limits;
+use yibao_issuer::http;
+use yibao_issuer::domain::limits::Limits;
 use yibao_issuer::demo::{self, synthetic_person};
 use yibao_issuer::id_number::{BirthDate, synthetic};
-use yibao_issuer::limits::RateLimits;
-use yibao_issuer::registry::{self, Format};
+use yibao_issuer::domain::limits::RateLimits;
+use yibao_issuer::domain::registry::{self, Format};
 use yibao_issuer::secrets::{IndexKey, hash_credential};
 use yibao_issuer::signing::KeyMaterial;
-use yibao_issuer::state::AppState;
+use yibao_issuer::domain::context::AppState;
 use yibao_issuer::store::{EmbeddedStore, RedisStore, Store};
 use yibao_shared::UnixTime;
 use yibao_verifier::Clock;
@@ -169,12 +169,12 @@ impl Harness {
             clock: clock.clone(),
             admin_token: hash_credential(ADMIN),
             token_lifetime_secs: 60,
-            device_validity_hours: yibao_issuer::devices::DEFAULT_VALIDITY_HOURS,
-            handoff_window_secs: yibao_issuer::settlement::DEFAULT_HANDOFF_WINDOW_SECS,
+            device_validity_hours: yibao_issuer::domain::devices::DEFAULT_VALIDITY_HOURS,
+            handoff_window_secs: yibao_issuer::domain::settlement::DEFAULT_HANDOFF_WINDOW_SECS,
             limits: Arc::new(rate_limits),
             deliveries: tokio_util::task::TaskTracker::new(),
         };
-        let router = app::router(state.clone(), limits.body_bytes, Duration::from_secs(5));
+        let router = http::router(state.clone(), limits.body_bytes, Duration::from_secs(5));
         let mut harness = Self {
             router,
             state,

@@ -4,8 +4,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use yibao_issuer::devices::proof_message;
-use yibao_issuer::devices::session::{SESSION_DOMAIN, SIGN_OUT_DOMAIN};
+use yibao_issuer::domain::devices::proof_message;
+use yibao_issuer::domain::devices::session::{SESSION_DOMAIN, SIGN_OUT_DOMAIN};
 use yibao_shared::{DeviceSecretKey, Presentation, UnixTime, VoucherId, present};
 
 /// One certificate the phone holds.

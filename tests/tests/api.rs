@@ -5,9 +5,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use yibao_issuer::config::Limits;
+use yibao_issuer::domain::limits::Limits;
 use yibao_issuer::demo::synthetic_person;
-use yibao_issuer::registry::{self, Format};
+use yibao_issuer::domain::registry::{self, Format};
 use yibao_issuer::secrets::hash_credential;
 use yibao_shared::UnixTime;
 use yibao_tests::api::{

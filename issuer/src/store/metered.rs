@@ -11,12 +11,12 @@ use async_trait::async_trait;
 use yibao_shared::{CertificateId, RevokedCertificate, TokenId, UnixTime, VoucherId};
 
 use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth};
-use crate::devices::record::Device;
+use crate::model::device::Device;
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
-use crate::settlement::{DoubleUse, Settlement};
+use crate::model::settlement::{DoubleUse, Settlement};
 
 /// A store whose operations are measured.
 pub struct Metered {

@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use yibao_issuer::devices::session::{CHALLENGE_SECS, SESSION_SECS};
+use yibao_issuer::domain::devices::session::{CHALLENGE_SECS, SESSION_SECS};
 use yibao_shared::UnixTime;
 use yibao_tests::api::{Harness, NOW, assert_code};
 use yibao_tests::on_both_backends;

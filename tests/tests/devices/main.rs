@@ -9,7 +9,7 @@ mod login;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use yibao_issuer::demo::{REGISTRY_HEADER, synthetic_person, synthetic_row};
-use yibao_issuer::registry;
+use yibao_issuer::domain::registry;
 use yibao_shared::UnixTime;
 use yibao_tests::api::{ADMIN, Harness, NOW, assert_code, code_of, credential_of};
 use yibao_tests::on_both_backends;

@@ -1,6 +1,6 @@
 //! Devices and the status list of revoked certificates.
 
-use yibao_issuer::devices::record::{Device, IssuedCertificate};
+use yibao_issuer::model::device::{Device, IssuedCertificate};
 use yibao_shared::{CertificateId, RevokedCertificate};
 
 use super::*;

@@ -16,9 +16,9 @@ use yibao_issuer::model::{
     Channel, FamilyLink, HolderCredential, Institution, InstitutionKind, InsuredStatus, LinkStatus,
     Person, Terminal, Voucher, VoucherStatus,
 };
-use yibao_issuer::registry as import;
+use yibao_issuer::domain::registry as import;
 use yibao_issuer::secrets::{CredentialHash, IndexKey, hash_credential};
-use yibao_issuer::settlement::{Amounts, DoubleUse, Settlement, reference};
+use yibao_issuer::model::settlement::{Amounts, DoubleUse, Settlement, reference};
 use yibao_issuer::store::{Durability, EmbeddedStore, LinkSave, RedisStore, Store};
 use yibao_shared::{
     BusinessType, Gender, InsuranceType, MaskedName, RegionCode, Relation, TokenId, UnixTime,

@@ -9,7 +9,7 @@ use super::{
     DEVICES, EmbeddedStore, HOLDER_DEVICES, REVOCATION_LOG, REVOKED, STATUS_META, backend, get_in,
     put,
 };
-use crate::devices::record::Device;
+use crate::model::device::Device;
 use crate::store::{StoreError, decode, encode};
 
 const SEQUENCE: &str = "sequence";

@@ -14,12 +14,12 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use yibao_shared::{CertificateId, RevokedCertificate, TokenId, UnixTime, VoucherId};
 
 use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth, decode, encode};
-use crate::devices::record::Device;
+use crate::model::device::Device;
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
-use crate::settlement::{DoubleUse, Settlement};
+use crate::model::settlement::{DoubleUse, Settlement};
 
 type Table = TableDefinition<'static, &'static str, &'static [u8]>;
 

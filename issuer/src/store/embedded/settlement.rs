@@ -4,7 +4,7 @@
 use yibao_shared::{TokenId, VoucherId};
 
 use super::{DOUBLE_USES, EmbeddedStore, SETTLEMENTS, get_in, put};
-use crate::settlement::{DoubleUse, Settlement};
+use crate::model::settlement::{DoubleUse, Settlement};
 use crate::store::{StoreError, encode};
 
 impl EmbeddedStore {

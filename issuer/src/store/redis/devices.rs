@@ -17,7 +17,7 @@ use redis::AsyncCommands;
 use yibao_shared::{CertificateId, RevokedCertificate, UnixTime, VoucherId};
 
 use super::{RedisStore, failed};
-use crate::devices::record::Device;
+use crate::model::device::Device;
 use crate::store::{StoreError, decode, encode};
 
 fn devices_key(holder: VoucherId) -> String {

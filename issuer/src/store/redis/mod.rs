@@ -60,12 +60,12 @@ use self::keys::{
     voucher_creds_key, voucher_key, voucher_status_key,
 };
 use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth, decode, encode};
-use crate::devices::record::Device;
+use crate::model::device::Device;
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
-use crate::settlement::{DoubleUse, Settlement};
+use crate::model::settlement::{DoubleUse, Settlement};
 
 /// How long the client waits for an answer before it reports the server unavailable: a
 /// request gets a clear 503 within about a second instead of hanging.

@@ -6,7 +6,7 @@ use redis::AsyncCommands;
 use yibao_shared::{TokenId, VoucherId};
 
 use super::{RedisStore, failed};
-use crate::settlement::{DoubleUse, Settlement};
+use crate::model::settlement::{DoubleUse, Settlement};
 use crate::store::{StoreError, decode, encode};
 
 fn settled_key(voucher: VoucherId) -> String {

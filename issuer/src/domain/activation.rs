@@ -1,0 +1,282 @@
+//! The issuer's operations, independent of HTTP: handlers extract, call these, and map.
+
+use serde::{Deserialize, Serialize};
+use yibao_shared::{Claims, FamilyProxy, TokenId, UnixTime, VoucherId};
+
+use crate::http::error::ApiError;
+use crate::id_number::IdNumber;
+use crate::model::{Channel, HolderCredential, InsuredStatus, Person, Voucher, VoucherStatus};
+use crate::secrets::{new_credential, random_bytes};
+use crate::domain::context::AppState;
+
+/// A channel's statement about how it verified the person (实名 + 实人).
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// Real-name verification against the ID number passed.
+    pub real_name: bool,
+    /// Real-person (liveness, face) verification passed.
+    pub real_person: bool,
+    /// How, e.g. `face`.
+    pub method: String,
+    /// The channel's own reference for the check, for audit.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// An activation request from a channel.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivationRequest {
+    /// Full name as in the registry.
+    pub name: String,
+    /// 18-character ID number.
+    pub id_number: String,
+    /// The channel's verification.
+    pub attestation: Attestation,
+}
+
+impl std::fmt::Debug for ActivationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ActivationRequest(<redacted>)")
+    }
+}
+
+/// The answer to an activation: the holder credential is shown this once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ActivationResponse {
+    /// Pseudonymous voucher id.
+    #[schema(value_type = String, example = "a0a1a2a3a4a5a6a7")]
+    pub voucher_id: VoucherId,
+    /// The phone's credential for this voucher (store it; it is not shown again).
+    pub holder_credential: String,
+    /// e.g. `张*三`.
+    pub masked_name: String,
+    /// Whether this call created the voucher (false: it existed, a new credential was added).
+    pub created: bool,
+}
+
+impl std::fmt::Debug for ActivationResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ActivationResponse({}, created: {})",
+            self.voucher_id, self.created
+        )
+    }
+}
+
+/// Identifies a person by name and ID number: the registry entry, or why not.
+pub(crate) async fn registry_person(
+    state: &AppState,
+    name: &str,
+    id_number: &str,
+) -> Result<Person, ApiError> {
+    let id = IdNumber::parse(id_number).map_err(ApiError::InvalidIdNumber)?;
+    let person = state
+        .store
+        .person(&state.index.id_key(&id))
+        .await?
+        .ok_or(ApiError::NotInRegistry)?;
+    if person.name_key != state.index.name_key(name) {
+        return Err(ApiError::NameMismatch);
+    }
+    Ok(person)
+}
+
+/// Activates (or re-activates) a voucher through a channel.
+///
+/// # Errors
+///
+/// Every refusal of DESIGN §6 with its own code.
+pub async fn activate(
+    state: &AppState,
+    channel: &Channel,
+    request: &ActivationRequest,
+) -> Result<ActivationResponse, ApiError> {
+    let a = &request.attestation;
+    if !(a.real_name && a.real_person) || a.method.trim().is_empty() {
+        return Err(ApiError::AttestationIncomplete);
+    }
+    let person = registry_person(state, &request.name, &request.id_number).await?;
+    if person.status != InsuredStatus::Insured {
+        return Err(ApiError::NotInsured);
+    }
+    if !channel.serves(person.region) {
+        return Err(ApiError::RegionNotAllowed);
+    }
+    if let Some(existing) = state.store.voucher_of(&person.id_key).await? {
+        if existing.status == VoucherStatus::Suspended {
+            return Err(ApiError::VoucherSuspended);
+        }
+    }
+    let now = state.clock.now();
+    let credential = new_credential("ybh").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let candidate = Voucher {
+        voucher_id: VoucherId(random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?),
+        id_key: person.id_key,
+        status: VoucherStatus::Active,
+        activated_at: now,
+        activated_by: channel.id.clone(),
+    };
+    let record = HolderCredential {
+        hash: credential.hash,
+        voucher_id: candidate.voucher_id,
+        id_key: person.id_key,
+        channel: channel.id.clone(),
+        issued_at: now,
+        revoked: false,
+    };
+    let activation = state.store.activate(&candidate, &record).await?;
+    metrics::counter!(
+        "yibao_activations_total",
+        "channel" => channel.id.clone(),
+        "created" => activation.created.to_string()
+    )
+    .increment(1);
+    tracing::info!(
+        channel = %channel.id,
+        voucher = %activation.voucher.voucher_id,
+        created = activation.created,
+        "voucher activated"
+    );
+    Ok(ActivationResponse {
+        voucher_id: activation.voucher.voucher_id,
+        holder_credential: credential.secret.to_string(),
+        masked_name: person.masked_name.to_string(),
+        created: activation.created,
+    })
+}
+
+/// A deactivation (lost phone) request from a channel.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeactivationRequest {
+    /// Full name as in the registry.
+    pub name: String,
+    /// 18-character ID number.
+    pub id_number: String,
+}
+
+impl std::fmt::Debug for DeactivationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeactivationRequest(<redacted>)")
+    }
+}
+
+/// Revokes every holder credential of the person's voucher; returns how many were live.
+///
+/// # Errors
+///
+/// Identification failures, [`ApiError::NoVoucher`].
+pub async fn deactivate(
+    state: &AppState,
+    channel: &Channel,
+    request: &DeactivationRequest,
+) -> Result<usize, ApiError> {
+    let person = registry_person(state, &request.name, &request.id_number).await?;
+    if !channel.serves(person.region) {
+        return Err(ApiError::RegionNotAllowed);
+    }
+    let voucher = state
+        .store
+        .voucher_of(&person.id_key)
+        .await?
+        .ok_or(ApiError::NoVoucher)?;
+    let revoked = state
+        .store
+        .revoke_credentials_of(voucher.voucher_id)
+        .await?;
+    // A lost phone keeps showing offline codes until its certificates are revoked too.
+    let certificates = crate::domain::devices::revoke::holder_deactivated(
+        &*state.store,
+        state.clock.now(),
+        voucher.voucher_id,
+    )
+    .await?;
+    tracing::info!(channel = %channel.id, voucher = %voucher.voucher_id, revoked, certificates, "credentials revoked");
+    Ok(revoked)
+}
+
+/// What a code (kind 1) or a device certificate (kind 2) says about `voucher`'s owner.
+///
+/// # Errors
+///
+/// [`ApiError::VoucherSuspended`], [`ApiError::NotInsured`], internal faults.
+pub fn claims_of(
+    voucher: &Voucher,
+    person: &Person,
+    proxy: Option<FamilyProxy>,
+) -> Result<Claims, ApiError> {
+    if voucher.status == VoucherStatus::Suspended {
+        return Err(ApiError::VoucherSuspended);
+    }
+    if person.id_key != voucher.id_key {
+        return Err(ApiError::Internal("voucher and person disagree".into()));
+    }
+    if person.status != InsuredStatus::Insured {
+        return Err(ApiError::NotInsured);
+    }
+    Ok(Claims {
+        voucher_id: voucher.voucher_id,
+        region: person.region,
+        insurance: person.insurance,
+        masked_name: person.masked_name.clone(),
+        gender: person.gender,
+        birth_year: person.birth_date.year,
+        proxy,
+    })
+}
+
+/// A freshly signed token.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct IssuedToken {
+    /// The text to put in the QR code.
+    pub code: String,
+    /// Whose voucher (the holder's own, or the family member's).
+    #[schema(value_type = String)]
+    pub voucher_id: VoucherId,
+    /// Signing key id.
+    pub key_id: u16,
+    /// Token id (hex).
+    pub token_id: String,
+    /// Unix seconds.
+    #[schema(value_type = u64)]
+    pub issued_at: UnixTime,
+    /// Unix seconds; fetch a new one before this.
+    #[schema(value_type = u64)]
+    pub expires_at: UnixTime,
+    /// e.g. `张*三`.
+    pub masked_name: String,
+}
+
+/// Signs a token for `voucher`, owned by `person` (the holder's own; family accounts will pass
+/// a proxy).
+///
+/// # Errors
+///
+/// [`ApiError::VoucherSuspended`], [`ApiError::NotInsured`], internal faults.
+pub fn issue_token(
+    state: &AppState,
+    voucher: &Voucher,
+    person: &Person,
+    proxy: Option<FamilyProxy>,
+) -> Result<IssuedToken, ApiError> {
+    let claims = claims_of(voucher, person, proxy)?;
+    let now = state.clock.now();
+    let token_id = TokenId(random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?);
+    let keys = state.keys();
+    let code = keys
+        .sign(claims, token_id, now, state.token_lifetime_secs)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    metrics::counter!("yibao_tokens_issued_total").increment(1);
+    Ok(IssuedToken {
+        code,
+        voucher_id: voucher.voucher_id,
+        key_id: keys.key_id().0,
+        token_id: token_id.to_string(),
+        issued_at: now,
+        expires_at: now.saturating_add(u64::from(state.token_lifetime_secs)),
+        masked_name: person.masked_name.to_string(),
+    })
+}

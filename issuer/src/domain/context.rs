@@ -1,0 +1,67 @@
+//! Shared state of the service.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use tokio_util::task::TaskTracker;
+
+use yibao_verifier::Clock;
+
+use crate::domain::limits::RateLimits;
+use crate::secrets::{CredentialHash, IndexKey};
+use crate::signing::KeyMaterial;
+use crate::store::Store;
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage backend.
+    pub store: Arc<dyn Store>,
+    /// Signing key and trust bundle, swappable at run time.
+    pub keys: Arc<RwLock<Arc<KeyMaterial>>>,
+    /// Where [`KeyMaterial`] is reloaded from.
+    pub keys_dir: PathBuf,
+    /// Secret for ID-number and name hashes.
+    pub index: IndexKey,
+    /// Time source (a fixed clock in tests).
+    pub clock: Arc<dyn Clock>,
+    /// SHA-256 of the admin token.
+    pub admin_token: CredentialHash,
+    /// Lifetime of issued tokens.
+    pub token_lifetime_secs: u8,
+    /// Validity of device certificates in hours.
+    pub device_validity_hours: u8,
+    /// How late an offline-verified code may be handed off, after its expiry.
+    pub handoff_window_secs: u64,
+    /// Per-caller rate limits.
+    pub limits: Arc<RateLimits>,
+    /// Work done after the answer was sent: family requests delivered to their member, so an
+    /// unattested bind's answer never waits on who the member is (`family/bind.rs`).
+    pub deliveries: TaskTracker,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Waits until every delivery started so far is done (shutdown, and tests that look at
+    /// what a bind delivered).
+    pub async fn deliveries_done(&self) {
+        self.deliveries.close();
+        self.deliveries.wait().await;
+        self.deliveries.reopen();
+    }
+
+    /// The current key material.
+    pub fn keys(&self) -> Arc<KeyMaterial> {
+        // A poisoned lock only means a reload panicked midway; the old value is still whole.
+        Arc::clone(&self.keys.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Replaces the key material (after `yibao-keys issuer new` + `bundle sign`).
+    pub fn set_keys(&self, keys: KeyMaterial) {
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+    }
+}

@@ -1,0 +1,239 @@
+//! Per-caller rate limits: channels (activations), holder credentials (tokens) and family
+//! binds. With the embedded store the issuer is one process and keeps them in memory
+//! (`governor`); with Redis several issuer nodes serve the same callers, so the limits live
+//! in Redis ([`crate::store::Store::admit`]) and hold across nodes, at one round trip per
+//! limited request (`docs/SCALE.md`).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::{DefaultKeyedRateLimiter, Quota as GovernorQuota, RateLimiter};
+use serde::Deserialize;
+use yibao_shared::VoucherId;
+use crate::http::error::ApiError;
+use crate::secrets::CredentialHash;
+use crate::store::{Quota, Store};
+
+/// Limits that protect the service.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes.
+    pub body_bytes: usize,
+    /// Requests slower than this are answered 408.
+    pub request_timeout_ms: u64,
+    /// Activation and deactivation requests per channel per second (burst the same).
+    pub channel_per_sec: u32,
+    /// Token requests per holder credential per minute (burst the same); a phone refreshes
+    /// about once a minute.
+    pub holder_per_min: u32,
+    /// Family binds per binder per day (burst the same): each bind is a registry look-up a
+    /// stranger could repeat, so the quota is small.
+    pub binds_per_day: u32,
+    /// Keep the limits in the store, shared by every issuer node (one Redis round trip per
+    /// limited request), or in this process. Default: shared with a Redis store, per
+    /// process with the embedded one. Per process on Redis is only right for a single node.
+    #[serde(default)]
+    pub shared: Option<bool>,
+}
+
+/// How long a device-login challenge may be answered, and so how long its one answer is
+/// remembered ([`RateLimits::answer_once`]).
+pub const CHALLENGE_SECS: u64 = 120;
+
+/// Rate limits keyed by caller.
+pub struct RateLimits {
+    quotas: Quotas,
+    keeper: Keeper,
+}
+
+/// The three quotas.
+#[derive(Clone, Copy, Debug)]
+struct Quotas {
+    channel: Quota,
+    holder: Quota,
+    bind: Quota,
+}
+
+enum Keeper {
+    /// This process's memory (one issuer).
+    Local(Box<LocalLimiters>),
+    /// The shared store (several issuer nodes).
+    Shared(Arc<dyn Store>),
+}
+
+struct LocalLimiters {
+    /// Device-login challenges answered (one answer each; see [`RateLimits::answer_once`]).
+    answered: DefaultKeyedRateLimiter<[u8; 16]>,
+    channel: DefaultKeyedRateLimiter<String>,
+    holder: DefaultKeyedRateLimiter<CredentialHash>,
+    bind: DefaultKeyedRateLimiter<VoucherId>,
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimits")
+            .field("quotas", &self.quotas)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimits {
+    /// In-process limits for the configured quotas (a zero quota is treated as 1).
+    pub fn local(limits: &Limits) -> Self {
+        let quotas = Quotas::of(limits);
+        Self {
+            quotas,
+            keeper: Keeper::Local(Box::new(LocalLimiters {
+                answered: RateLimiter::keyed(governor_quota(once_within(CHALLENGE_SECS))),
+                channel: RateLimiter::keyed(governor_quota(quotas.channel)),
+                holder: RateLimiter::keyed(governor_quota(quotas.holder)),
+                bind: RateLimiter::keyed(governor_quota(quotas.bind)),
+            })),
+        }
+    }
+
+    /// Limits kept in `store`, shared with every issuer node using it.
+    pub fn shared(limits: &Limits, store: Arc<dyn Store>) -> Self {
+        Self {
+            quotas: Quotas::of(limits),
+            keeper: Keeper::Shared(store),
+        }
+    }
+
+    /// Admits one request of a channel.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::RateLimited`] when over quota, [`ApiError::Unavailable`] when the shared
+    /// store cannot count it.
+    pub async fn channel(&self, id: &str) -> Result<(), ApiError> {
+        match &self.keeper {
+            Keeper::Local(l) => local(l.channel.check_key(&id.to_owned())),
+            Keeper::Shared(store) => shared(store, &format!("ch:{id}"), self.quotas.channel).await,
+        }
+    }
+
+    /// Admits one request of a holder credential.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::channel`].
+    pub async fn holder(&self, credential: &CredentialHash) -> Result<(), ApiError> {
+        match &self.keeper {
+            Keeper::Local(l) => local(l.holder.check_key(credential)),
+            Keeper::Shared(store) => {
+                let caller = format!("h:{}", credential.to_hex());
+                shared(store, &caller, self.quotas.holder).await
+            }
+        }
+    }
+
+    /// Counts one family bind by `binder`: binds are what a stranger would repeat to probe
+    /// the registry, so they have their own, much smaller quota.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::channel`].
+    pub async fn bind(&self, binder: VoucherId) -> Result<(), ApiError> {
+        match &self.keeper {
+            Keeper::Local(l) => local(l.bind.check_key(&binder)),
+            Keeper::Shared(store) => shared(store, &format!("b:{binder}"), self.quotas.bind).await,
+        }
+    }
+
+    /// Admits the answer to a device-login challenge once: a second answer within the
+    /// challenge's life (a replayed login) is refused. Kept like the other limits, so it holds
+    /// across issuer nodes.
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Unauthorized`] for a challenge answered already; [`ApiError::Unavailable`]
+    /// when the shared store cannot count it.
+    pub async fn answer_once(&self, nonce: [u8; 16]) -> Result<(), ApiError> {
+        let answer = match &self.keeper {
+            Keeper::Local(l) => local(l.answered.check_key(&nonce)),
+            Keeper::Shared(store) => {
+                let hex: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+                shared(store, &format!("c:{hex}"), once_within(CHALLENGE_SECS)).await
+            }
+        };
+        answer.map_err(|e| match e {
+            ApiError::RateLimited(_) => ApiError::Unauthorized,
+            other => other,
+        })
+    }
+
+    /// Forgets callers idle long enough to be back at full quota (bounds memory; shared
+    /// limits expire in Redis by themselves).
+    pub fn forget_idle(&self) {
+        if let Keeper::Local(l) = &self.keeper {
+            l.answered.retain_recent();
+            l.channel.retain_recent();
+            l.holder.retain_recent();
+            l.bind.retain_recent();
+        }
+    }
+}
+
+impl Quotas {
+    fn of(limits: &Limits) -> Self {
+        let per_sec = limits.channel_per_sec.max(1);
+        let per_min = limits.holder_per_min.max(1);
+        let binds = limits.binds_per_day.max(1);
+        Self {
+            channel: Quota {
+                interval: Duration::from_secs(1) / per_sec,
+                burst: per_sec,
+            },
+            holder: Quota {
+                interval: Duration::from_secs(60) / per_min,
+                burst: per_min,
+            },
+            // `binds` a day, all of them at once if need be (a family set up in one sitting).
+            bind: Quota {
+                interval: Duration::from_secs(86_400) / binds,
+                burst: binds,
+            },
+        }
+    }
+}
+
+/// One request per `secs`.
+fn once_within(secs: u64) -> Quota {
+    Quota {
+        interval: Duration::from_secs(secs),
+        burst: 1,
+    }
+}
+
+fn governor_quota(quota: Quota) -> GovernorQuota {
+    let burst = NonZeroU32::new(quota.burst).unwrap_or(NonZeroU32::MIN);
+    GovernorQuota::with_period(quota.interval)
+        .unwrap_or_else(|| GovernorQuota::per_second(burst))
+        .allow_burst(burst)
+}
+
+fn local(
+    answer: Result<(), governor::NotUntil<governor::clock::QuantaInstant>>,
+) -> Result<(), ApiError> {
+    answer.map_err(|not_until| {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        ApiError::RateLimited(whole_seconds(wait))
+    })
+}
+
+async fn shared(store: &Arc<dyn Store>, caller: &str, quota: Quota) -> Result<(), ApiError> {
+    match store.admit(caller, quota).await? {
+        None => Ok(()),
+        Some(wait) => Err(ApiError::RateLimited(whole_seconds(wait))),
+    }
+}
+
+/// Whole seconds until the quota has room again (at least 1), for `Retry-After`.
+fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}

@@ -1,0 +1,473 @@
+//! Handoffs from terminals and online decode: re-verify, then settle each token once.
+
+use serde::{Deserialize, Serialize};
+use yibao_shared::{
+    BusinessType, Claims, InvalidVisitField, TokenId, UnixTime, UntrustedToken, VisitFields,
+    VoucherId,
+};
+use yibao_verifier::{Rejection, VerifiedToken};
+
+use crate::model::settlement::{DoubleUse, Settlement, reference};
+use crate::http::auth::TerminalAuth;
+use crate::domain::devices::status::KnownStatus;
+use crate::http::error::ApiError;
+use crate::signing::KeyMaterial;
+use crate::domain::context::AppState;
+
+/// One presentation a terminal verified and queued.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffItem {
+    /// The code as scanned.
+    pub code: String,
+    /// The institution code (must be the terminal's).
+    pub institution: String,
+    /// Cashier or operator id.
+    pub operator: String,
+    /// National business-type code, e.g. `01301` (see `BusinessTypeCode`). Checked per
+    /// item: an unknown code refuses that item with `invalid-business-type`, not the batch.
+    pub business_type: String,
+    /// When the terminal verified it (unix seconds).
+    pub verified_at: u64,
+    /// Verified by the terminal against its trust bundle.
+    #[serde(default = "yes")]
+    pub offline: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What became of one handoff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HandoffStatus {
+    /// Settled by this terminal (now or on an earlier try): see `reference`.
+    Settled,
+    /// Another terminal settled this token first; recorded for audit.
+    DoubleUse,
+    /// Refused: see `code` (a verifier rejection code, `handoff-too-late`, …).
+    Rejected,
+}
+
+/// The answer for one handoff, in request order.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct HandoffResult {
+    /// Outcome.
+    pub status: HandoffStatus,
+    /// The token, when the code could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub token_id: Option<TokenId>,
+    /// Settlement reference (settled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Stable code (double use, rejected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// Explanation (double use, rejected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl HandoffResult {
+    fn rejected(token_id: Option<TokenId>, code: &'static str, message: String) -> Self {
+        Self {
+            status: HandoffStatus::Rejected,
+            token_id,
+            reference: None,
+            code: Some(code),
+            message: Some(message),
+        }
+    }
+}
+
+/// What settling one verified token did.
+#[derive(Debug)]
+pub enum Settled {
+    /// This call settled it.
+    New(Settlement),
+    /// This terminal had settled it already (a retry).
+    Repeat(Settlement),
+    /// Another terminal had settled it: refused, recorded.
+    DoubleUse(Settlement),
+}
+
+/// Where and why a verified token is being settled.
+#[derive(Debug)]
+pub struct Presented<'a> {
+    /// The calling terminal.
+    pub by: &'a TerminalAuth,
+    /// Operator id.
+    pub operator: &'a str,
+    /// Business type.
+    pub business_type: BusinessType,
+    /// When it was verified.
+    pub verified_at: UnixTime,
+    /// Verified by the terminal itself.
+    pub offline: bool,
+}
+
+/// The settlement `token` would get if this presentation is the first.
+fn candidate(token: &VerifiedToken, presented: &Presented<'_>, now: UnixTime) -> Settlement {
+    let (voucher, token_id) = (token.voucher_id(), token.token_id());
+    Settlement {
+        reference: reference(voucher, token_id),
+        voucher_id: voucher,
+        token_id,
+        shown_by: token.proxy().map(|p| p.binder),
+        terminal: presented.by.terminal.id.clone(),
+        institution: presented.by.institution.code.clone(),
+        institution_kind: presented.by.institution.kind,
+        operator: presented.operator.to_owned(),
+        business_type: presented.business_type,
+        verified_at: presented.verified_at,
+        offline: presented.offline,
+        received_at: now,
+        amounts: None,
+        completed_at: None,
+    }
+}
+
+/// What the insert-if-absent of `candidate` found, as a verdict; records a double use.
+async fn resolve(
+    state: &AppState,
+    candidate: Settlement,
+    existing: Option<Settlement>,
+    now: UnixTime,
+) -> Result<Settled, ApiError> {
+    let Some(existing) = existing else {
+        metrics::counter!("yibao_settlements_total", "outcome" => "settled").increment(1);
+        return Ok(Settled::New(candidate));
+    };
+    if existing.terminal == candidate.terminal {
+        metrics::counter!("yibao_settlements_total", "outcome" => "repeat").increment(1);
+        return Ok(Settled::Repeat(existing));
+    }
+    metrics::counter!("yibao_settlements_total", "outcome" => "double-use").increment(1);
+    tracing::warn!(
+        reference = %existing.reference,
+        settled_by = %existing.terminal,
+        terminal = %candidate.terminal,
+        "double use refused"
+    );
+    state
+        .store
+        .record_double_use(&DoubleUse {
+            reference: existing.reference.clone(),
+            voucher_id: candidate.voucher_id,
+            token_id: candidate.token_id,
+            settled_by: existing.terminal.clone(),
+            terminal: candidate.terminal,
+            institution: candidate.institution,
+            operator: candidate.operator,
+            verified_at: candidate.verified_at,
+            received_at: now,
+        })
+        .await?;
+    Ok(Settled::DoubleUse(existing))
+}
+
+/// Settles `token` once across all terminals.
+///
+/// # Errors
+///
+/// Store failures only.
+pub async fn settle(
+    state: &AppState,
+    token: &VerifiedToken,
+    presented: &Presented<'_>,
+    now: UnixTime,
+) -> Result<Settled, ApiError> {
+    let candidate = candidate(token, presented, now);
+    let existing = state.store.insert_settlement(&candidate).await?;
+    resolve(state, candidate, existing, now).await
+}
+
+/// A business type and operator a terminal sent, checked.
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBusinessType`], [`ApiError::InvalidField`] for the operator,
+/// [`ApiError::InstitutionMismatch`].
+pub fn check_visit(
+    by: &TerminalAuth,
+    institution: &str,
+    operator: &str,
+    business_type: &str,
+) -> Result<BusinessType, ApiError> {
+    if institution != by.institution.code {
+        return Err(ApiError::InstitutionMismatch);
+    }
+    // The terminal checked these same rules before it recorded the visit (one function in
+    // yibao-shared), so a visit it accepted is never refused here for its fields.
+    match VisitFields::check(institution, operator, business_type) {
+        Ok(fields) => Ok(fields.business_type()),
+        Err(InvalidVisitField::BusinessType) => Err(ApiError::InvalidBusinessType),
+        Err(invalid) => Err(ApiError::InvalidField(invalid.field())),
+    }
+}
+
+/// Handles a batch of handoffs: each visit checked, each code re-verified as of when the
+/// terminal verified it, lateness bounded, then all settled once in one store round trip.
+///
+/// The window: `verified_at` may not lie in the future (beyond the clock-skew leeway), the
+/// code must have been valid at `verified_at` (the verifier's own checks, revoked keys
+/// refused), and the handoff must arrive within `handoff_window_secs` of the code's expiry.
+///
+/// # Errors
+///
+/// Store failures only; every verdict is a [`HandoffResult`], in request order.
+pub async fn hand_off(
+    state: &AppState,
+    by: &TerminalAuth,
+    items: Vec<HandoffItem>,
+    now: UnixTime,
+) -> Result<Vec<HandoffResult>, ApiError> {
+    let capacity = items.len();
+    // Device-bound codes: what the store says about their certificates, looked up first.
+    let mut statuses = Vec::with_capacity(capacity);
+    for item in &items {
+        statuses.push(KnownStatus::of_code(state, &item.code).await?);
+    }
+    // Up to 500 signature checks (about 15 ms of CPU): on the blocking pool, so the
+    // runtime's workers keep answering other requests meanwhile.
+    let prepared: Vec<Result<Settlement, HandoffResult>> = {
+        let (state, by) = (state.clone(), by.clone());
+        tokio::task::spawn_blocking(move || {
+            let keys = state.keys();
+            items
+                .iter()
+                .zip(&statuses)
+                .map(|(item, status)| prepare(&state, &keys, &by, item, status, now))
+                .collect()
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("handoff verification: {e}")))?
+    };
+    let candidates: Vec<Settlement> = prepared.iter().flatten().cloned().collect();
+    let mut existing = state
+        .store
+        .insert_settlements(&candidates)
+        .await?
+        .into_iter();
+    let mut results = Vec::with_capacity(capacity);
+    for prepared in prepared {
+        let candidate = match prepared {
+            Ok(candidate) => candidate,
+            Err(rejected) => {
+                results.push(rejected);
+                continue;
+            }
+        };
+        let found = existing
+            .next()
+            .ok_or_else(|| ApiError::Internal("store answered fewer settlements".into()))?;
+        results.push(match resolve(state, candidate, found, now).await? {
+            Settled::New(s) | Settled::Repeat(s) => HandoffResult {
+                status: HandoffStatus::Settled,
+                token_id: Some(s.token_id),
+                reference: Some(s.reference),
+                code: None,
+                message: None,
+            },
+            Settled::DoubleUse(s) => HandoffResult {
+                status: HandoffStatus::DoubleUse,
+                token_id: Some(s.token_id),
+                reference: None,
+                code: Some("double-use"),
+                message: Some("already settled at another terminal".into()),
+            },
+        });
+    }
+    Ok(results)
+}
+
+/// One handoff checked and re-verified: the settlement it would create, or its refusal.
+fn prepare(
+    state: &AppState,
+    keys: &KeyMaterial,
+    by: &TerminalAuth,
+    item: &HandoffItem,
+    status: &KnownStatus,
+    now: UnixTime,
+) -> Result<Settlement, HandoffResult> {
+    let business_type = check_visit(by, &item.institution, &item.operator, &item.business_type)
+        .map_err(|e| HandoffResult::rejected(None, e.code(), e.to_string()))?;
+    let verified_at = UnixTime::from_secs(item.verified_at);
+    let verifier = keys.verifier();
+    let leeway = verifier.policy().leeway_secs;
+    // Before the code is verified at `verified_at`: a time in the future would otherwise be
+    // reported as the code having expired by then.
+    if verified_at > now.saturating_add(leeway) {
+        return Err(HandoffResult::rejected(
+            None,
+            "verified-in-future",
+            format!("verified_at {verified_at} is ahead of the issuer's clock ({now})"),
+        ));
+    }
+    let token = UntrustedToken::parse(&item.code)
+        .map_err(Rejection::from)
+        .and_then(|token| verifier.verify_with(&token, verified_at, status))
+        .map_err(|r| HandoffResult::rejected(None, r.code(), r.to_string()))?;
+    let last_day = token
+        .expires_at()
+        .saturating_add(leeway)
+        .saturating_add(state.handoff_window_secs);
+    if now > last_day {
+        return Err(HandoffResult::rejected(
+            Some(token.token_id()),
+            "handoff-too-late",
+            format!("handed off after the settlement window closed at {last_day}"),
+        ));
+    }
+    let presented = Presented {
+        by,
+        operator: &item.operator,
+        business_type,
+        verified_at,
+        offline: item.offline,
+    };
+    Ok(candidate(&token, &presented, now))
+}
+
+/// A code to decode online.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecodeRequest {
+    /// The code as scanned.
+    pub code: String,
+    /// The institution code (must be the terminal's).
+    pub institution: String,
+    /// Cashier or operator id.
+    pub operator: String,
+    /// National business-type code.
+    #[schema(value_type = crate::model::names::BusinessTypeCode)]
+    pub business_type: String,
+}
+
+/// The verdict, as the offline verifier would give it, plus the settlement reference.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct DecodeResponse {
+    /// Whether the code is accepted.
+    pub accepted: bool,
+    /// Rejection code (`expired`, `bad-signature`, `replayed`, `double-use`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// Reason for the cashier, in Chinese.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_zh: Option<&'static str>,
+    /// Reason in English.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_en: Option<&'static str>,
+    /// Settlement reference: when accepted, and for `replayed` (this terminal's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The token id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub token_id: Option<TokenId>,
+    /// Whose voucher.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub voucher_id: Option<VoucherId>,
+    /// Expiry of the code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u64>)]
+    pub expires_at: Option<UnixTime>,
+    /// What the cashier checks: masked name, gender, birth year, region, family proxy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub claims: Option<Claims>,
+}
+
+impl DecodeResponse {
+    fn refused(rejection: &Rejection) -> Self {
+        Self {
+            accepted: false,
+            code: Some(rejection.code()),
+            reason_zh: Some(rejection.reason_zh()),
+            reason_en: Some(rejection.reason_en()),
+            reference: None,
+            token_id: None,
+            voucher_id: None,
+            expires_at: None,
+            claims: None,
+        }
+    }
+}
+
+/// Online decode: verify now, with the offline verifier's rules, and settle once.
+///
+/// # Errors
+///
+/// Bad visit fields and store failures; verdicts are a [`DecodeResponse`].
+pub async fn decode(
+    state: &AppState,
+    by: &TerminalAuth,
+    request: &DecodeRequest,
+    now: UnixTime,
+) -> Result<DecodeResponse, ApiError> {
+    let business_type = check_visit(
+        by,
+        &request.institution,
+        &request.operator,
+        &request.business_type,
+    )?;
+    let keys = state.keys();
+    let status = KnownStatus::of_code(state, &request.code).await?;
+    let verdict = UntrustedToken::parse(&request.code)
+        .map_err(Rejection::from)
+        .and_then(|token| keys.verifier().verify_with(&token, now, &status));
+    let token = match verdict {
+        Ok(token) => token,
+        Err(rejection) => return Ok(DecodeResponse::refused(&rejection)),
+    };
+    let presented = Presented {
+        by,
+        operator: &request.operator,
+        business_type,
+        verified_at: now,
+        offline: false,
+    };
+    let settled = settle(state, &token, &presented, now).await?;
+    let mut response = DecodeResponse {
+        accepted: true,
+        code: None,
+        reason_zh: None,
+        reason_en: None,
+        reference: None,
+        token_id: Some(token.token_id()),
+        voucher_id: Some(token.voucher_id()),
+        expires_at: Some(token.expires_at()),
+        claims: Some(token.claims().clone()),
+    };
+    match settled {
+        Settled::New(s) => response.reference = Some(s.reference),
+        // The same terminal decoding the same code again: the offline verifier's "replayed",
+        // with the terminal's own reference so a retry after a lost answer can recover it.
+        Settled::Repeat(s) => {
+            let replayed = Rejection::Replayed {
+                token_id: s.token_id,
+            };
+            response = DecodeResponse {
+                reference: Some(s.reference),
+                token_id: Some(s.token_id),
+                ..DecodeResponse::refused(&replayed)
+            };
+        }
+        Settled::DoubleUse(s) => {
+            response = DecodeResponse {
+                accepted: false,
+                code: Some("double-use"),
+                reason_zh: Some("医保码已在其他终端使用"),
+                reason_en: Some("code already used at another terminal"),
+                token_id: Some(s.token_id),
+                ..DecodeResponse::refused(&Rejection::Replayed {
+                    token_id: s.token_id,
+                })
+            };
+        }
+    }
+    Ok(response)
+}

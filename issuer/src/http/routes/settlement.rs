@@ -1,0 +1,174 @@
+//! Settlement endpoints: terminal handoffs, online decode, completion with amounts (terminal
+//! credential); the expense query (holder); the settlement audit (admin).
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use yibao_shared::VoucherId;
+
+use crate::http::auth::{AdminAuth, HolderAuth, TerminalAuth};
+use crate::http::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
+use crate::domain::settlement::expenses::{self, ExpenseQuery, Expenses};
+use crate::domain::settlement::intake::{self, DecodeRequest, DecodeResponse, HandoffItem, HandoffResult};
+use crate::model::settlement::{Amounts, DoubleUse, Settlement, parse_reference};
+use crate::domain::context::AppState;
+
+/// The most handoffs in one request (a terminal sends more in several).
+pub const MAX_HANDOFFS: usize = 500;
+
+/// A batch of handoffs.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffBatch {
+    /// 1 to 500 presentations.
+    pub handoffs: Vec<HandoffItem>,
+}
+
+/// The answers, one per handoff in request order.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HandoffAnswers {
+    /// Results in request order.
+    pub results: Vec<HandoffResult>,
+}
+
+/// Hand verified presentations to settlement. Each token settles once across all
+/// terminals; a repeat from the same terminal gets the same answer; another terminal gets
+/// `double-use`. A store failure answers 503 for the whole batch (retry it: answers already
+/// given are given again).
+#[utoipa::path(post, path = "/v1/handoffs", tag = "settlement", request_body = HandoffBatch,
+    security(("bearer" = [])),
+    responses((status = 200, body = HandoffAnswers), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn hand_off(
+    State(state): State<AppState>,
+    terminal: TerminalAuth,
+    AppJson(batch): AppJson<HandoffBatch>,
+) -> Result<AppJson<HandoffAnswers>, ApiError> {
+    if batch.handoffs.is_empty() || batch.handoffs.len() > MAX_HANDOFFS {
+        return Err(ApiError::InvalidField("handoffs (1 to 500)"));
+    }
+    // The document says int64 (what JSON clients hold safely); a larger time is no time.
+    if batch
+        .handoffs
+        .iter()
+        .any(|h| i64::try_from(h.verified_at).is_err())
+    {
+        return Err(ApiError::InvalidField("verified_at"));
+    }
+    let now = state.clock.now();
+    let results = intake::hand_off(&state, &terminal, batch.handoffs, now).await?;
+    metrics::counter!("yibao_handoffs_total").increment(results.len() as u64);
+    Ok(AppJson(HandoffAnswers { results }))
+}
+
+/// Online decode for terminals without the embedded verifier: the same verdict the offline
+/// verifier gives, and the settlement reference.
+#[utoipa::path(post, path = "/v1/decode", tag = "settlement", request_body = DecodeRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = DecodeResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn decode(
+    State(state): State<AppState>,
+    terminal: TerminalAuth,
+    AppJson(request): AppJson<DecodeRequest>,
+) -> Result<AppJson<DecodeResponse>, ApiError> {
+    let now = state.clock.now();
+    Ok(AppJson(
+        intake::decode(&state, &terminal, &request, now).await?,
+    ))
+}
+
+/// Record the settled amounts (fen). Idempotent with the same amounts; other amounts after
+/// completion are refused.
+#[utoipa::path(post, path = "/v1/settlements/{reference}/complete", tag = "settlement",
+    params(("reference" = String, Path)), request_body = Amounts, security(("bearer" = [])),
+    responses((status = 200, body = Settlement), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn complete(
+    State(state): State<AppState>,
+    terminal: TerminalAuth,
+    AppPath(reference): AppPath<String>,
+    AppJson(amounts): AppJson<Amounts>,
+) -> Result<AppJson<Settlement>, ApiError> {
+    if !amounts.is_consistent() {
+        return Err(ApiError::AmountsInconsistent);
+    }
+    let (voucher, token) = parse_reference(&reference).ok_or(ApiError::SettlementNotFound)?;
+    let now = state.clock.now();
+    // Compare-and-set, retried: a concurrent completion either matches ours or wins.
+    for _ in 0..3 {
+        let current = state
+            .store
+            .settlement(voucher, token)
+            .await?
+            // Another institution's settlement is not found, not forbidden: references are
+            // not a way to learn about other institutions' patients.
+            .filter(|s| s.institution == terminal.institution.code)
+            .ok_or(ApiError::SettlementNotFound)?;
+        match current.amounts {
+            Some(done) if done == amounts => return Ok(AppJson(current)),
+            Some(_) => return Err(ApiError::SettlementCompleted),
+            None => {}
+        }
+        let completed = Settlement {
+            amounts: Some(amounts),
+            completed_at: Some(now),
+            ..current.clone()
+        };
+        if state.store.replace_settlement(&current, &completed).await? {
+            metrics::counter!("yibao_settlements_completed_total").increment(1);
+            return Ok(AppJson(completed));
+        }
+    }
+    Err(ApiError::Conflict)
+}
+
+/// Medical expenses of a year: the caller's own, or an actively bound family member's.
+#[utoipa::path(get, path = "/v1/expenses", tag = "holder", params(ExpenseQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Expenses), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn expenses(
+    State(state): State<AppState>,
+    holder: HolderAuth,
+    AppQuery(query): AppQuery<ExpenseQuery>,
+) -> Result<AppJson<Expenses>, ApiError> {
+    let target = match query.voucher.as_deref() {
+        None => holder.voucher.voucher_id,
+        Some(text) => VoucherId::parse(text).ok_or(ApiError::NotBound)?,
+    };
+    if query.year.is_some_and(|y| !(2000..=2100).contains(&y)) {
+        return Err(ApiError::InvalidField("year"));
+    }
+    let now = state.clock.now();
+    Ok(AppJson(
+        expenses::expenses(&state, &holder, target, query.year, now).await?,
+    ))
+}
+
+/// A voucher's settlements and refused double uses.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SettlementAudit {
+    /// Every settlement, oldest first.
+    pub settlements: Vec<Settlement>,
+    /// Every refused double use.
+    pub double_uses: Vec<DoubleUse>,
+}
+
+/// Settlements and double-use records of a voucher (operator).
+#[utoipa::path(get, path = "/v1/admin/vouchers/{id}/settlements", tag = "admin",
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = SettlementAudit), (status = 404, body = ErrorBody)))]
+pub async fn admin_settlements(
+    State(state): State<AppState>,
+    _: AdminAuth,
+    AppPath(id): AppPath<String>,
+) -> Result<AppJson<SettlementAudit>, ApiError> {
+    let id = VoucherId::parse(&id).ok_or(ApiError::NotFound)?;
+    let mut settlements = state.store.settlements_of(id).await?;
+    settlements.sort_by_key(|s| (s.verified_at, s.token_id));
+    let mut double_uses = state.store.double_uses_of(id).await?;
+    double_uses.sort_by_key(|d| (d.received_at, d.token_id));
+    Ok(AppJson(SettlementAudit {
+        settlements,
+        double_uses,
+    }))
+}

@@ -1,9 +1,0 @@
-//! HTTP handlers. Each extracts, calls [`crate::service`] or the store, and maps the result.
-
-pub mod admin;
-pub mod devices;
-pub mod family;
-pub mod holder;
-pub mod page;
-pub mod public;
-pub mod settlement;
