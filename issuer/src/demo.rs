@@ -6,17 +6,17 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use yibao_keys::{KeyDir, NewIssuerKey};
 use yibao_shared::{RegionCode, UnixTime};
 
+use crate::domain::activation::{self, ActivationRequest, Attestation};
+use crate::domain::context::Context;
+use crate::domain::registry::{self, Format};
 use crate::id_number::{BirthDate, synthetic};
 use crate::model::{Channel, Institution, InstitutionKind, Terminal};
-use crate::domain::registry::{self, Format};
 use crate::secrets::new_credential;
-use crate::domain::activation::{self, ActivationRequest, Attestation};
-use crate::domain::context::AppState;
 
 /// People in the synthetic registry.
 pub const REGISTRY_SIZE: usize = 1_000;
@@ -175,7 +175,7 @@ pub fn ensure_keys(dir: &Path, now: UnixTime) -> anyhow::Result<()> {
 ///
 /// Store or I/O failures.
 pub async fn populate(
-    state: &AppState,
+    state: &Context,
     data_dir: &Path,
     base_url: &str,
 ) -> anyhow::Result<DemoInfo> {

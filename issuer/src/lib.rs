@@ -14,6 +14,9 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+mod layers;
+
 pub mod config;
 pub mod demo;
 pub mod domain;

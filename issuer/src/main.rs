@@ -118,7 +118,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(config: &Config, state: yibao_issuer::domain::context::AppState) -> anyhow::Result<()> {
+async fn serve(
+    config: &Config,
+    state: yibao_issuer::domain::context::Context,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

@@ -4,17 +4,17 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use yibao_verifier::{Clock, SystemClock};
 use zeroize::Zeroizing;
 
 use crate::config::Config;
+use crate::domain::context::Context;
 use crate::domain::limits::RateLimits;
 use crate::secrets::{IndexKey, hash_credential, new_credential, random_bytes};
 use crate::signing::KeyMaterial;
-use crate::domain::context::AppState;
 use crate::store;
 
 /// Reads a secret file, creating it (mode 0600) with `make()` if missing.
@@ -74,7 +74,7 @@ pub fn admin_token(data_dir: &Path) -> anyhow::Result<Zeroizing<String>> {
 /// # Errors
 ///
 /// Anything that stops the service from starting, with what to do about it.
-pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Context> {
     if config.token_lifetime_secs == 0 {
         anyhow::bail!("token_lifetime_secs must be 1-255");
     }
@@ -93,7 +93,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App
         RateLimits::local(&config.limits)
     };
     let keys = KeyMaterial::load(&config.keys_dir(), clock.now()).context("loading issuer keys")?;
-    let state = AppState {
+    let state = Context {
         store,
         keys: Arc::new(RwLock::new(Arc::new(keys))),
         keys_dir: config.keys_dir(),

@@ -12,12 +12,12 @@ use std::time::Instant;
 
 use futures_util::future::join_all;
 use yibao_issuer::id_number::{BirthDate, IdNumber, synthetic};
+use yibao_issuer::model::settlement::{Settlement, reference};
 use yibao_issuer::model::{
     FamilyLink, HolderCredential, InstitutionKind, InsuredStatus, LinkEvent, LinkStatus, Person,
     Voucher, VoucherStatus,
 };
 use yibao_issuer::secrets::{IndexKey, hash_credential};
-use yibao_issuer::model::settlement::{Settlement, reference};
 use yibao_issuer::store::{Durability, RedisStore, Store};
 use yibao_shared::{
     BusinessType, Gender, InsuranceType, MaskedName, RegionCode, Relation, TokenId, UnixTime,

@@ -12,15 +12,15 @@ use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use yibao_issuer::http;
-use yibao_issuer::domain::limits::Limits;
 use yibao_issuer::demo::{self, synthetic_person};
-use yibao_issuer::id_number::{BirthDate, synthetic};
+use yibao_issuer::domain::context::Context;
+use yibao_issuer::domain::limits::Limits;
 use yibao_issuer::domain::limits::RateLimits;
 use yibao_issuer::domain::registry::{self, Format};
+use yibao_issuer::http;
+use yibao_issuer::id_number::{BirthDate, synthetic};
 use yibao_issuer::secrets::{IndexKey, hash_credential};
 use yibao_issuer::signing::KeyMaterial;
-use yibao_issuer::domain::context::AppState;
 use yibao_issuer::store::{EmbeddedStore, RedisStore, Store};
 use yibao_shared::UnixTime;
 use yibao_verifier::Clock;
@@ -101,7 +101,7 @@ pub struct Harness {
     /// The router.
     pub router: Router,
     /// Its state (store, keys directory, …).
-    pub state: AppState,
+    pub state: Context,
     /// The clock it reads.
     pub clock: Arc<TestClock>,
     /// API key of channel `app`, registered at start.
@@ -161,7 +161,7 @@ impl Harness {
             RateLimits::local(&limits)
         };
         let keys = KeyMaterial::load(&dir.path().join("keys"), now).expect("key material");
-        let state = AppState {
+        let state = Context {
             store,
             keys: Arc::new(RwLock::new(Arc::new(keys))),
             keys_dir: dir.path().join("keys"),

@@ -3,11 +3,11 @@
 use serde::{Deserialize, Serialize};
 use yibao_shared::{Claims, FamilyProxy, TokenId, UnixTime, VoucherId};
 
-use crate::http::error::ApiError;
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
 use crate::id_number::IdNumber;
 use crate::model::{Channel, HolderCredential, InsuredStatus, Person, Voucher, VoucherStatus};
 use crate::secrets::{new_credential, random_bytes};
-use crate::domain::context::AppState;
 
 /// A channel's statement about how it verified the person (实名 + 实人).
 #[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
@@ -68,18 +68,18 @@ impl std::fmt::Debug for ActivationResponse {
 
 /// Identifies a person by name and ID number: the registry entry, or why not.
 pub(crate) async fn registry_person(
-    state: &AppState,
+    state: &Context,
     name: &str,
     id_number: &str,
-) -> Result<Person, ApiError> {
-    let id = IdNumber::parse(id_number).map_err(ApiError::InvalidIdNumber)?;
+) -> Result<Person, DomainError> {
+    let id = IdNumber::parse(id_number).map_err(DomainError::InvalidIdNumber)?;
     let person = state
         .store
         .person(&state.index.id_key(&id))
         .await?
-        .ok_or(ApiError::NotInRegistry)?;
+        .ok_or(DomainError::NotInRegistry)?;
     if person.name_key != state.index.name_key(name) {
-        return Err(ApiError::NameMismatch);
+        return Err(DomainError::NameMismatch);
     }
     Ok(person)
 }
@@ -90,30 +90,30 @@ pub(crate) async fn registry_person(
 ///
 /// Every refusal of DESIGN §6 with its own code.
 pub async fn activate(
-    state: &AppState,
+    state: &Context,
     channel: &Channel,
     request: &ActivationRequest,
-) -> Result<ActivationResponse, ApiError> {
+) -> Result<ActivationResponse, DomainError> {
     let a = &request.attestation;
     if !(a.real_name && a.real_person) || a.method.trim().is_empty() {
-        return Err(ApiError::AttestationIncomplete);
+        return Err(DomainError::AttestationIncomplete);
     }
     let person = registry_person(state, &request.name, &request.id_number).await?;
     if person.status != InsuredStatus::Insured {
-        return Err(ApiError::NotInsured);
+        return Err(DomainError::NotInsured);
     }
     if !channel.serves(person.region) {
-        return Err(ApiError::RegionNotAllowed);
+        return Err(DomainError::RegionNotAllowed);
     }
     if let Some(existing) = state.store.voucher_of(&person.id_key).await? {
         if existing.status == VoucherStatus::Suspended {
-            return Err(ApiError::VoucherSuspended);
+            return Err(DomainError::VoucherSuspended);
         }
     }
     let now = state.clock.now();
-    let credential = new_credential("ybh").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let credential = new_credential("ybh").map_err(|e| DomainError::Internal(e.to_string()))?;
     let candidate = Voucher {
-        voucher_id: VoucherId(random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?),
+        voucher_id: VoucherId(random_bytes().map_err(|e| DomainError::Internal(e.to_string()))?),
         id_key: person.id_key,
         status: VoucherStatus::Active,
         activated_at: now,
@@ -168,21 +168,21 @@ impl std::fmt::Debug for DeactivationRequest {
 ///
 /// # Errors
 ///
-/// Identification failures, [`ApiError::NoVoucher`].
+/// Identification failures, [`DomainError::NoVoucher`].
 pub async fn deactivate(
-    state: &AppState,
+    state: &Context,
     channel: &Channel,
     request: &DeactivationRequest,
-) -> Result<usize, ApiError> {
+) -> Result<usize, DomainError> {
     let person = registry_person(state, &request.name, &request.id_number).await?;
     if !channel.serves(person.region) {
-        return Err(ApiError::RegionNotAllowed);
+        return Err(DomainError::RegionNotAllowed);
     }
     let voucher = state
         .store
         .voucher_of(&person.id_key)
         .await?
-        .ok_or(ApiError::NoVoucher)?;
+        .ok_or(DomainError::NoVoucher)?;
     let revoked = state
         .store
         .revoke_credentials_of(voucher.voucher_id)
@@ -202,20 +202,20 @@ pub async fn deactivate(
 ///
 /// # Errors
 ///
-/// [`ApiError::VoucherSuspended`], [`ApiError::NotInsured`], internal faults.
+/// [`DomainError::VoucherSuspended`], [`DomainError::NotInsured`], internal faults.
 pub fn claims_of(
     voucher: &Voucher,
     person: &Person,
     proxy: Option<FamilyProxy>,
-) -> Result<Claims, ApiError> {
+) -> Result<Claims, DomainError> {
     if voucher.status == VoucherStatus::Suspended {
-        return Err(ApiError::VoucherSuspended);
+        return Err(DomainError::VoucherSuspended);
     }
     if person.id_key != voucher.id_key {
-        return Err(ApiError::Internal("voucher and person disagree".into()));
+        return Err(DomainError::Internal("voucher and person disagree".into()));
     }
     if person.status != InsuredStatus::Insured {
-        return Err(ApiError::NotInsured);
+        return Err(DomainError::NotInsured);
     }
     Ok(Claims {
         voucher_id: voucher.voucher_id,
@@ -255,20 +255,20 @@ pub struct IssuedToken {
 ///
 /// # Errors
 ///
-/// [`ApiError::VoucherSuspended`], [`ApiError::NotInsured`], internal faults.
+/// [`DomainError::VoucherSuspended`], [`DomainError::NotInsured`], internal faults.
 pub fn issue_token(
-    state: &AppState,
+    state: &Context,
     voucher: &Voucher,
     person: &Person,
     proxy: Option<FamilyProxy>,
-) -> Result<IssuedToken, ApiError> {
+) -> Result<IssuedToken, DomainError> {
     let claims = claims_of(voucher, person, proxy)?;
     let now = state.clock.now();
-    let token_id = TokenId(random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?);
+    let token_id = TokenId(random_bytes().map_err(|e| DomainError::Internal(e.to_string()))?);
     let keys = state.keys();
     let code = keys
         .sign(claims, token_id, now, state.token_lifetime_secs)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
     metrics::counter!("yibao_tokens_issued_total").increment(1);
     Ok(IssuedToken {
         code,

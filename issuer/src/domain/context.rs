@@ -13,7 +13,7 @@ use crate::store::Store;
 
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
-pub struct AppState {
+pub struct Context {
     /// Storage backend.
     pub store: Arc<dyn Store>,
     /// Signing key and trust bundle, swappable at run time.
@@ -39,13 +39,13 @@ pub struct AppState {
     pub deliveries: TaskTracker,
 }
 
-impl std::fmt::Debug for AppState {
+impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").finish_non_exhaustive()
+        f.debug_struct("Context").finish_non_exhaustive()
     }
 }
 
-impl AppState {
+impl Context {
     /// Waits until every delivery started so far is done (shutdown, and tests that look at
     /// what a bind delivered).
     pub async fn deliveries_done(&self) {

@@ -8,12 +8,12 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::domain::error::DomainError;
+use crate::secrets::CredentialHash;
+use crate::store::{Quota, Store};
 use governor::{DefaultKeyedRateLimiter, Quota as GovernorQuota, RateLimiter};
 use serde::Deserialize;
 use yibao_shared::VoucherId;
-use crate::http::error::ApiError;
-use crate::secrets::CredentialHash;
-use crate::store::{Quota, Store};
 
 /// Limits that protect the service.
 #[derive(Clone, Debug, Deserialize)]
@@ -106,9 +106,9 @@ impl RateLimits {
     ///
     /// # Errors
     ///
-    /// [`ApiError::RateLimited`] when over quota, [`ApiError::Unavailable`] when the shared
+    /// [`DomainError::RateLimited`] when over quota, [`DomainError::Unavailable`] when the shared
     /// store cannot count it.
-    pub async fn channel(&self, id: &str) -> Result<(), ApiError> {
+    pub async fn channel(&self, id: &str) -> Result<(), DomainError> {
         match &self.keeper {
             Keeper::Local(l) => local(l.channel.check_key(&id.to_owned())),
             Keeper::Shared(store) => shared(store, &format!("ch:{id}"), self.quotas.channel).await,
@@ -120,7 +120,7 @@ impl RateLimits {
     /// # Errors
     ///
     /// As [`Self::channel`].
-    pub async fn holder(&self, credential: &CredentialHash) -> Result<(), ApiError> {
+    pub async fn holder(&self, credential: &CredentialHash) -> Result<(), DomainError> {
         match &self.keeper {
             Keeper::Local(l) => local(l.holder.check_key(credential)),
             Keeper::Shared(store) => {
@@ -136,7 +136,7 @@ impl RateLimits {
     /// # Errors
     ///
     /// As [`Self::channel`].
-    pub async fn bind(&self, binder: VoucherId) -> Result<(), ApiError> {
+    pub async fn bind(&self, binder: VoucherId) -> Result<(), DomainError> {
         match &self.keeper {
             Keeper::Local(l) => local(l.bind.check_key(&binder)),
             Keeper::Shared(store) => shared(store, &format!("b:{binder}"), self.quotas.bind).await,
@@ -149,9 +149,9 @@ impl RateLimits {
     ///
     /// # Errors
     ///
-    /// [`ApiError::Unauthorized`] for a challenge answered already; [`ApiError::Unavailable`]
+    /// [`DomainError::Unauthorized`] for a challenge answered already; [`DomainError::Unavailable`]
     /// when the shared store cannot count it.
-    pub async fn answer_once(&self, nonce: [u8; 16]) -> Result<(), ApiError> {
+    pub async fn answer_once(&self, nonce: [u8; 16]) -> Result<(), DomainError> {
         let answer = match &self.keeper {
             Keeper::Local(l) => local(l.answered.check_key(&nonce)),
             Keeper::Shared(store) => {
@@ -160,7 +160,7 @@ impl RateLimits {
             }
         };
         answer.map_err(|e| match e {
-            ApiError::RateLimited(_) => ApiError::Unauthorized,
+            DomainError::RateLimited(_) => DomainError::Unauthorized,
             other => other,
         })
     }
@@ -217,19 +217,19 @@ fn governor_quota(quota: Quota) -> GovernorQuota {
 
 fn local(
     answer: Result<(), governor::NotUntil<governor::clock::QuantaInstant>>,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     answer.map_err(|not_until| {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(
             &governor::clock::DefaultClock::default(),
         ));
-        ApiError::RateLimited(whole_seconds(wait))
+        DomainError::RateLimited(whole_seconds(wait))
     })
 }
 
-async fn shared(store: &Arc<dyn Store>, caller: &str, quota: Quota) -> Result<(), ApiError> {
+async fn shared(store: &Arc<dyn Store>, caller: &str, quota: Quota) -> Result<(), DomainError> {
     match store.admit(caller, quota).await? {
         None => Ok(()),
-        Some(wait) => Err(ApiError::RateLimited(whole_seconds(wait))),
+        Some(wait) => Err(DomainError::RateLimited(whole_seconds(wait))),
     }
 }
 

@@ -4,11 +4,13 @@
 //! voucher, not an extractor) and answers a value or a domain error.
 
 pub mod activation;
+pub mod caller;
 pub mod context;
 pub mod devices;
+pub mod error;
 pub mod family;
 pub mod limits;
 pub mod registry;
 pub mod settlement;
 
-pub use context::AppState;
+pub use context::Context;

@@ -5,13 +5,13 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
+use crate::domain::caller::{Holder, TerminalCaller};
+use crate::domain::context::Context;
 use crate::domain::devices::session;
+use crate::domain::error::DomainError;
 use crate::http::error::ApiError;
-use crate::model::{
-    Channel, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
-};
+use crate::model::{Channel, HolderCredential};
 use crate::secrets::{CredentialHash, hash_credential};
-use crate::domain::context::AppState;
 
 fn bearer_text(parts: &Parts) -> Result<&str, ApiError> {
     parts
@@ -21,7 +21,7 @@ fn bearer_text(parts: &Parts) -> Result<&str, ApiError> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty() && t.len() <= 128)
-        .ok_or(ApiError::Unauthorized)
+        .ok_or(DomainError::Unauthorized.into())
 }
 
 fn bearer(parts: &Parts) -> Result<CredentialHash, ApiError> {
@@ -32,16 +32,16 @@ fn bearer(parts: &Parts) -> Result<CredentialHash, ApiError> {
 #[derive(Debug)]
 pub struct ChannelAuth(pub Channel);
 
-impl FromRequestParts<AppState> for ChannelAuth {
+impl FromRequestParts<Context> for ChannelAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Context) -> Result<Self, ApiError> {
         let hash = bearer(parts)?;
         let channel = state
             .store
             .channel_by_key(&hash)
             .await?
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or(DomainError::Unauthorized)?;
         state.limits.channel(&channel.id).await?;
         Ok(Self(channel))
     }
@@ -56,10 +56,10 @@ pub struct AttestingChannel(pub Option<Channel>);
 /// The header that carries a relaying channel's API key.
 pub const CHANNEL_KEY_HEADER: &str = "x-channel-key";
 
-impl FromRequestParts<AppState> for AttestingChannel {
+impl FromRequestParts<Context> for AttestingChannel {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Context) -> Result<Self, ApiError> {
         let Some(value) = parts.headers.get(CHANNEL_KEY_HEADER) else {
             return Ok(Self(None));
         };
@@ -68,51 +68,21 @@ impl FromRequestParts<AppState> for AttestingChannel {
             .ok()
             .map(str::trim)
             .filter(|k| !k.is_empty() && k.len() <= 128)
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or(DomainError::Unauthorized)?;
         let channel = state
             .store
             .channel_by_key(&hash_credential(key))
             .await?
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or(DomainError::Unauthorized)?;
         state.limits.channel(&channel.id).await?;
         Ok(Self(Some(channel)))
     }
 }
 
-/// An authenticated holder with a live credential, its voucher and the voucher owner's
-/// registry entry (rate-limited per credential). A suspended voucher still authenticates, so
-/// the holder can be told why.
-#[derive(Debug)]
-pub struct HolderAuth {
-    /// The credential used.
-    pub credential: HolderCredential,
-    /// Its voucher.
-    pub voucher: Voucher,
-    /// The voucher owner in the registry.
-    pub person: Person,
-    /// The registered device whose key opened this session, when the caller signed in with
-    /// its device key (the phone's login) rather than a holder credential.
-    pub device: Option<String>,
-}
-
-impl HolderAuth {
-    /// The voucher, if it may be used.
-    ///
-    /// # Errors
-    ///
-    /// [`ApiError::VoucherSuspended`].
-    pub fn active_voucher(&self) -> Result<&Voucher, ApiError> {
-        match self.voucher.status {
-            VoucherStatus::Active => Ok(&self.voucher),
-            VoucherStatus::Suspended => Err(ApiError::VoucherSuspended),
-        }
-    }
-}
-
-impl FromRequestParts<AppState> for HolderAuth {
+impl FromRequestParts<Context> for Holder {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Context) -> Result<Self, ApiError> {
         let text = bearer_text(parts)?;
         let hash = hash_credential(text);
         if text.starts_with(session::SESSION_PREFIX) {
@@ -123,9 +93,9 @@ impl FromRequestParts<AppState> for HolderAuth {
         // An unknown credential is counted too: its key expires within a minute.
         let (credential, admitted) =
             tokio::join!(state.store.credential(&hash), state.limits.holder(&hash));
-        let credential = credential?.ok_or(ApiError::Unauthorized)?;
+        let credential = credential?.ok_or(DomainError::Unauthorized)?;
         if credential.revoked {
-            return Err(ApiError::CredentialRevoked);
+            return Err(DomainError::CredentialRevoked.into());
         }
         admitted?;
         // Independent reads, issued together (pipelined on one Redis connection).
@@ -133,11 +103,12 @@ impl FromRequestParts<AppState> for HolderAuth {
             state.store.voucher(credential.voucher_id),
             state.store.person(&credential.id_key)
         );
-        let voucher =
-            voucher?.ok_or_else(|| ApiError::Internal("credential points to no voucher".into()))?;
-        let person = person?
-            .ok_or_else(|| ApiError::Internal("voucher of a person not in the registry".into()))?;
-        Ok(HolderAuth {
+        let voucher = voucher?
+            .ok_or_else(|| DomainError::Internal("credential points to no voucher".into()))?;
+        let person = person?.ok_or_else(|| {
+            DomainError::Internal("voucher of a person not in the registry".into())
+        })?;
+        Ok(Holder {
             credential,
             voucher,
             person,
@@ -148,25 +119,20 @@ impl FromRequestParts<AppState> for HolderAuth {
 
 /// A session opened with a device key: valid while its device is registered (a removed
 /// device's session ends at its next request).
-async fn by_session(
-    state: &AppState,
-    text: &str,
-    hash: CredentialHash,
-) -> Result<HolderAuth, ApiError> {
-    let subject = session::subject(state, text).ok_or(ApiError::Unauthorized)?;
+async fn by_session(state: &Context, text: &str, hash: CredentialHash) -> Result<Holder, ApiError> {
+    let subject = session::subject(state, text).ok_or(DomainError::Unauthorized)?;
     let (device, voucher, admitted) = tokio::join!(
         state.store.device(subject.voucher, &subject.device_id),
         state.store.voucher(subject.voucher),
         state.limits.holder(&hash)
     );
-    let device = device?.ok_or(ApiError::Unauthorized)?;
+    let device = device?.ok_or(DomainError::Unauthorized)?;
     admitted?;
-    let voucher = voucher?.ok_or(ApiError::Unauthorized)?;
-    let person = state
-        .store
-        .person(&voucher.id_key)
-        .await?
-        .ok_or_else(|| ApiError::Internal("voucher of a person not in the registry".into()))?;
+    let voucher = voucher?.ok_or(DomainError::Unauthorized)?;
+    let person =
+        state.store.person(&voucher.id_key).await?.ok_or_else(|| {
+            DomainError::Internal("voucher of a person not in the registry".into())
+        })?;
     // What the rest of the issuer knows a caller by: the channel that registered the device
     // stands where the credential's channel would.
     let credential = HolderCredential {
@@ -177,7 +143,7 @@ async fn by_session(
         issued_at: device.registered_at,
         revoked: false,
     };
-    Ok(HolderAuth {
+    Ok(Holder {
         credential,
         voucher,
         person,
@@ -185,33 +151,24 @@ async fn by_session(
     })
 }
 
-/// An authenticated terminal and its institution.
-#[derive(Clone, Debug)]
-pub struct TerminalAuth {
-    /// The terminal.
-    pub terminal: Terminal,
-    /// The institution it belongs to.
-    pub institution: Institution,
-}
-
-impl FromRequestParts<AppState> for TerminalAuth {
+impl FromRequestParts<Context> for TerminalCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Context) -> Result<Self, ApiError> {
         let hash = bearer(parts)?;
         let terminal = state
             .store
             .terminal_by_key(&hash)
             .await?
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or(DomainError::Unauthorized)?;
         let institution = state
             .store
             .institution(&terminal.institution)
             .await?
-            .ok_or_else(|| ApiError::Internal("terminal of an unknown institution".into()))?;
+            .ok_or_else(|| DomainError::Internal("terminal of an unknown institution".into()))?;
         // An institution that no longer accepts the voucher cannot settle with it.
         if !institution.accepts_voucher {
-            return Err(ApiError::InstitutionNotDesignated);
+            return Err(DomainError::InstitutionNotDesignated.into());
         }
         Ok(Self {
             terminal,
@@ -224,15 +181,15 @@ impl FromRequestParts<AppState> for TerminalAuth {
 #[derive(Debug)]
 pub struct AdminAuth;
 
-impl FromRequestParts<AppState> for AdminAuth {
+impl FromRequestParts<Context> for AdminAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Context) -> Result<Self, ApiError> {
         // Comparing SHA-256 digests: timing reveals nothing usable about the token.
         if bearer(parts)? == state.admin_token {
             Ok(Self)
         } else {
-            Err(ApiError::Unauthorized)
+            Err(DomainError::Unauthorized.into())
         }
     }
 }

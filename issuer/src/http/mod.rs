@@ -19,16 +19,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use tower_http::trace::TraceLayer;
 
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
 use crate::http::error::ApiError;
 use crate::http::openapi::openapi_json;
 use crate::http::routes::{admin, devices, family, holder, page, public, settlement};
-use crate::domain::context::AppState;
 
 /// Body limit of `POST /v1/handoffs`: 500 handoffs of about 300 bytes, with room.
 const HANDOFF_BODY_LIMIT: usize = 512 * 1024;
 
 /// Builds the service.
-pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
+pub fn router(state: Context, body_limit: usize, timeout: Duration) -> Router {
     // Install the recorder before the first request records anything.
     let _ = crate::telemetry::metrics_handle();
     Router::new()
@@ -118,7 +119,7 @@ pub fn router(state: AppState, body_limit: usize, timeout: Duration) -> Router {
         .route("/readyz", get(public::readyz))
         .route("/metrics", get(public::metrics))
         .route("/openapi.json", get(openapi_json))
-        .fallback(|| async { ApiError::NotFound })
+        .fallback(|| async { ApiError::from(DomainError::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(no_head_on_the_api))

@@ -21,11 +21,11 @@ pub use self::embedded::EmbeddedStore;
 pub use self::metered::Metered;
 pub use self::redis::{ClusterHealth, Durability, RedisStore};
 use crate::model::device::Device;
+use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
-use crate::model::settlement::{DoubleUse, Settlement};
 
 /// A storage failure. Says nothing about the backend's internals to callers.
 #[derive(Debug, Error)]

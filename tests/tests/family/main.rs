@@ -7,9 +7,9 @@ mod hardening;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use yibao_issuer::domain::limits::Limits;
 use yibao_issuer::demo::synthetic_person;
 use yibao_issuer::domain::family::bind::COOLING_OFF_SECS;
+use yibao_issuer::domain::limits::Limits;
 use yibao_issuer::id_number::IdNumber;
 use yibao_shared::{Relation, UnixTime};
 use yibao_tests::api::{

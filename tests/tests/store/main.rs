@@ -11,14 +11,14 @@ mod settlement;
 
 use std::sync::Arc;
 
+use yibao_issuer::domain::registry as import;
 use yibao_issuer::id_number::{BirthDate, IdNumber, synthetic};
+use yibao_issuer::model::settlement::{Amounts, DoubleUse, Settlement, reference};
 use yibao_issuer::model::{
     Channel, FamilyLink, HolderCredential, Institution, InstitutionKind, InsuredStatus, LinkStatus,
     Person, Terminal, Voucher, VoucherStatus,
 };
-use yibao_issuer::domain::registry as import;
 use yibao_issuer::secrets::{CredentialHash, IndexKey, hash_credential};
-use yibao_issuer::model::settlement::{Amounts, DoubleUse, Settlement, reference};
 use yibao_issuer::store::{Durability, EmbeddedStore, LinkSave, RedisStore, Store};
 use yibao_shared::{
     BusinessType, Gender, InsuranceType, MaskedName, RegionCode, Relation, TokenId, UnixTime,

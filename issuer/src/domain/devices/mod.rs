@@ -12,14 +12,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use yibao_shared::{CertificateId, DevicePublicKey, FamilyProxy, Relation, UnixTime, VoucherId};
 
-use crate::model::device::{Device, IssuedCertificate};
-use crate::http::auth::HolderAuth;
-use crate::http::error::ApiError;
+use crate::domain::activation::claims_of;
+use crate::domain::caller::Holder;
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
 use crate::domain::family::owner;
+use crate::model::device::{Device, IssuedCertificate};
 use crate::model::{LinkStatus, VoucherStatus};
 use crate::secrets::random_bytes;
-use crate::domain::activation::claims_of;
-use crate::domain::context::AppState;
 
 /// Devices one holder may register.
 pub const MAX_DEVICES: usize = 5;
@@ -117,21 +117,21 @@ pub struct DeviceView {
 ///
 /// # Errors
 ///
-/// [`ApiError::InvalidDeviceKey`], [`ApiError::DeviceProofInvalid`],
-/// [`ApiError::DeviceLimitReached`], [`ApiError::InvalidField`] for a long label, the
+/// [`DomainError::InvalidDeviceKey`], [`DomainError::DeviceProofInvalid`],
+/// [`DomainError::DeviceLimitReached`], [`DomainError::InvalidField`] for a long label, the
 /// voucher's own refusals (suspended, not insured).
 pub async fn register(
-    state: &AppState,
-    holder: &HolderAuth,
+    state: &Context,
+    holder: &Holder,
     request: &RegistrationRequest,
-) -> Result<DeviceCertificates, ApiError> {
+) -> Result<DeviceCertificates, DomainError> {
     let raw = URL_SAFE_NO_PAD
         .decode(&request.public_key)
-        .map_err(|_| ApiError::InvalidDeviceKey)?;
-    let key = DevicePublicKey::from_sec1(&raw).map_err(|_| ApiError::InvalidDeviceKey)?;
+        .map_err(|_| DomainError::InvalidDeviceKey)?;
+    let key = DevicePublicKey::from_sec1(&raw).map_err(|_| DomainError::InvalidDeviceKey)?;
     let label = match &request.label {
         Some(l) if l.chars().count() > 40 || l.chars().any(char::is_control) => {
-            return Err(ApiError::InvalidField("label"));
+            return Err(DomainError::InvalidField("label"));
         }
         other => other.clone(),
     };
@@ -148,9 +148,9 @@ pub async fn register(
             // Checked before the write, not atomically with it: two registrations racing
             // from one holder's own phones can make six, which costs nothing but a device.
             if registered >= MAX_DEVICES {
-                return Err(ApiError::DeviceLimitReached);
+                return Err(DomainError::DeviceLimitReached);
             }
-            let id: [u8; 8] = random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?;
+            let id: [u8; 8] = random_bytes().map_err(|e| DomainError::Internal(e.to_string()))?;
             Device {
                 device_id: id.iter().map(|b| format!("{b:02x}")).collect(),
                 holder: voucher,
@@ -172,20 +172,20 @@ pub async fn register(
 ///
 /// # Errors
 ///
-/// [`ApiError::NotFound`] for another holder's or an unknown device,
-/// [`ApiError::DeviceProofInvalid`], the voucher's own refusals.
+/// [`DomainError::NotFound`] for another holder's or an unknown device,
+/// [`DomainError::DeviceProofInvalid`], the voucher's own refusals.
 pub async fn renew(
-    state: &AppState,
-    holder: &HolderAuth,
+    state: &Context,
+    holder: &Holder,
     device_id: &str,
     request: &RenewalRequest,
-) -> Result<DeviceCertificates, ApiError> {
+) -> Result<DeviceCertificates, DomainError> {
     let device = own_device(state, holder, device_id).await?;
     let raw = URL_SAFE_NO_PAD
         .decode(&device.public_key)
-        .map_err(|_| ApiError::Internal("stored device key".into()))?;
+        .map_err(|_| DomainError::Internal("stored device key".into()))?;
     let key = DevicePublicKey::from_sec1(&raw)
-        .map_err(|_| ApiError::Internal("stored device key".into()))?;
+        .map_err(|_| DomainError::Internal("stored device key".into()))?;
     let now = state.clock.now();
     check_proof(holder, &key, request.signed_at, &request.proof, now)?;
     certify(state, holder, device, key, now).await
@@ -196,7 +196,7 @@ pub async fn renew(
 /// # Errors
 ///
 /// Store failures.
-pub async fn list(state: &AppState, holder: &HolderAuth) -> Result<Vec<DeviceView>, ApiError> {
+pub async fn list(state: &Context, holder: &Holder) -> Result<Vec<DeviceView>, DomainError> {
     let mut devices = state.store.devices_of(holder.voucher.voucher_id).await?;
     devices.sort_by_key(|d| d.registered_at);
     Ok(devices
@@ -215,12 +215,8 @@ pub async fn list(state: &AppState, holder: &HolderAuth) -> Result<Vec<DeviceVie
 ///
 /// # Errors
 ///
-/// [`ApiError::NotFound`] for another holder's or an unknown device; store failures.
-pub async fn remove(
-    state: &AppState,
-    holder: &HolderAuth,
-    device_id: &str,
-) -> Result<(), ApiError> {
+/// [`DomainError::NotFound`] for another holder's or an unknown device; store failures.
+pub async fn remove(state: &Context, holder: &Holder, device_id: &str) -> Result<(), DomainError> {
     let device = own_device(state, holder, device_id).await?;
     revoke::remove_devices(
         &*state.store,
@@ -233,39 +229,39 @@ pub async fn remove(
 }
 
 async fn own_device(
-    state: &AppState,
-    holder: &HolderAuth,
+    state: &Context,
+    holder: &Holder,
     device_id: &str,
-) -> Result<Device, ApiError> {
+) -> Result<Device, DomainError> {
     // Another holder's device is as unknown as a made-up id.
     state
         .store
         .device(holder.voucher.voucher_id, device_id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(DomainError::NotFound)
 }
 
 /// The proof of possession: the device key signed the holder's voucher, the time and itself.
 fn check_proof(
-    holder: &HolderAuth,
+    holder: &Holder,
     key: &DevicePublicKey,
     signed_at: u64,
     proof: &str,
     now: UnixTime,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     if signed_at.abs_diff(now.as_secs()) > PROOF_WINDOW_SECS {
-        return Err(ApiError::DeviceProofInvalid);
+        return Err(DomainError::DeviceProofInvalid);
     }
     let signature: [u8; 64] = URL_SAFE_NO_PAD
         .decode(proof)
         .ok()
         .and_then(|s| s.try_into().ok())
-        .ok_or(ApiError::DeviceProofInvalid)?;
+        .ok_or(DomainError::DeviceProofInvalid)?;
     key.verify(
         &proof_message(holder.voucher.voucher_id, signed_at, key),
         &signature,
     )
-    .map_err(|_| ApiError::DeviceProofInvalid)
+    .map_err(|_| DomainError::DeviceProofInvalid)
 }
 
 /// What a device signs to prove possession of its key.
@@ -281,12 +277,12 @@ pub fn proof_message(holder: VoucherId, signed_at: u64, key: &DevicePublicKey) -
 /// Certifies `key` for the holder's voucher and each active family member, keeps the
 /// certificates on the device record (expired ones dropped) and answers with them.
 async fn certify(
-    state: &AppState,
-    holder: &HolderAuth,
+    state: &Context,
+    holder: &Holder,
     mut device: Device,
     key: DevicePublicKey,
     now: UnixTime,
-) -> Result<DeviceCertificates, ApiError> {
+) -> Result<DeviceCertificates, DomainError> {
     let own = holder.active_voucher()?;
     let mut subjects = vec![(own.clone(), holder.person.clone(), None)];
     for link in state.store.links_of_binder(own.voucher_id).await? {
@@ -322,10 +318,10 @@ async fn certify(
             Err(_) => continue,
         };
         let certificate_id =
-            CertificateId(random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?);
+            CertificateId(random_bytes().map_err(|e| DomainError::Internal(e.to_string()))?);
         let signed = keys
             .certify(certificate_id, now, hours, claims, key)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| DomainError::Internal(e.to_string()))?;
         device.certificates.push(IssuedCertificate {
             certificate_id,
             voucher_id: voucher.voucher_id,

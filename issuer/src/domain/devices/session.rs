@@ -17,11 +17,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use yibao_shared::{DevicePublicKey, UnixTime, VoucherId};
 
-use crate::model::device::Device;
 use super::revoke;
-use crate::http::error::ApiError;
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
+use crate::model::device::Device;
 use crate::secrets::{hash_credential, random_bytes};
-use crate::domain::context::AppState;
 
 /// How long a challenge may be answered (seconds).
 pub use crate::domain::limits::CHALLENGE_SECS;
@@ -99,9 +99,10 @@ pub struct SessionSubject {
 ///
 /// # Errors
 ///
-/// [`ApiError::Internal`] if the random source fails.
-pub fn challenge(state: &AppState) -> Result<Challenge, ApiError> {
-    let nonce: [u8; NONCE_LEN] = random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?;
+/// [`DomainError::Internal`] if the random source fails.
+pub fn challenge(state: &Context) -> Result<Challenge, DomainError> {
+    let nonce: [u8; NONCE_LEN] =
+        random_bytes().map_err(|e| DomainError::Internal(e.to_string()))?;
     let expires_at = state.clock.now().saturating_add(CHALLENGE_SECS);
     let mut raw = Vec::with_capacity(CHALLENGE_LEN);
     raw.extend_from_slice(&nonce);
@@ -115,28 +116,28 @@ pub fn challenge(state: &AppState) -> Result<Challenge, ApiError> {
 }
 
 /// Opens a session for a registered device that signed a live challenge. Every refusal is
-/// the same [`ApiError::Unauthorized`]: an unknown device, another holder's, a bad
+/// the same [`DomainError::Unauthorized`]: an unknown device, another holder's, a bad
 /// signature, a used or expired challenge.
 ///
 /// # Errors
 ///
-/// [`ApiError::Unauthorized`]; [`ApiError::RateLimited`]; store failures.
-pub async fn open(state: &AppState, request: &SessionRequest) -> Result<DeviceSession, ApiError> {
+/// [`DomainError::Unauthorized`]; [`DomainError::RateLimited`]; store failures.
+pub async fn open(state: &Context, request: &SessionRequest) -> Result<DeviceSession, DomainError> {
     let now = state.clock.now();
-    let voucher = VoucherId::parse(&request.voucher_id).ok_or(ApiError::Unauthorized)?;
-    let device_bytes = device_bytes(&request.device_id).ok_or(ApiError::Unauthorized)?;
+    let voucher = VoucherId::parse(&request.voucher_id).ok_or(DomainError::Unauthorized)?;
+    let device_bytes = device_bytes(&request.device_id).ok_or(DomainError::Unauthorized)?;
     let raw = URL_SAFE_NO_PAD
         .decode(&request.challenge)
         .ok()
         .filter(|r| r.len() == CHALLENGE_LEN)
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(DomainError::Unauthorized)?;
     let (body, mac) = raw.split_at(NONCE_LEN + 8);
     if !state.index.session_mac_matches(b"challenge", body, mac) {
-        return Err(ApiError::Unauthorized);
+        return Err(DomainError::Unauthorized);
     }
     let expires = u64::from_be_bytes(body[NONCE_LEN..].try_into().unwrap_or([0; 8]));
     if now.as_secs() >= expires {
-        return Err(ApiError::Unauthorized);
+        return Err(DomainError::Unauthorized);
     }
     // Per device: a stranger guessing ids is slowed like a stranger guessing credentials.
     let caller = hash_credential(&format!("session:{voucher}:{}", request.device_id));
@@ -145,7 +146,7 @@ pub async fn open(state: &AppState, request: &SessionRequest) -> Result<DeviceSe
         .store
         .device(voucher, &request.device_id)
         .await?
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(DomainError::Unauthorized)?;
     let mut message = Vec::with_capacity(SESSION_DOMAIN.len() + 16 + CHALLENGE_LEN);
     message.extend_from_slice(SESSION_DOMAIN);
     message.extend_from_slice(&voucher.0);
@@ -172,7 +173,7 @@ pub async fn open(state: &AppState, request: &SessionRequest) -> Result<DeviceSe
 
 /// The holder and device a session token speaks for, if it is one of ours and has not
 /// ended. Whether the device is still registered is the caller's check.
-pub fn subject(state: &AppState, token: &str) -> Option<SessionSubject> {
+pub fn subject(state: &Context, token: &str) -> Option<SessionSubject> {
     let raw = URL_SAFE_NO_PAD
         .decode(token.strip_prefix(SESSION_PREFIX)?)
         .ok()
@@ -196,15 +197,15 @@ pub fn subject(state: &AppState, token: &str) -> Option<SessionSubject> {
 ///
 /// # Errors
 ///
-/// [`ApiError::Unauthorized`] for a statement the device's key did not sign; store
+/// [`DomainError::Unauthorized`] for a statement the device's key did not sign; store
 /// failures.
 pub async fn sign_out(
-    state: &AppState,
+    state: &Context,
     device_id: &str,
     request: &SignOutRequest,
-) -> Result<(), ApiError> {
-    let voucher = VoucherId::parse(&request.voucher_id).ok_or(ApiError::Unauthorized)?;
-    let device_bytes = device_bytes(device_id).ok_or(ApiError::Unauthorized)?;
+) -> Result<(), DomainError> {
+    let voucher = VoucherId::parse(&request.voucher_id).ok_or(DomainError::Unauthorized)?;
+    let device_bytes = device_bytes(device_id).ok_or(DomainError::Unauthorized)?;
     let Some(device) = state.store.device(voucher, device_id).await? else {
         return Ok(());
     };
@@ -240,17 +241,17 @@ fn device_bytes(id: &str) -> Option<[u8; 8]> {
     Some(out)
 }
 
-fn verify(device: &Device, message: &[u8], signature: &str) -> Result<(), ApiError> {
+fn verify(device: &Device, message: &[u8], signature: &str) -> Result<(), DomainError> {
     let raw = URL_SAFE_NO_PAD
         .decode(&device.public_key)
-        .map_err(|_| ApiError::Internal("stored device key".into()))?;
+        .map_err(|_| DomainError::Internal("stored device key".into()))?;
     let key = DevicePublicKey::from_sec1(&raw)
-        .map_err(|_| ApiError::Internal("stored device key".into()))?;
+        .map_err(|_| DomainError::Internal("stored device key".into()))?;
     let signature: [u8; 64] = URL_SAFE_NO_PAD
         .decode(signature)
         .ok()
         .and_then(|s| s.try_into().ok())
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(DomainError::Unauthorized)?;
     key.verify(message, &signature)
-        .map_err(|_| ApiError::Unauthorized)
+        .map_err(|_| DomainError::Unauthorized)
 }

@@ -4,8 +4,8 @@
 use yibao_shared::{CertificateId, RevokedCertificate, UnixTime, UntrustedToken};
 use yibao_verifier::{CertificateStatus, Policy, Rejection};
 
-use crate::http::error::ApiError;
-use crate::domain::context::AppState;
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
 
 /// The signed status list after `since` (0, or a sequence this issuer never reached: the
 /// complete list). Entries whose certificate has expired are left out.
@@ -13,7 +13,7 @@ use crate::domain::context::AppState;
 /// # Errors
 ///
 /// Store failures.
-pub async fn document(state: &AppState, since: u64) -> Result<String, ApiError> {
+pub async fn document(state: &Context, since: u64) -> Result<String, DomainError> {
     let now = state.clock.now();
     let (mut sequence, mut entries) = state.store.revocations_since(since).await?;
     let mut from = since;
@@ -42,7 +42,7 @@ impl KnownStatus {
     /// # Errors
     ///
     /// Store failures.
-    pub async fn of_code(state: &AppState, code: &str) -> Result<Self, ApiError> {
+    pub async fn of_code(state: &Context, code: &str) -> Result<Self, DomainError> {
         match UntrustedToken::parse(code) {
             Ok(token) => Self::of(state, &token).await,
             // Unparsable: the verifier refuses it before any status is asked.
@@ -55,7 +55,7 @@ impl KnownStatus {
     /// # Errors
     ///
     /// Store failures.
-    pub async fn of(state: &AppState, token: &UntrustedToken) -> Result<Self, ApiError> {
+    pub async fn of(state: &Context, token: &UntrustedToken) -> Result<Self, DomainError> {
         let revoked = match token.device() {
             Some(parts) => {
                 state

@@ -11,16 +11,16 @@ use serde::{Deserialize, Serialize};
 use yibao_shared::{Relation, UnixTime, VoucherId};
 
 use super::{CONSENT_AGE, LinkView, MAX_MEMBERS, PENDING_SECS, event, today, view};
-use crate::http::auth::HolderAuth;
-use crate::http::error::ApiError;
+use crate::domain::activation::Attestation;
+use crate::domain::caller::Holder;
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
 use crate::id_number::IdNumber;
 use crate::model::{
     Channel, Consent, FamilyLink, InsuredStatus, LinkEvent, LinkStatus, Person, Voucher,
     VoucherStatus,
 };
 use crate::secrets::random_bytes;
-use crate::domain::activation::Attestation;
-use crate::domain::context::AppState;
 use crate::store::LinkSave;
 
 /// After a rejection, the same binder's requests to the same person are dropped for this
@@ -112,22 +112,22 @@ pub struct BindRequested {
 ///
 /// # Errors
 ///
-/// [`ApiError::AttestationNotAuthenticated`], [`ApiError::AttestationIncomplete`], an
-/// invalid ID number, [`ApiError::CannotBindSelf`], [`ApiError::RateLimited`],
-/// [`ApiError::FamilyLimitReached`], [`ApiError::AlreadyBound`]; for an attesting channel
+/// [`DomainError::AttestationNotAuthenticated`], [`DomainError::AttestationIncomplete`], an
+/// invalid ID number, [`DomainError::CannotBindSelf`], [`DomainError::RateLimited`],
+/// [`DomainError::FamilyLimitReached`], [`DomainError::AlreadyBound`]; for an attesting channel
 /// only, the registry refusals (not in registry, name mismatch, not insured, region).
 pub async fn bind(
-    state: &AppState,
-    binder: &HolderAuth,
+    state: &Context,
+    binder: &Holder,
     attesting: Option<&Channel>,
     request: &BindRequest,
-) -> Result<BindAnswer, ApiError> {
+) -> Result<BindAnswer, DomainError> {
     let binder_voucher = binder.active_voucher()?.voucher_id;
     check_attestations(attesting, request)?;
-    let id = IdNumber::parse(&request.id_number).map_err(ApiError::InvalidIdNumber)?;
+    let id = IdNumber::parse(&request.id_number).map_err(DomainError::InvalidIdNumber)?;
     let id_key = state.index.id_key(&id);
     if id_key == binder.person.id_key {
-        return Err(ApiError::CannotBindSelf);
+        return Err(DomainError::CannotBindSelf);
     }
     state.limits.bind(binder_voucher).await?;
     let now = state.clock.now();
@@ -140,7 +140,7 @@ pub async fn bind(
         .filter(|l| l.counts_against_limit())
         .count();
     if active >= MAX_MEMBERS {
-        return Err(ApiError::FamilyLimitReached);
+        return Err(DomainError::FamilyLimitReached);
     }
 
     let requested = BindAnswer::Requested(BindRequested {
@@ -167,7 +167,7 @@ pub async fn bind(
         state.deliveries.clone().spawn(async move {
             if let Err(e) = delivery.send(&state).await {
                 // Dropped, as a request to nobody is: the binder was told `requested`.
-                tracing::warn!(binder = %delivery.binder, code = e.code(), "family request not delivered");
+                tracing::warn!(binder = %delivery.binder, error = %e, "family request not delivered");
             }
         });
         return Ok(requested);
@@ -175,7 +175,7 @@ pub async fn bind(
     // A channel that checked the member or the documents itself is told precisely.
     let member = found?;
     if !channel.serves(member.region) {
-        return Err(ApiError::RegionNotAllowed);
+        return Err(DomainError::RegionNotAllowed);
     }
     match establishment(binder, attesting, request, &member, now) {
         Some((consent, bound)) => {
@@ -186,21 +186,24 @@ pub async fn bind(
         None => {
             let delivery = Delivery::new(binder, request.relation, member, now);
             match delivery.send(state).await {
-                Err(ApiError::AlreadyBound) => Err(ApiError::AlreadyBound),
+                Err(DomainError::AlreadyBound) => Err(DomainError::AlreadyBound),
                 other => other.map(|()| requested),
             }
         }
     }
 }
 
-fn check_attestations(attesting: Option<&Channel>, request: &BindRequest) -> Result<(), ApiError> {
+fn check_attestations(
+    attesting: Option<&Channel>,
+    request: &BindRequest,
+) -> Result<(), DomainError> {
     let claims_something = request.guardianship.is_some() || request.member_attestation.is_some();
     if claims_something && attesting.is_none() {
-        return Err(ApiError::AttestationNotAuthenticated);
+        return Err(DomainError::AttestationNotAuthenticated);
     }
     if let Some(a) = &request.member_attestation {
         if !(a.real_name && a.real_person) || a.method.trim().is_empty() {
-            return Err(ApiError::AttestationIncomplete);
+            return Err(DomainError::AttestationIncomplete);
         }
     }
     if let Some(reference) = request
@@ -209,7 +212,7 @@ fn check_attestations(attesting: Option<&Channel>, request: &BindRequest) -> Res
         .and_then(|g| g.reference.as_deref())
     {
         if reference.chars().count() > 64 || reference.chars().any(char::is_control) {
-            return Err(ApiError::InvalidField("guardianship.reference"));
+            return Err(DomainError::InvalidField("guardianship.reference"));
         }
     }
     Ok(())
@@ -218,25 +221,25 @@ fn check_attestations(attesting: Option<&Channel>, request: &BindRequest) -> Res
 /// The registry entry, if it exists, matches the name and is insured; otherwise the
 /// refusal (for a channel's eyes only).
 async fn insured_person(
-    state: &AppState,
+    state: &Context,
     id_key: &crate::secrets::IdKey,
     name: &str,
-) -> Result<Result<Person, ApiError>, ApiError> {
+) -> Result<Result<Person, DomainError>, DomainError> {
     let Some(person) = state.store.person(id_key).await? else {
-        return Ok(Err(ApiError::NotInRegistry));
+        return Ok(Err(DomainError::NotInRegistry));
     };
     if person.name_key != state.index.name_key(name) {
-        return Ok(Err(ApiError::NameMismatch));
+        return Ok(Err(DomainError::NameMismatch));
     }
     if person.status != InsuredStatus::Insured {
-        return Ok(Err(ApiError::NotInsured));
+        return Ok(Err(DomainError::NotInsured));
     }
     Ok(Ok(person))
 }
 
 /// How the link is established at once, with its audit event, or `None`: it needs consent.
 fn establishment(
-    binder: &HolderAuth,
+    binder: &Holder,
     attesting: Option<&Channel>,
     request: &BindRequest,
     member: &Person,
@@ -279,13 +282,13 @@ fn establishment(
 /// voucher is created only here, right before the link; if the link then cannot be saved
 /// (a concurrent bind took the last place), the unused voucher is discarded again.
 async fn bind_established(
-    state: &AppState,
-    binder: &HolderAuth,
+    state: &Context,
+    binder: &Holder,
     relation: Relation,
     member: &Person,
     consent: Consent,
     bound: LinkEvent,
-) -> Result<LinkView, ApiError> {
+) -> Result<LinkView, DomainError> {
     let binder_voucher = binder.voucher.voucher_id;
     let now = bound.at;
     let channel = binder.credential.channel.clone();
@@ -294,7 +297,7 @@ async fn bind_established(
         None => {
             let candidate = Voucher {
                 voucher_id: VoucherId(
-                    random_bytes().map_err(|e| ApiError::Internal(e.to_string()))?,
+                    random_bytes().map_err(|e| DomainError::Internal(e.to_string()))?,
                 ),
                 id_key: member.id_key,
                 status: VoucherStatus::Active,
@@ -329,30 +332,30 @@ async fn bind_established(
             .store
             .link(binder_voucher, member_voucher.voucher_id)
             .await?
-            .ok_or(ApiError::Conflict)?,
-        LinkSave::LimitReached => return Err(ApiError::FamilyLimitReached),
-        LinkSave::Conflict => return Err(ApiError::Conflict),
+            .ok_or(DomainError::Conflict)?,
+        LinkSave::LimitReached => return Err(DomainError::FamilyLimitReached),
+        LinkSave::Conflict => return Err(DomainError::Conflict),
     };
     tracing::info!(binder = %link.binder, member = %link.member, ?consent, "family link bound");
     Ok(view(&link, member, now))
 }
 
 async fn save_active(
-    state: &AppState,
+    state: &Context,
     binder: VoucherId,
     member: VoucherId,
     relation: Relation,
     consent: Consent,
     by_proxy: bool,
     bound: LinkEvent,
-) -> Result<LinkSave, ApiError> {
+) -> Result<LinkSave, DomainError> {
     let now = bound.at;
     let previous = state.store.link(binder, member).await?;
     if previous
         .as_ref()
         .is_some_and(|l| l.status_at(now) == LinkStatus::Active)
     {
-        return Err(ApiError::AlreadyBound);
+        return Err(DomainError::AlreadyBound);
     }
     let version = previous.as_ref().map_or(0, |l| l.version);
     let mut history = previous.map(|l| l.history).unwrap_or_default();
@@ -393,7 +396,7 @@ struct Delivery {
 }
 
 impl Delivery {
-    fn new(binder: &HolderAuth, relation: Relation, member: Person, now: UnixTime) -> Self {
+    fn new(binder: &Holder, relation: Relation, member: Person, now: UnixTime) -> Self {
         Self {
             binder: binder.voucher.voucher_id,
             channel: binder.credential.channel.clone(),
@@ -409,8 +412,8 @@ impl Delivery {
     ///
     /// # Errors
     ///
-    /// [`ApiError::AlreadyBound`] (told to an attesting channel only), store failures.
-    async fn send(&self, state: &AppState) -> Result<(), ApiError> {
+    /// [`DomainError::AlreadyBound`] (told to an attesting channel only), store failures.
+    async fn send(&self, state: &Context) -> Result<(), DomainError> {
         let now = self.now;
         let Some(member_voucher) = state.store.voucher_of(&self.member.id_key).await? else {
             return Ok(());
@@ -421,7 +424,7 @@ impl Delivery {
             .await?;
         if let Some(previous) = &previous {
             match previous.status_at(now) {
-                LinkStatus::Active => return Err(ApiError::AlreadyBound),
+                LinkStatus::Active => return Err(DomainError::AlreadyBound),
                 LinkStatus::Pending => return Ok(()),
                 _ => {}
             }

@@ -15,12 +15,12 @@ pub use self::bind::{BindAnswer, BindRequest, GuardianshipAttestation, Guardians
 use serde::Serialize;
 use yibao_shared::{FamilyProxy, Relation, UnixTime, VoucherId};
 
-use crate::http::auth::HolderAuth;
-use crate::http::error::ApiError;
+use crate::domain::activation::{IssuedToken, issue_token};
+use crate::domain::caller::Holder;
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
 use crate::id_number::BirthDate;
 use crate::model::{Consent, FamilyLink, LinkEvent, LinkStatus, Person};
-use crate::domain::activation::{IssuedToken, issue_token};
-use crate::domain::context::AppState;
 use crate::store::LinkSave;
 
 /// Most members (active or pending) one binder may have.
@@ -82,15 +82,15 @@ pub enum Access {
 ///
 /// # Errors
 ///
-/// [`ApiError::NotBound`] unless it is the caller's own voucher or an active link (pending,
-/// rejected, expired and unbound links grant nothing); [`ApiError::VoucherSuspended`] when a
+/// [`DomainError::NotBound`] unless it is the caller's own voucher or an active link (pending,
+/// rejected, expired and unbound links grant nothing); [`DomainError::VoucherSuspended`] when a
 /// suspended holder tries to act for someone else.
 pub async fn may_act_for(
-    state: &AppState,
-    caller: &HolderAuth,
+    state: &Context,
+    caller: &Holder,
     target: VoucherId,
     now: UnixTime,
-) -> Result<Access, ApiError> {
+) -> Result<Access, DomainError> {
     if caller.voucher.voucher_id == target {
         return Ok(Access::Own);
     }
@@ -100,7 +100,7 @@ pub async fn may_act_for(
             binder,
             relation: link.relation,
         })),
-        _ => Err(ApiError::NotBound),
+        _ => Err(DomainError::NotBound),
     }
 }
 
@@ -144,16 +144,16 @@ fn view(link: &FamilyLink, other: &Person, now: UnixTime) -> LinkView {
 }
 
 /// The owner of `voucher`. A voucher that does not exist (a caller's made-up id, or a link
-/// left by a proxy activation that was undone) is [`ApiError::NotBound`]: it grants nothing.
-async fn person_of(state: &AppState, voucher: VoucherId) -> Result<Person, ApiError> {
-    owner(state, voucher).await?.ok_or(ApiError::NotBound)
+/// left by a proxy activation that was undone) is [`DomainError::NotBound`]: it grants nothing.
+async fn person_of(state: &Context, voucher: VoucherId) -> Result<Person, DomainError> {
+    owner(state, voucher).await?.ok_or(DomainError::NotBound)
 }
 
 /// The owner of `voucher`, or `None` if there is no such voucher (lists skip such links).
 pub(crate) async fn owner(
-    state: &AppState,
+    state: &Context,
     voucher: VoucherId,
-) -> Result<Option<Person>, ApiError> {
+) -> Result<Option<Person>, DomainError> {
     let Some(voucher) = state.store.voucher(voucher).await? else {
         return Ok(None);
     };
@@ -162,7 +162,7 @@ pub(crate) async fn owner(
         .person(&voucher.id_key)
         .await?
         .map(Some)
-        .ok_or_else(|| ApiError::Internal("voucher of a person not in the registry".into()))
+        .ok_or_else(|| DomainError::Internal("voucher of a person not in the registry".into()))
 }
 
 /// The binder's members, with their status now: links that are or were active. Requests
@@ -172,7 +172,7 @@ pub(crate) async fn owner(
 /// # Errors
 ///
 /// Store failures.
-pub async fn members(state: &AppState, binder: VoucherId) -> Result<Vec<LinkView>, ApiError> {
+pub async fn members(state: &Context, binder: VoucherId) -> Result<Vec<LinkView>, DomainError> {
     let now = state.clock.now();
     let mut out = Vec::new();
     for link in state.store.links_of_binder(binder).await? {
@@ -192,7 +192,7 @@ pub async fn members(state: &AppState, binder: VoucherId) -> Result<Vec<LinkView
 /// # Errors
 ///
 /// Store failures.
-pub async fn binders(state: &AppState, member: VoucherId) -> Result<Vec<LinkView>, ApiError> {
+pub async fn binders(state: &Context, member: VoucherId) -> Result<Vec<LinkView>, DomainError> {
     let now = state.clock.now();
     let mut out = Vec::new();
     for link in state.store.links_of_member(member).await? {
@@ -208,46 +208,46 @@ pub async fn binders(state: &AppState, member: VoucherId) -> Result<Vec<LinkView
 /// `limit`, the change is refused when it would give the binder more than [`MAX_MEMBERS`]
 /// active members.
 async fn change(
-    state: &AppState,
+    state: &Context,
     binder: VoucherId,
     member: VoucherId,
     limit: bool,
-    apply: impl Fn(&mut FamilyLink, UnixTime) -> Result<(), ApiError>,
-) -> Result<FamilyLink, ApiError> {
+    apply: impl Fn(&mut FamilyLink, UnixTime) -> Result<(), DomainError>,
+) -> Result<FamilyLink, DomainError> {
     for _ in 0..3 {
         let now = state.clock.now();
         let mut link = state
             .store
             .link(binder, member)
             .await?
-            .ok_or(ApiError::NotBound)?;
+            .ok_or(DomainError::NotBound)?;
         let version = link.version;
         apply(&mut link, now)?;
         link.version = version + 1;
         let limit = limit.then_some(MAX_MEMBERS);
         match state.store.save_link(&link, version, limit).await? {
             LinkSave::Saved => return Ok(link),
-            LinkSave::LimitReached => return Err(ApiError::FamilyLimitReached),
+            LinkSave::LimitReached => return Err(DomainError::FamilyLimitReached),
             LinkSave::Conflict => {}
         }
     }
-    Err(ApiError::Conflict)
+    Err(DomainError::Conflict)
 }
 
 /// Whether `decider` may decide requests to show `member`'s code: the member themselves
 /// (from 16; a child may only reject), or a guardian the registry names for a minor member.
 /// Returns the decider's role for the audit trail.
 async fn decider_role(
-    state: &AppState,
-    decider: &HolderAuth,
+    state: &Context,
+    decider: &Holder,
     member: VoucherId,
     approve: bool,
     now: UnixTime,
-) -> Result<&'static str, ApiError> {
+) -> Result<&'static str, DomainError> {
     let minor = |p: &Person| p.birth_date.age_on(today(now)) < CONSENT_AGE;
     if decider.voucher.voucher_id == member {
         if approve && minor(&decider.person) {
-            return Err(ApiError::GuardianApprovalRequired);
+            return Err(DomainError::GuardianApprovalRequired);
         }
         return Ok("member");
     }
@@ -256,7 +256,7 @@ async fn decider_role(
     if minor(&person) && person.guardians.contains(&decider.person.id_key) {
         Ok("guardian")
     } else {
-        Err(ApiError::NotBound)
+        Err(DomainError::NotBound)
     }
 }
 
@@ -265,21 +265,21 @@ async fn decider_role(
 ///
 /// # Errors
 ///
-/// [`ApiError::NotBound`] without a request or right to decide, [`ApiError::NotPending`] if
-/// it is not pending, [`ApiError::GuardianApprovalRequired`] for a child approving,
-/// [`ApiError::FamilyLimitReached`].
+/// [`DomainError::NotBound`] without a request or right to decide, [`DomainError::NotPending`] if
+/// it is not pending, [`DomainError::GuardianApprovalRequired`] for a child approving,
+/// [`DomainError::FamilyLimitReached`].
 pub async fn decide(
-    state: &AppState,
-    decider: &HolderAuth,
+    state: &Context,
+    decider: &Holder,
     binder: VoucherId,
     member: VoucherId,
     approve: bool,
-) -> Result<LinkView, ApiError> {
+) -> Result<LinkView, DomainError> {
     let role = decider_role(state, decider, member, approve, state.clock.now()).await?;
     let channel = decider.credential.channel.clone();
     let link = change(state, binder, member, approve, |link, now| {
         if link.status_at(now) != LinkStatus::Pending {
-            return Err(ApiError::NotPending);
+            return Err(DomainError::NotPending);
         }
         if approve {
             link.status = LinkStatus::Active;
@@ -306,7 +306,7 @@ pub async fn decide(
 /// # Errors
 ///
 /// Store failures.
-pub async fn requests(state: &AppState, caller: &HolderAuth) -> Result<Vec<LinkView>, ApiError> {
+pub async fn requests(state: &Context, caller: &Holder) -> Result<Vec<LinkView>, DomainError> {
     let now = state.clock.now();
     let me = caller.voucher.voucher_id;
     let mut members = vec![me];
@@ -337,7 +337,7 @@ pub async fn requests(state: &AppState, caller: &HolderAuth) -> Result<Vec<LinkV
     Ok(out)
 }
 
-async fn view_for_member(state: &AppState, link: &FamilyLink) -> Result<LinkView, ApiError> {
+async fn view_for_member(state: &Context, link: &FamilyLink) -> Result<LinkView, DomainError> {
     Ok(view(
         link,
         &person_of(state, link.binder).await?,
@@ -349,13 +349,13 @@ async fn view_for_member(state: &AppState, link: &FamilyLink) -> Result<LinkView
 ///
 /// # Errors
 ///
-/// [`ApiError::NotBound`] if there is no active or pending link.
+/// [`DomainError::NotBound`] if there is no active or pending link.
 pub async fn unbind(
-    state: &AppState,
-    actor: &HolderAuth,
+    state: &Context,
+    actor: &Holder,
     binder: VoucherId,
     member: VoucherId,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let role = if actor.voucher.voucher_id == binder {
         "binder"
     } else {
@@ -364,7 +364,7 @@ pub async fn unbind(
     let channel = actor.credential.channel.clone();
     change(state, binder, member, false, |link, now| {
         if !link.occupies_a_place(now) {
-            return Err(ApiError::NotBound);
+            return Err(DomainError::NotBound);
         }
         link.status = LinkStatus::Unbound;
         link.pending_until = None;
@@ -373,7 +373,8 @@ pub async fn unbind(
     })
     .await?;
     // The binder's phones lose the member's offline codes at terminals' next sync.
-    crate::domain::devices::revoke::link_ended(&*state.store, state.clock.now(), binder, member).await?;
+    crate::domain::devices::revoke::link_ended(&*state.store, state.clock.now(), binder, member)
+        .await?;
     tracing::info!(%binder, %member, by = role, "family link unbound");
     Ok(())
 }
@@ -382,12 +383,12 @@ pub async fn unbind(
 ///
 /// # Errors
 ///
-/// [`ApiError::NotBound`], or the token errors (suspended voucher, not insured).
+/// [`DomainError::NotBound`], or the token errors (suspended voucher, not insured).
 pub async fn token_for(
-    state: &AppState,
-    caller: &HolderAuth,
+    state: &Context,
+    caller: &Holder,
     target: VoucherId,
-) -> Result<IssuedToken, ApiError> {
+) -> Result<IssuedToken, DomainError> {
     match may_act_for(state, caller, target, state.clock.now()).await? {
         Access::Own => issue_token(state, caller.active_voucher()?, &caller.person, None),
         Access::Proxy(proxy) => {
@@ -395,7 +396,7 @@ pub async fn token_for(
                 .store
                 .voucher(target)
                 .await?
-                .ok_or(ApiError::NotBound)?;
+                .ok_or(DomainError::NotBound)?;
             let person = person_of(state, target).await?;
             issue_token(state, &voucher, &person, Some(proxy))
         }
@@ -414,7 +415,7 @@ const SEEN_BY_THE_BINDER: [&str; 4] = ["bound", "approved", "member-activated-by
 /// # Errors
 ///
 /// Store failures.
-pub async fn audit(state: &AppState, voucher: VoucherId) -> Result<Vec<AuditEntry>, ApiError> {
+pub async fn audit(state: &Context, voucher: VoucherId) -> Result<Vec<AuditEntry>, DomainError> {
     let as_binder = state.store.links_of_binder(voucher).await?;
     let as_member = state.store.links_of_member(voucher).await?;
     let entries = |links: Vec<FamilyLink>, shown: fn(&LinkEvent) -> bool| {

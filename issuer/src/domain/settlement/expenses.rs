@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use yibao_shared::{UnixTime, VoucherId};
 
-use crate::model::settlement::{Amounts, Settlement};
-use crate::http::auth::HolderAuth;
-use crate::http::error::ApiError;
+use crate::domain::caller::Holder;
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
 use crate::domain::family::{self, today};
 use crate::model::InstitutionKind;
-use crate::domain::context::AppState;
+use crate::model::settlement::{Amounts, Settlement};
 
 /// Which ledger to read.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -80,15 +80,15 @@ pub struct Expenses {
 ///
 /// # Errors
 ///
-/// [`ApiError::NotBound`] unless `target` is the caller's own voucher or an actively bound
+/// [`DomainError::NotBound`] unless `target` is the caller's own voucher or an actively bound
 /// member ([`family::may_act_for`]); store failures.
 pub async fn expenses(
-    state: &AppState,
-    caller: &HolderAuth,
+    state: &Context,
+    caller: &Holder,
     target: VoucherId,
     year: Option<u16>,
     now: UnixTime,
-) -> Result<Expenses, ApiError> {
+) -> Result<Expenses, DomainError> {
     family::may_act_for(state, caller, target, now).await?;
     let year = year.unwrap_or_else(|| today(now).year);
     let names: HashMap<String, String> = state

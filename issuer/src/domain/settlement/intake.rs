@@ -7,12 +7,12 @@ use yibao_shared::{
 };
 use yibao_verifier::{Rejection, VerifiedToken};
 
-use crate::model::settlement::{DoubleUse, Settlement, reference};
-use crate::http::auth::TerminalAuth;
+use crate::domain::caller::TerminalCaller;
+use crate::domain::context::Context;
 use crate::domain::devices::status::KnownStatus;
-use crate::http::error::ApiError;
+use crate::domain::error::DomainError;
+use crate::model::settlement::{DoubleUse, Settlement, reference};
 use crate::signing::KeyMaterial;
-use crate::domain::context::AppState;
 
 /// One presentation a terminal verified and queued.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -97,7 +97,7 @@ pub enum Settled {
 #[derive(Debug)]
 pub struct Presented<'a> {
     /// The calling terminal.
-    pub by: &'a TerminalAuth,
+    pub by: &'a TerminalCaller,
     /// Operator id.
     pub operator: &'a str,
     /// Business type.
@@ -131,11 +131,11 @@ fn candidate(token: &VerifiedToken, presented: &Presented<'_>, now: UnixTime) ->
 
 /// What the insert-if-absent of `candidate` found, as a verdict; records a double use.
 async fn resolve(
-    state: &AppState,
+    state: &Context,
     candidate: Settlement,
     existing: Option<Settlement>,
     now: UnixTime,
-) -> Result<Settled, ApiError> {
+) -> Result<Settled, DomainError> {
     let Some(existing) = existing else {
         metrics::counter!("yibao_settlements_total", "outcome" => "settled").increment(1);
         return Ok(Settled::New(candidate));
@@ -174,11 +174,11 @@ async fn resolve(
 ///
 /// Store failures only.
 pub async fn settle(
-    state: &AppState,
+    state: &Context,
     token: &VerifiedToken,
     presented: &Presented<'_>,
     now: UnixTime,
-) -> Result<Settled, ApiError> {
+) -> Result<Settled, DomainError> {
     let candidate = candidate(token, presented, now);
     let existing = state.store.insert_settlement(&candidate).await?;
     resolve(state, candidate, existing, now).await
@@ -188,23 +188,23 @@ pub async fn settle(
 ///
 /// # Errors
 ///
-/// [`ApiError::InvalidBusinessType`], [`ApiError::InvalidField`] for the operator,
-/// [`ApiError::InstitutionMismatch`].
+/// [`DomainError::InvalidBusinessType`], [`DomainError::InvalidField`] for the operator,
+/// [`DomainError::InstitutionMismatch`].
 pub fn check_visit(
-    by: &TerminalAuth,
+    by: &TerminalCaller,
     institution: &str,
     operator: &str,
     business_type: &str,
-) -> Result<BusinessType, ApiError> {
+) -> Result<BusinessType, DomainError> {
     if institution != by.institution.code {
-        return Err(ApiError::InstitutionMismatch);
+        return Err(DomainError::InstitutionMismatch);
     }
     // The terminal checked these same rules before it recorded the visit (one function in
     // yibao-shared), so a visit it accepted is never refused here for its fields.
     match VisitFields::check(institution, operator, business_type) {
         Ok(fields) => Ok(fields.business_type()),
-        Err(InvalidVisitField::BusinessType) => Err(ApiError::InvalidBusinessType),
-        Err(invalid) => Err(ApiError::InvalidField(invalid.field())),
+        Err(InvalidVisitField::BusinessType) => Err(DomainError::InvalidBusinessType),
+        Err(invalid) => Err(DomainError::InvalidField(invalid.field())),
     }
 }
 
@@ -219,11 +219,11 @@ pub fn check_visit(
 ///
 /// Store failures only; every verdict is a [`HandoffResult`], in request order.
 pub async fn hand_off(
-    state: &AppState,
-    by: &TerminalAuth,
+    state: &Context,
+    by: &TerminalCaller,
     items: Vec<HandoffItem>,
     now: UnixTime,
-) -> Result<Vec<HandoffResult>, ApiError> {
+) -> Result<Vec<HandoffResult>, DomainError> {
     let capacity = items.len();
     // Device-bound codes: what the store says about their certificates, looked up first.
     let mut statuses = Vec::with_capacity(capacity);
@@ -243,7 +243,7 @@ pub async fn hand_off(
                 .collect()
         })
         .await
-        .map_err(|e| ApiError::Internal(format!("handoff verification: {e}")))?
+        .map_err(|e| DomainError::Internal(format!("handoff verification: {e}")))?
     };
     let candidates: Vec<Settlement> = prepared.iter().flatten().cloned().collect();
     let mut existing = state
@@ -262,7 +262,7 @@ pub async fn hand_off(
         };
         let found = existing
             .next()
-            .ok_or_else(|| ApiError::Internal("store answered fewer settlements".into()))?;
+            .ok_or_else(|| DomainError::Internal("store answered fewer settlements".into()))?;
         results.push(match resolve(state, candidate, found, now).await? {
             Settled::New(s) | Settled::Repeat(s) => HandoffResult {
                 status: HandoffStatus::Settled,
@@ -285,9 +285,9 @@ pub async fn hand_off(
 
 /// One handoff checked and re-verified: the settlement it would create, or its refusal.
 fn prepare(
-    state: &AppState,
+    state: &Context,
     keys: &KeyMaterial,
-    by: &TerminalAuth,
+    by: &TerminalCaller,
     item: &HandoffItem,
     status: &KnownStatus,
     now: UnixTime,
@@ -403,11 +403,11 @@ impl DecodeResponse {
 ///
 /// Bad visit fields and store failures; verdicts are a [`DecodeResponse`].
 pub async fn decode(
-    state: &AppState,
-    by: &TerminalAuth,
+    state: &Context,
+    by: &TerminalCaller,
     request: &DecodeRequest,
     now: UnixTime,
-) -> Result<DecodeResponse, ApiError> {
+) -> Result<DecodeResponse, DomainError> {
     let business_type = check_visit(
         by,
         &request.institution,

@@ -6,12 +6,13 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use yibao_shared::{RegionCode, VoucherId};
 
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
 use crate::http::auth::AdminAuth;
 use crate::http::error::{ApiError, AppJson, AppPath, ErrorBody};
 use crate::model::{Channel, Institution, InstitutionKind, Terminal, VoucherStatus};
 use crate::secrets::new_credential;
 use crate::signing::KeyMaterial;
-use crate::domain::context::AppState;
 
 /// A new channel.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -51,7 +52,7 @@ fn valid_id(id: &str) -> bool {
 }
 
 fn fresh(prefix: &str) -> Result<crate::secrets::NewCredential, ApiError> {
-    new_credential(prefix).map_err(|e| ApiError::Internal(e.to_string()))
+    new_credential(prefix).map_err(|e| DomainError::Internal(e.to_string()).into())
 }
 
 /// Register (or re-key) a channel.
@@ -59,22 +60,22 @@ fn fresh(prefix: &str) -> Result<crate::secrets::NewCredential, ApiError> {
     security(("bearer" = [])),
     responses((status = 201, body = IssuedCredential), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn register_channel(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     _: AdminAuth,
     AppJson(new): AppJson<NewChannel>,
 ) -> Result<(StatusCode, AppJson<IssuedCredential>), ApiError> {
     if !valid_id(&new.id) {
-        return Err(ApiError::InvalidField("id"));
+        return Err(DomainError::InvalidField("id").into());
     }
     if new.name.trim().is_empty() || new.name.len() > 100 {
-        return Err(ApiError::InvalidField("name"));
+        return Err(DomainError::InvalidField("name").into());
     }
     if !new
         .regions
         .iter()
         .all(|r| yibao_shared::trust_list::is_region_scope(r))
     {
-        return Err(ApiError::InvalidField("regions"));
+        return Err(DomainError::InvalidField("regions").into());
     }
     let key = fresh("ybc")?;
     state
@@ -118,7 +119,7 @@ pub struct NewInstitution {
     security(("bearer" = [])),
     responses((status = 201, body = Institution), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn register_institution(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     _: AdminAuth,
     AppJson(new): AppJson<NewInstitution>,
 ) -> Result<(StatusCode, AppJson<Institution>), ApiError> {
@@ -126,16 +127,16 @@ pub async fn register_institution(
         || new.code.len() > 32
         || !new.code.bytes().all(|b| b.is_ascii_alphanumeric())
     {
-        return Err(ApiError::InvalidField("code"));
+        return Err(DomainError::InvalidField("code").into());
     }
     if new.name.trim().is_empty() || new.name.len() > 200 {
-        return Err(ApiError::InvalidField("name"));
+        return Err(DomainError::InvalidField("name").into());
     }
     let institution = Institution {
         code: new.code,
         name: new.name,
         kind: new.kind,
-        region: RegionCode::parse(&new.region).ok_or(ApiError::InvalidField("region"))?,
+        region: RegionCode::parse(&new.region).ok_or(DomainError::InvalidField("region"))?,
         accepts_voucher: new.accepts_voucher,
     };
     state.store.put_institution(&institution).await?;
@@ -155,19 +156,19 @@ pub struct NewTerminal {
     request_body = NewTerminal, params(("code" = String, Path)), security(("bearer" = [])),
     responses((status = 201, body = IssuedCredential), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn register_terminal(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     _: AdminAuth,
     AppPath(code): AppPath<String>,
     AppJson(new): AppJson<NewTerminal>,
 ) -> Result<(StatusCode, AppJson<IssuedCredential>), ApiError> {
     if !valid_id(&new.id) {
-        return Err(ApiError::InvalidField("id"));
+        return Err(DomainError::InvalidField("id").into());
     }
     state
         .store
         .institution(&code)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(DomainError::NotFound)?;
     let key = fresh("ybt")?;
     state
         .store
@@ -188,20 +189,21 @@ pub async fn register_terminal(
 }
 
 async fn set_status(
-    state: &AppState,
+    state: &Context,
     id: &str,
     status: VoucherStatus,
 ) -> Result<StatusCode, ApiError> {
-    let id = VoucherId::parse(id).ok_or(ApiError::NotFound)?;
+    let id = VoucherId::parse(id).ok_or(DomainError::NotFound)?;
     if state.store.set_voucher_status(id, status).await? {
         if status == VoucherStatus::Suspended {
             // Offline codes stop at terminals' next sync, not when certificates expire.
-            crate::domain::devices::revoke::voucher_stopped(&*state.store, state.clock.now(), id).await?;
+            crate::domain::devices::revoke::voucher_stopped(&*state.store, state.clock.now(), id)
+                .await?;
         }
         tracing::info!(voucher = %id, ?status, "voucher status set");
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound)
+        Err(DomainError::NotFound.into())
     }
 }
 
@@ -210,7 +212,7 @@ async fn set_status(
     params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn suspend(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     _: AdminAuth,
     AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -222,7 +224,7 @@ pub async fn suspend(
     params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn reinstate(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     _: AdminAuth,
     AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -243,11 +245,11 @@ pub struct KeysReloaded {
 #[utoipa::path(post, path = "/v1/admin/keys/reload", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = KeysReloaded), (status = 500, body = ErrorBody)))]
 pub async fn reload_keys(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     _: AdminAuth,
 ) -> Result<AppJson<KeysReloaded>, ApiError> {
     let keys = KeyMaterial::load(&state.keys_dir, state.clock.now())
-        .map_err(|e| ApiError::Internal(format!("key reload failed: {e}")))?;
+        .map_err(|e| DomainError::Internal(format!("key reload failed: {e}")))?;
     let reloaded = KeysReloaded {
         key_id: keys.key_id().0,
         bundle_sequence: keys.bundle().sequence,

@@ -6,11 +6,15 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::http::auth::HolderAuth;
-use crate::domain::devices::session::{self, Challenge, DeviceSession, SessionRequest, SignOutRequest};
-use crate::domain::devices::{self, DeviceCertificates, DeviceView, RegistrationRequest, RenewalRequest};
+use crate::domain::caller::Holder;
+use crate::domain::context::Context;
+use crate::domain::devices::session::{
+    self, Challenge, DeviceSession, SessionRequest, SignOutRequest,
+};
+use crate::domain::devices::{
+    self, DeviceCertificates, DeviceView, RegistrationRequest, RenewalRequest,
+};
 use crate::http::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
-use crate::domain::context::AppState;
 
 /// Register this phone's key (proof of possession) and get certificates for offline codes:
 /// the holder's own and one per actively bound family member.
@@ -20,8 +24,8 @@ use crate::domain::context::AppState;
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn register(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppJson(request): AppJson<RegistrationRequest>,
 ) -> Result<(StatusCode, AppJson<DeviceCertificates>), ApiError> {
     let answer = devices::register(&state, &holder, &request).await?;
@@ -36,8 +40,8 @@ pub async fn register(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn renew(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppPath(device_id): AppPath<String>,
     AppJson(request): AppJson<RenewalRequest>,
 ) -> Result<AppJson<DeviceCertificates>, ApiError> {
@@ -50,8 +54,8 @@ pub async fn renew(
 #[utoipa::path(get, path = "/v1/devices", tag = "holder", security(("bearer" = [])),
     responses((status = 200, body = Vec<DeviceView>), (status = 401, body = ErrorBody)))]
 pub async fn list(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
 ) -> Result<AppJson<Vec<DeviceView>>, ApiError> {
     Ok(AppJson(devices::list(&state, &holder).await?))
 }
@@ -62,8 +66,8 @@ pub async fn list(
     params(("device_id" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppPath(device_id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     devices::remove(&state, &holder, &device_id).await?;
@@ -73,7 +77,7 @@ pub async fn remove(
 /// A challenge for the phone's login: the page signs it with its registered device key.
 #[utoipa::path(post, path = "/v1/device-sessions/challenge", tag = "holder",
     responses((status = 200, body = Challenge)))]
-pub async fn challenge(State(state): State<AppState>) -> Result<AppJson<Challenge>, ApiError> {
+pub async fn challenge(State(state): State<Context>) -> Result<AppJson<Challenge>, ApiError> {
     Ok(AppJson(session::challenge(&state)?))
 }
 
@@ -84,7 +88,7 @@ pub async fn challenge(State(state): State<AppState>) -> Result<AppJson<Challeng
     responses((status = 201, body = DeviceSession), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn open_session(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     AppJson(request): AppJson<SessionRequest>,
 ) -> Result<(StatusCode, AppJson<DeviceSession>), ApiError> {
     let answer = session::open(&state, &request).await?;
@@ -98,7 +102,7 @@ pub async fn open_session(
     params(("device_id" = String, Path)), request_body = SignOutRequest,
     responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn sign_out(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     AppPath(device_id): AppPath<String>,
     AppJson(request): AppJson<SignOutRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -123,7 +127,7 @@ pub struct StatusQuery {
         description = "signed status list envelope (docs/token-format.md §10)"),
         (status = 400, body = ErrorBody)))]
 pub async fn status_list(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     AppQuery(query): AppQuery<StatusQuery>,
 ) -> Result<Response, ApiError> {
     let document = devices::status::document(&state, query.since).await?;

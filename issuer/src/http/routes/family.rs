@@ -6,16 +6,18 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use yibao_shared::VoucherId;
 
-use crate::http::auth::{AdminAuth, AttestingChannel, HolderAuth};
-use crate::http::error::{ApiError, AppJson, AppPath, ErrorBody};
+use crate::domain::activation::IssuedToken;
+use crate::domain::caller::Holder;
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
 use crate::domain::family::bind::BindRequested;
 use crate::domain::family::{self, AuditEntry, BindAnswer, BindRequest, LinkView};
+use crate::http::auth::{AdminAuth, AttestingChannel};
+use crate::http::error::{ApiError, AppJson, AppPath, ErrorBody};
 use crate::http::routes::holder::{png_response, svg_response};
-use crate::domain::activation::IssuedToken;
-use crate::domain::context::AppState;
 
 fn voucher(text: &str) -> Result<VoucherId, ApiError> {
-    VoucherId::parse(text).ok_or(ApiError::NotBound)
+    VoucherId::parse(text).ok_or(DomainError::NotBound.into())
 }
 
 /// Add a family member. Bound at once (201) only when the relation is established: the
@@ -33,8 +35,8 @@ fn voucher(text: &str) -> Result<VoucherId, ApiError> {
         (status = 409, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn bind(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AttestingChannel(channel): AttestingChannel,
     AppJson(request): AppJson<BindRequest>,
 ) -> Result<Response, ApiError> {
@@ -50,8 +52,8 @@ pub async fn bind(
 #[utoipa::path(get, path = "/v1/family/members", tag = "family", security(("bearer" = [])),
     responses((status = 200, body = Vec<LinkView>)))]
 pub async fn members(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
 ) -> Result<AppJson<Vec<LinkView>>, ApiError> {
     Ok(AppJson(
         family::members(&state, holder.voucher.voucher_id).await?,
@@ -63,8 +65,8 @@ pub async fn members(
     params(("member" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody)))]
 pub async fn unbind_member(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppPath(member): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     family::unbind(
@@ -82,8 +84,8 @@ pub async fn unbind_member(
     params(("member" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = IssuedToken), (status = 403, body = ErrorBody)))]
 pub async fn member_token(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppPath(member): AppPath<String>,
 ) -> Result<AppJson<IssuedToken>, ApiError> {
     Ok(AppJson(
@@ -96,8 +98,8 @@ pub async fn member_token(
     params(("member" = String, Path)), security(("bearer" = [])),
     responses((status = 200, content_type = "image/svg+xml", body = String), (status = 403, body = ErrorBody)))]
 pub async fn member_token_svg(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppPath(member): AppPath<String>,
 ) -> Result<Response, ApiError> {
     svg_response(&family::token_for(&state, &holder, voucher(&member)?).await?)
@@ -108,8 +110,8 @@ pub async fn member_token_svg(
     params(("member" = String, Path)), security(("bearer" = [])),
     responses((status = 200, content_type = "image/png", body = Vec<u8>), (status = 403, body = ErrorBody)))]
 pub async fn member_token_png(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppPath(member): AppPath<String>,
 ) -> Result<Response, ApiError> {
     png_response(&family::token_for(&state, &holder, voucher(&member)?).await?)
@@ -119,8 +121,8 @@ pub async fn member_token_png(
 #[utoipa::path(get, path = "/v1/family/binders", tag = "family", security(("bearer" = [])),
     responses((status = 200, body = Vec<LinkView>)))]
 pub async fn binders(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
 ) -> Result<AppJson<Vec<LinkView>>, ApiError> {
     Ok(AppJson(
         family::binders(&state, holder.voucher.voucher_id).await?,
@@ -132,8 +134,8 @@ pub async fn binders(
     params(("binder" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = LinkView), (status = 409, body = ErrorBody)))]
 pub async fn approve(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppPath(binder): AppPath<String>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
@@ -153,8 +155,8 @@ pub async fn approve(
     params(("binder" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = LinkView), (status = 409, body = ErrorBody)))]
 pub async fn reject(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppPath(binder): AppPath<String>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
@@ -174,8 +176,8 @@ pub async fn reject(
 #[utoipa::path(get, path = "/v1/family/requests", tag = "family", security(("bearer" = [])),
     responses((status = 200, body = Vec<LinkView>), (status = 401, body = ErrorBody)))]
 pub async fn requests(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
 ) -> Result<AppJson<Vec<LinkView>>, ApiError> {
     Ok(AppJson(family::requests(&state, &holder).await?))
 }
@@ -187,8 +189,8 @@ pub async fn requests(
     responses((status = 200, body = LinkView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn approve_request(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppPath((binder, member)): AppPath<(String, String)>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
@@ -202,8 +204,8 @@ pub async fn approve_request(
     responses((status = 200, body = LinkView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn reject_request(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppPath((binder, member)): AppPath<(String, String)>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
@@ -216,8 +218,8 @@ pub async fn reject_request(
     params(("binder" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody)))]
 pub async fn unbind_binder(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppPath(binder): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     family::unbind(
@@ -234,8 +236,8 @@ pub async fn unbind_binder(
 #[utoipa::path(get, path = "/v1/family/audit", tag = "family", security(("bearer" = [])),
     responses((status = 200, body = Vec<AuditEntry>)))]
 pub async fn audit(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
 ) -> Result<AppJson<Vec<AuditEntry>>, ApiError> {
     Ok(AppJson(
         family::audit(&state, holder.voucher.voucher_id).await?,
@@ -247,10 +249,10 @@ pub async fn audit(
     params(("voucher" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Vec<AuditEntry>)))]
 pub async fn admin_audit(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     _: AdminAuth,
     AppPath(id): AppPath<String>,
 ) -> Result<AppJson<Vec<AuditEntry>>, ApiError> {
-    let id = VoucherId::parse(&id).ok_or(ApiError::NotFound)?;
+    let id = VoucherId::parse(&id).ok_or(DomainError::NotFound)?;
     Ok(AppJson(family::audit(&state, id).await?))
 }

@@ -5,14 +5,16 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::http::auth::{ChannelAuth, HolderAuth};
-use crate::domain::devices;
-use crate::http::error::{ApiError, AppJson, ErrorBody};
-use crate::http::qr;
 use crate::domain::activation::{
     self, ActivationRequest, ActivationResponse, DeactivationRequest, IssuedToken,
 };
-use crate::domain::context::AppState;
+use crate::domain::caller::Holder;
+use crate::domain::context::Context;
+use crate::domain::devices;
+use crate::domain::error::DomainError;
+use crate::http::auth::ChannelAuth;
+use crate::http::error::{ApiError, AppJson, ErrorBody};
+use crate::http::qr;
 
 /// Activate a voucher (channel).
 #[utoipa::path(post, path = "/v1/activations", tag = "channel",
@@ -24,7 +26,7 @@ use crate::domain::context::AppState;
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn activate(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     ChannelAuth(channel): ChannelAuth,
     AppJson(request): AppJson<ActivationRequest>,
 ) -> Result<(StatusCode, AppJson<ActivationResponse>), ApiError> {
@@ -50,7 +52,7 @@ pub struct Revoked {
     responses((status = 200, body = Revoked), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn deactivate(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     ChannelAuth(channel): ChannelAuth,
     AppJson(request): AppJson<DeactivationRequest>,
 ) -> Result<AppJson<Revoked>, ApiError> {
@@ -63,8 +65,8 @@ pub async fn deactivate(
     responses((status = 200, body = IssuedToken), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn token(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
 ) -> Result<AppJson<IssuedToken>, ApiError> {
     let token = activation::issue_token(&state, holder.active_voucher()?, &holder.person, None)?;
     Ok(AppJson(token))
@@ -92,7 +94,7 @@ fn no_store(content_type: &'static str, body: impl IntoResponse, token: &IssuedT
 ///
 /// Rendering failures (internal).
 pub fn svg_response(token: &IssuedToken) -> Result<Response, ApiError> {
-    let svg = qr::svg(&token.code, 320).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let svg = qr::svg(&token.code, 320).map_err(|e| DomainError::Internal(e.to_string()))?;
     metrics::counter!("yibao_qr_rendered_total", "format" => "svg").increment(1);
     Ok(no_store("image/svg+xml", svg, token))
 }
@@ -103,7 +105,7 @@ pub fn svg_response(token: &IssuedToken) -> Result<Response, ApiError> {
 ///
 /// Rendering failures (internal).
 pub fn png_response(token: &IssuedToken) -> Result<Response, ApiError> {
-    let png = qr::png(&token.code, 320).map_err(ApiError::Internal)?;
+    let png = qr::png(&token.code, 320).map_err(DomainError::Internal)?;
     metrics::counter!("yibao_qr_rendered_total", "format" => "png").increment(1);
     Ok(no_store("image/png", png, token))
 }
@@ -112,10 +114,7 @@ pub fn png_response(token: &IssuedToken) -> Result<Response, ApiError> {
 #[utoipa::path(get, path = "/v1/token.svg", tag = "holder", security(("bearer" = [])),
     responses((status = 200, content_type = "image/svg+xml", body = String),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn token_svg(
-    State(state): State<AppState>,
-    holder: HolderAuth,
-) -> Result<Response, ApiError> {
+pub async fn token_svg(State(state): State<Context>, holder: Holder) -> Result<Response, ApiError> {
     let token = activation::issue_token(&state, holder.active_voucher()?, &holder.person, None)?;
     svg_response(&token)
 }
@@ -124,10 +123,7 @@ pub async fn token_svg(
 #[utoipa::path(get, path = "/v1/token.png", tag = "holder", security(("bearer" = [])),
     responses((status = 200, content_type = "image/png", body = Vec<u8>),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn token_png(
-    State(state): State<AppState>,
-    holder: HolderAuth,
-) -> Result<Response, ApiError> {
+pub async fn token_png(State(state): State<Context>, holder: Holder) -> Result<Response, ApiError> {
     let token = activation::issue_token(&state, holder.active_voucher()?, &holder.person, None)?;
     png_response(&token)
 }
@@ -137,8 +133,8 @@ pub async fn token_png(
 #[utoipa::path(delete, path = "/v1/holder/credential", tag = "holder", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn revoke_own_credential(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
 ) -> Result<StatusCode, ApiError> {
     match &holder.device {
         Some(device) => devices::remove(&state, &holder, device).await?,

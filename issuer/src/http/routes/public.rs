@@ -5,15 +5,16 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
 use crate::http::error::{ApiError, AppJson, AppQuery, ErrorBody};
 use crate::model::{Institution, InstitutionKind};
-use crate::domain::context::AppState;
 use crate::store::StoreHealth;
 
 /// The root-signed trust bundle terminals sync.
 #[utoipa::path(get, path = "/v1/trust-bundle", tag = "public",
     responses((status = 200, content_type = "application/json", description = "signed bundle envelope (docs/token-format.md §6)")))]
-pub async fn trust_bundle(State(state): State<AppState>) -> Response {
+pub async fn trust_bundle(State(state): State<Context>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
         state.keys().bundle_document().to_owned(),
@@ -36,12 +37,12 @@ pub struct InstitutionFilter {
 #[utoipa::path(get, path = "/v1/institutions", tag = "public", params(InstitutionFilter),
     responses((status = 200, body = Vec<Institution>), (status = 422, body = ErrorBody)))]
 pub async fn institutions(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     AppQuery(filter): AppQuery<InstitutionFilter>,
 ) -> Result<AppJson<Vec<Institution>>, ApiError> {
     if let Some(region) = &filter.region {
         if !yibao_shared::trust_list::is_region_scope(region) {
-            return Err(ApiError::InvalidField("region"));
+            return Err(DomainError::InvalidField("region").into());
         }
     }
     let mut list: Vec<Institution> = state
@@ -79,14 +80,15 @@ pub async fn healthz() -> AppJson<Health> {
 /// replica, whose writes answer 503 while `replica_acks` requires one).
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200, body = Readiness), (status = 503, body = ErrorBody)))]
-pub async fn readyz(State(state): State<AppState>) -> Result<AppJson<Readiness>, ApiError> {
+pub async fn readyz(State(state): State<Context>) -> Result<AppJson<Readiness>, ApiError> {
     state.store.ping().await?;
     let store = state.store.health().await?;
     if let Some(cluster) = store.cluster.as_ref().filter(|c| c.state != "ok") {
-        return Err(ApiError::Unavailable(format!(
+        return Err(DomainError::Unavailable(format!(
             "Redis Cluster state {:?}, {} slots served",
             cluster.state, cluster.slots_ok
-        )));
+        ))
+        .into());
     }
     Ok(AppJson(Readiness {
         status: "ok",

@@ -5,12 +5,16 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use yibao_shared::VoucherId;
 
-use crate::http::auth::{AdminAuth, HolderAuth, TerminalAuth};
-use crate::http::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
+use crate::domain::caller::{Holder, TerminalCaller};
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
 use crate::domain::settlement::expenses::{self, ExpenseQuery, Expenses};
-use crate::domain::settlement::intake::{self, DecodeRequest, DecodeResponse, HandoffItem, HandoffResult};
+use crate::domain::settlement::intake::{
+    self, DecodeRequest, DecodeResponse, HandoffItem, HandoffResult,
+};
+use crate::http::auth::AdminAuth;
+use crate::http::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
 use crate::model::settlement::{Amounts, DoubleUse, Settlement, parse_reference};
-use crate::domain::context::AppState;
 
 /// The most handoffs in one request (a terminal sends more in several).
 pub const MAX_HANDOFFS: usize = 500;
@@ -39,12 +43,12 @@ pub struct HandoffAnswers {
     responses((status = 200, body = HandoffAnswers), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn hand_off(
-    State(state): State<AppState>,
-    terminal: TerminalAuth,
+    State(state): State<Context>,
+    terminal: TerminalCaller,
     AppJson(batch): AppJson<HandoffBatch>,
 ) -> Result<AppJson<HandoffAnswers>, ApiError> {
     if batch.handoffs.is_empty() || batch.handoffs.len() > MAX_HANDOFFS {
-        return Err(ApiError::InvalidField("handoffs (1 to 500)"));
+        return Err(DomainError::InvalidField("handoffs (1 to 500)").into());
     }
     // The document says int64 (what JSON clients hold safely); a larger time is no time.
     if batch
@@ -52,7 +56,7 @@ pub async fn hand_off(
         .iter()
         .any(|h| i64::try_from(h.verified_at).is_err())
     {
-        return Err(ApiError::InvalidField("verified_at"));
+        return Err(DomainError::InvalidField("verified_at").into());
     }
     let now = state.clock.now();
     let results = intake::hand_off(&state, &terminal, batch.handoffs, now).await?;
@@ -67,8 +71,8 @@ pub async fn hand_off(
     responses((status = 200, body = DecodeResponse), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn decode(
-    State(state): State<AppState>,
-    terminal: TerminalAuth,
+    State(state): State<Context>,
+    terminal: TerminalCaller,
     AppJson(request): AppJson<DecodeRequest>,
 ) -> Result<AppJson<DecodeResponse>, ApiError> {
     let now = state.clock.now();
@@ -84,15 +88,15 @@ pub async fn decode(
     responses((status = 200, body = Settlement), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn complete(
-    State(state): State<AppState>,
-    terminal: TerminalAuth,
+    State(state): State<Context>,
+    terminal: TerminalCaller,
     AppPath(reference): AppPath<String>,
     AppJson(amounts): AppJson<Amounts>,
 ) -> Result<AppJson<Settlement>, ApiError> {
     if !amounts.is_consistent() {
-        return Err(ApiError::AmountsInconsistent);
+        return Err(DomainError::AmountsInconsistent.into());
     }
-    let (voucher, token) = parse_reference(&reference).ok_or(ApiError::SettlementNotFound)?;
+    let (voucher, token) = parse_reference(&reference).ok_or(DomainError::SettlementNotFound)?;
     let now = state.clock.now();
     // Compare-and-set, retried: a concurrent completion either matches ours or wins.
     for _ in 0..3 {
@@ -103,10 +107,10 @@ pub async fn complete(
             // Another institution's settlement is not found, not forbidden: references are
             // not a way to learn about other institutions' patients.
             .filter(|s| s.institution == terminal.institution.code)
-            .ok_or(ApiError::SettlementNotFound)?;
+            .ok_or(DomainError::SettlementNotFound)?;
         match current.amounts {
             Some(done) if done == amounts => return Ok(AppJson(current)),
-            Some(_) => return Err(ApiError::SettlementCompleted),
+            Some(_) => return Err(DomainError::SettlementCompleted.into()),
             None => {}
         }
         let completed = Settlement {
@@ -119,7 +123,7 @@ pub async fn complete(
             return Ok(AppJson(completed));
         }
     }
-    Err(ApiError::Conflict)
+    Err(DomainError::Conflict.into())
 }
 
 /// Medical expenses of a year: the caller's own, or an actively bound family member's.
@@ -127,16 +131,16 @@ pub async fn complete(
     security(("bearer" = [])),
     responses((status = 200, body = Expenses), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn expenses(
-    State(state): State<AppState>,
-    holder: HolderAuth,
+    State(state): State<Context>,
+    holder: Holder,
     AppQuery(query): AppQuery<ExpenseQuery>,
 ) -> Result<AppJson<Expenses>, ApiError> {
     let target = match query.voucher.as_deref() {
         None => holder.voucher.voucher_id,
-        Some(text) => VoucherId::parse(text).ok_or(ApiError::NotBound)?,
+        Some(text) => VoucherId::parse(text).ok_or(DomainError::NotBound)?,
     };
     if query.year.is_some_and(|y| !(2000..=2100).contains(&y)) {
-        return Err(ApiError::InvalidField("year"));
+        return Err(DomainError::InvalidField("year").into());
     }
     let now = state.clock.now();
     Ok(AppJson(
@@ -158,11 +162,11 @@ pub struct SettlementAudit {
     params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = SettlementAudit), (status = 404, body = ErrorBody)))]
 pub async fn admin_settlements(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     _: AdminAuth,
     AppPath(id): AppPath<String>,
 ) -> Result<AppJson<SettlementAudit>, ApiError> {
-    let id = VoucherId::parse(&id).ok_or(ApiError::NotFound)?;
+    let id = VoucherId::parse(&id).ok_or(DomainError::NotFound)?;
     let mut settlements = state.store.settlements_of(id).await?;
     settlements.sort_by_key(|s| (s.verified_at, s.token_id));
     let mut double_uses = state.store.double_uses_of(id).await?;

@@ -15,11 +15,11 @@ use yibao_shared::{CertificateId, RevokedCertificate, TokenId, UnixTime, Voucher
 
 use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth, decode, encode};
 use crate::model::device::Device;
+use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
-use crate::model::settlement::{DoubleUse, Settlement};
 
 type Table = TableDefinition<'static, &'static str, &'static [u8]>;
 

@@ -61,11 +61,11 @@ use self::keys::{
 };
 use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth, decode, encode};
 use crate::model::device::Device;
+use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
     Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
-use crate::model::settlement::{DoubleUse, Settlement};
 
 /// How long the client waits for an answer before it reports the server unavailable: a
 /// request gets a clear 503 within about a second instead of hanging.
