@@ -4,6 +4,7 @@
 //! and the one mapping from errors to `{code, message}` and a status ([`error`]).
 
 pub mod auth;
+pub mod bodies;
 pub mod error;
 pub mod openapi;
 pub mod qr;

@@ -9,7 +9,6 @@ pub mod status;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
 use yibao_shared::{CertificateId, DevicePublicKey, FamilyProxy, Relation, UnixTime, VoucherId};
 
 use crate::domain::activation::claims_of;
@@ -30,87 +29,57 @@ pub const PROOF_WINDOW_SECS: u64 = 300;
 /// Default validity of a device certificate: covers a weekend outage (62 hours).
 pub const DEFAULT_VALIDITY_HOURS: u8 = 72;
 
-/// Registering a device: its key and a proof that the caller holds it.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegistrationRequest {
-    /// The device's P-256 public key, SEC1 (33 bytes compressed or 65 uncompressed, as
-    /// WebCrypto's `raw` export gives it), base64url without padding.
-    pub public_key: String,
-    /// Unix seconds at which the proof was signed (within 5 minutes of the issuer's clock).
+/// Registering a device: its key (SEC1, base64url), the proof that the caller holds it, and a
+/// name for the device list.
+#[derive(Clone, Copy, Debug)]
+pub struct Registration<'a> {
+    /// SEC1 public key, base64url.
+    pub public_key: &'a str,
+    /// When the proof was signed (unix seconds).
     pub signed_at: u64,
-    /// ECDSA P-256/SHA-256 signature (`r || s`, 64 bytes, base64url) by the device key over
-    /// `"yibao.device-pop.v1" || holder voucher id (8 bytes) || signed_at (u64 big-endian) ||
-    /// the compressed public key (33 bytes)`.
-    pub proof: String,
-    /// A name for the device list, e.g. the phone model (at most 40 characters).
-    #[serde(default)]
-    pub label: Option<String>,
+    /// The proof of possession (base64url), as [`proof_message`] says.
+    pub proof: &'a str,
+    /// A name for the device list (at most 40 characters).
+    pub label: Option<&'a str>,
 }
 
-/// Renewing a device's certificates: a fresh proof with the registered key.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RenewalRequest {
-    /// As in the registration.
+/// A fresh proof with a registered key (renewal).
+#[derive(Clone, Copy, Debug)]
+pub struct Proof<'a> {
+    /// When it was signed (unix seconds).
     pub signed_at: u64,
-    /// As in the registration, by the registered key.
-    pub proof: String,
+    /// The signature (base64url).
+    pub proof: &'a str,
 }
 
-/// A device's certificates, as the phone stores them.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DeviceCertificates {
-    /// The device's id (for renewal and removal).
+/// A device's new certificates.
+#[derive(Clone, Debug)]
+pub struct Certified {
+    /// The device.
     pub device_id: String,
-    /// Renew after this (unix seconds), whenever online.
-    #[schema(value_type = u64)]
+    /// When to renew, whenever online.
     pub renew_after: UnixTime,
     /// One for the holder's own voucher, one per actively bound family member.
-    pub certificates: Vec<CertificateView>,
+    pub certificates: Vec<Certificate>,
 }
 
 /// One certificate and what the phone shows next to it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CertificateView {
+#[derive(Clone, Debug)]
+pub struct Certificate {
     /// Whose voucher it certifies.
-    #[schema(value_type = String)]
     pub voucher_id: VoucherId,
-    /// The signed certificate (body and issuer signature), base64url: the phone puts it in
-    /// front of every presentation it signs (`docs/token-format.md` §8).
-    pub certificate: String,
-    /// Its id (what the status list names if it is revoked).
-    #[schema(value_type = String)]
+    /// The signed certificate (body and issuer signature).
+    pub signed: Vec<u8>,
+    /// Its id.
     pub certificate_id: CertificateId,
-    /// Valid from (unix seconds).
-    #[schema(value_type = u64)]
+    /// Valid from.
     pub issued_at: UnixTime,
-    /// Valid until (unix seconds): after this the phone must go online once.
-    #[schema(value_type = u64)]
+    /// Valid until.
     pub expires_at: UnixTime,
-    /// e.g. `张*三`.
+    /// The masked name shown beside it.
     pub masked_name: String,
-    /// Set for a family member's certificate: the relation shown on the 代家人出示 banner.
-    #[schema(value_type = Option<crate::model::names::RelationName>)]
+    /// Set for a family member's certificate.
     pub relation: Option<Relation>,
-}
-
-/// A registered device, as its holder sees it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DeviceView {
-    /// The device's id.
-    pub device_id: String,
-    /// Its label.
-    pub label: Option<String>,
-    /// Unix seconds.
-    #[schema(value_type = u64)]
-    pub registered_at: UnixTime,
-    /// Unix seconds.
-    #[schema(value_type = u64)]
-    pub renewed_at: UnixTime,
-    /// When its last certificate expires (unix seconds), if any is left.
-    #[schema(value_type = Option<u64>)]
-    pub certificates_expire_at: Option<UnixTime>,
 }
 
 /// Registers a device and certifies its key.
@@ -123,20 +92,20 @@ pub struct DeviceView {
 pub async fn register(
     state: &Context,
     holder: &Holder,
-    request: &RegistrationRequest,
-) -> Result<DeviceCertificates, DomainError> {
+    request: &Registration<'_>,
+) -> Result<Certified, DomainError> {
     let raw = URL_SAFE_NO_PAD
-        .decode(&request.public_key)
+        .decode(request.public_key)
         .map_err(|_| DomainError::InvalidDeviceKey)?;
     let key = DevicePublicKey::from_sec1(&raw).map_err(|_| DomainError::InvalidDeviceKey)?;
-    let label = match &request.label {
+    let label = match request.label {
         Some(l) if l.chars().count() > 40 || l.chars().any(char::is_control) => {
             return Err(DomainError::InvalidField("label"));
         }
-        other => other.clone(),
+        other => other.map(str::to_owned),
     };
     let now = state.clock.now();
-    check_proof(holder, &key, request.signed_at, &request.proof, now)?;
+    check_proof(holder, &key, request.signed_at, request.proof, now)?;
     let voucher = holder.active_voucher()?.voucher_id;
     let public_key = URL_SAFE_NO_PAD.encode(key.to_compressed());
     let devices = state.store.devices_of(voucher).await?;
@@ -178,8 +147,8 @@ pub async fn renew(
     state: &Context,
     holder: &Holder,
     device_id: &str,
-    request: &RenewalRequest,
-) -> Result<DeviceCertificates, DomainError> {
+    request: &Proof<'_>,
+) -> Result<Certified, DomainError> {
     let device = own_device(state, holder, device_id).await?;
     let raw = URL_SAFE_NO_PAD
         .decode(&device.public_key)
@@ -187,7 +156,7 @@ pub async fn renew(
     let key = DevicePublicKey::from_sec1(&raw)
         .map_err(|_| DomainError::Internal("stored device key".into()))?;
     let now = state.clock.now();
-    check_proof(holder, &key, request.signed_at, &request.proof, now)?;
+    check_proof(holder, &key, request.signed_at, request.proof, now)?;
     certify(state, holder, device, key, now).await
 }
 
@@ -196,19 +165,10 @@ pub async fn renew(
 /// # Errors
 ///
 /// Store failures.
-pub async fn list(state: &Context, holder: &Holder) -> Result<Vec<DeviceView>, DomainError> {
+pub async fn list(state: &Context, holder: &Holder) -> Result<Vec<Device>, DomainError> {
     let mut devices = state.store.devices_of(holder.voucher.voucher_id).await?;
     devices.sort_by_key(|d| d.registered_at);
-    Ok(devices
-        .into_iter()
-        .map(|d| DeviceView {
-            certificates_expire_at: d.certificates.iter().map(|c| c.expires_at).max(),
-            device_id: d.device_id,
-            label: d.label,
-            registered_at: d.registered_at,
-            renewed_at: d.renewed_at,
-        })
-        .collect())
+    Ok(devices)
 }
 
 /// Removes a device and revokes its certificates at once (sign-out, a phone given away).
@@ -282,7 +242,7 @@ async fn certify(
     mut device: Device,
     key: DevicePublicKey,
     now: UnixTime,
-) -> Result<DeviceCertificates, DomainError> {
+) -> Result<Certified, DomainError> {
     let own = holder.active_voucher()?;
     let mut subjects = vec![(own.clone(), holder.person.clone(), None)];
     for link in state.store.links_of_binder(own.voucher_id).await? {
@@ -328,9 +288,9 @@ async fn certify(
             binder: proxy.map(|p| p.binder),
             expires_at,
         });
-        views.push(CertificateView {
+        views.push(Certificate {
             voucher_id: voucher.voucher_id,
-            certificate: URL_SAFE_NO_PAD.encode(signed),
+            signed,
             certificate_id,
             issued_at: now,
             expires_at,
@@ -341,7 +301,7 @@ async fn certify(
     device.renewed_at = now;
     state.store.put_device(&device).await?;
     metrics::counter!("yibao_device_certificates_issued_total").increment(views.len() as u64);
-    Ok(DeviceCertificates {
+    Ok(Certified {
         device_id: device.device_id,
         // A third of the validity: a phone online now and then always holds two days' worth.
         renew_after: now.saturating_add(u64::from(hours) * 3_600 / 3),

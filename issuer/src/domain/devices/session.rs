@@ -14,7 +14,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
 use yibao_shared::{DevicePublicKey, UnixTime, VoucherId};
 
 use super::revoke;
@@ -40,50 +39,35 @@ const CHALLENGE_LEN: usize = NONCE_LEN + 8 + MAC_LEN;
 const SESSION_LEN: usize = 8 + 8 + 8 + MAC_LEN;
 
 /// A challenge for the device to sign.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Challenge {
-    /// Opaque, base64url: sign it as it decodes (docs/issuer.md, "The phone's login").
+#[derive(Clone, Debug)]
+pub struct NewChallenge {
+    /// Opaque, base64url.
     pub challenge: String,
-    /// Answer it before this (unix seconds).
-    #[schema(value_type = u64)]
+    /// Answer it before this.
     pub expires_at: UnixTime,
-}
-
-/// Opening a session: the challenge signed by a registered device.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SessionRequest {
-    /// The holder's voucher id (16 hex digits), as in the device's own certificate.
-    pub voucher_id: String,
-    /// The registered device's id.
-    pub device_id: String,
-    /// The challenge, as received.
-    pub challenge: String,
-    /// ECDSA P-256/SHA-256 (`r || s`, base64url) by the device key over
-    /// `"yibao.device-session.v1" || voucher id (8 bytes) || device id (8 bytes) ||
-    /// the decoded challenge (56 bytes)`.
-    pub signature: String,
 }
 
 /// A session: a bearer credential for the holder's endpoints, bound to one device.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DeviceSession {
-    /// `Authorization: Bearer <session>`.
-    pub session: String,
-    /// It ends then (unix seconds), or when the device is removed, whichever comes first.
-    #[schema(value_type = u64)]
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// The bearer text (`yds1.…`).
+    pub token: String,
+    /// It ends then, or when the device is removed.
     pub expires_at: UnixTime,
 }
 
-/// Signing a device out: a statement its key signed (possibly while offline, long before).
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SignOutRequest {
-    /// The holder's voucher id (16 hex digits).
-    pub voucher_id: String,
-    /// ECDSA P-256/SHA-256 (`r || s`, base64url) by the device key over
-    /// `"yibao.device-signout.v1" || voucher id (8 bytes) || device id (8 bytes)`.
-    pub signature: String,
+/// A registered device's answer to a challenge (all as received, base64url or hex).
+#[derive(Clone, Copy, Debug)]
+pub struct Answer<'a> {
+    /// The holder's voucher id.
+    pub voucher_id: &'a str,
+    /// The device's id.
+    pub device_id: &'a str,
+    /// The challenge.
+    pub challenge: &'a str,
+    /// The device key's signature over [`SESSION_DOMAIN`], the voucher and device ids and the
+    /// challenge bytes.
+    pub signature: &'a str,
 }
 
 /// Who a valid session token speaks for.
@@ -100,7 +84,7 @@ pub struct SessionSubject {
 /// # Errors
 ///
 /// [`DomainError::Internal`] if the random source fails.
-pub fn challenge(state: &Context) -> Result<Challenge, DomainError> {
+pub fn challenge(state: &Context) -> Result<NewChallenge, DomainError> {
     let nonce: [u8; NONCE_LEN] =
         random_bytes().map_err(|e| DomainError::Internal(e.to_string()))?;
     let expires_at = state.clock.now().saturating_add(CHALLENGE_SECS);
@@ -109,7 +93,7 @@ pub fn challenge(state: &Context) -> Result<Challenge, DomainError> {
     raw.extend_from_slice(&expires_at.as_secs().to_be_bytes());
     let mac = state.index.session_mac(b"challenge", &raw);
     raw.extend_from_slice(&mac);
-    Ok(Challenge {
+    Ok(NewChallenge {
         challenge: URL_SAFE_NO_PAD.encode(raw),
         expires_at,
     })
@@ -122,12 +106,12 @@ pub fn challenge(state: &Context) -> Result<Challenge, DomainError> {
 /// # Errors
 ///
 /// [`DomainError::Unauthorized`]; [`DomainError::RateLimited`]; store failures.
-pub async fn open(state: &Context, request: &SessionRequest) -> Result<DeviceSession, DomainError> {
+pub async fn open(state: &Context, request: &Answer<'_>) -> Result<Session, DomainError> {
     let now = state.clock.now();
-    let voucher = VoucherId::parse(&request.voucher_id).ok_or(DomainError::Unauthorized)?;
-    let device_bytes = device_bytes(&request.device_id).ok_or(DomainError::Unauthorized)?;
+    let voucher = VoucherId::parse(request.voucher_id).ok_or(DomainError::Unauthorized)?;
+    let device_bytes = device_bytes(request.device_id).ok_or(DomainError::Unauthorized)?;
     let raw = URL_SAFE_NO_PAD
-        .decode(&request.challenge)
+        .decode(request.challenge)
         .ok()
         .filter(|r| r.len() == CHALLENGE_LEN)
         .ok_or(DomainError::Unauthorized)?;
@@ -144,7 +128,7 @@ pub async fn open(state: &Context, request: &SessionRequest) -> Result<DeviceSes
     state.limits.holder(&caller).await?;
     let device = state
         .store
-        .device(voucher, &request.device_id)
+        .device(voucher, request.device_id)
         .await?
         .ok_or(DomainError::Unauthorized)?;
     let mut message = Vec::with_capacity(SESSION_DOMAIN.len() + 16 + CHALLENGE_LEN);
@@ -152,7 +136,7 @@ pub async fn open(state: &Context, request: &SessionRequest) -> Result<DeviceSes
     message.extend_from_slice(&voucher.0);
     message.extend_from_slice(&device_bytes);
     message.extend_from_slice(&raw);
-    verify(&device, &message, &request.signature)?;
+    verify(&device, &message, request.signature)?;
     // Last, so a wrong signature does not use the challenge up.
     let nonce: [u8; NONCE_LEN] = body[..NONCE_LEN].try_into().unwrap_or([0; NONCE_LEN]);
     state.limits.answer_once(nonce).await?;
@@ -165,8 +149,8 @@ pub async fn open(state: &Context, request: &SessionRequest) -> Result<DeviceSes
     let mac = state.index.session_mac(b"session", &token);
     token.extend_from_slice(&mac);
     metrics::counter!("yibao_device_sessions_opened_total").increment(1);
-    Ok(DeviceSession {
-        session: format!("{SESSION_PREFIX}{}", URL_SAFE_NO_PAD.encode(token)),
+    Ok(Session {
+        token: format!("{SESSION_PREFIX}{}", URL_SAFE_NO_PAD.encode(token)),
         expires_at,
     })
 }
@@ -202,9 +186,10 @@ pub fn subject(state: &Context, token: &str) -> Option<SessionSubject> {
 pub async fn sign_out(
     state: &Context,
     device_id: &str,
-    request: &SignOutRequest,
+    voucher_id: &str,
+    signature: &str,
 ) -> Result<(), DomainError> {
-    let voucher = VoucherId::parse(&request.voucher_id).ok_or(DomainError::Unauthorized)?;
+    let voucher = VoucherId::parse(voucher_id).ok_or(DomainError::Unauthorized)?;
     let device_bytes = device_bytes(device_id).ok_or(DomainError::Unauthorized)?;
     let Some(device) = state.store.device(voucher, device_id).await? else {
         return Ok(());
@@ -213,7 +198,7 @@ pub async fn sign_out(
     message.extend_from_slice(SIGN_OUT_DOMAIN);
     message.extend_from_slice(&voucher.0);
     message.extend_from_slice(&device_bytes);
-    verify(&device, &message, &request.signature)?;
+    verify(&device, &message, signature)?;
     revoke::remove_devices(
         &*state.store,
         state.clock.now(),

@@ -8,11 +8,10 @@ use serde::Deserialize;
 
 use crate::domain::caller::Holder;
 use crate::domain::context::Context;
-use crate::domain::devices::session::{
-    self, Challenge, DeviceSession, SessionRequest, SignOutRequest,
-};
-use crate::domain::devices::{
-    self, DeviceCertificates, DeviceView, RegistrationRequest, RenewalRequest,
+use crate::domain::devices::{self, session};
+use crate::http::bodies::devices::{
+    Challenge, DeviceCertificates, DeviceSession, DeviceView, RegistrationRequest, RenewalRequest,
+    SessionRequest, SignOutRequest,
 };
 use crate::http::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
 
@@ -28,8 +27,8 @@ pub async fn register(
     holder: Holder,
     AppJson(request): AppJson<RegistrationRequest>,
 ) -> Result<(StatusCode, AppJson<DeviceCertificates>), ApiError> {
-    let answer = devices::register(&state, &holder, &request).await?;
-    Ok((StatusCode::CREATED, AppJson(answer)))
+    let answer = devices::register(&state, &holder, &request.registration()).await?;
+    Ok((StatusCode::CREATED, AppJson(answer.into())))
 }
 
 /// Fresh certificates for a registered device (a new proof with its key).
@@ -46,7 +45,9 @@ pub async fn renew(
     AppJson(request): AppJson<RenewalRequest>,
 ) -> Result<AppJson<DeviceCertificates>, ApiError> {
     Ok(AppJson(
-        devices::renew(&state, &holder, &device_id, &request).await?,
+        devices::renew(&state, &holder, &device_id, &request.proof())
+            .await?
+            .into(),
     ))
 }
 
@@ -57,7 +58,8 @@ pub async fn list(
     State(state): State<Context>,
     holder: Holder,
 ) -> Result<AppJson<Vec<DeviceView>>, ApiError> {
-    Ok(AppJson(devices::list(&state, &holder).await?))
+    let devices = devices::list(&state, &holder).await?;
+    Ok(AppJson(devices.into_iter().map(DeviceView::from).collect()))
 }
 
 /// Remove a device: its certificates are revoked at once (terminals learn it at their next
@@ -78,7 +80,7 @@ pub async fn remove(
 #[utoipa::path(post, path = "/v1/device-sessions/challenge", tag = "holder",
     responses((status = 200, body = Challenge)))]
 pub async fn challenge(State(state): State<Context>) -> Result<AppJson<Challenge>, ApiError> {
-    Ok(AppJson(session::challenge(&state)?))
+    Ok(AppJson(session::challenge(&state)?.into()))
 }
 
 /// The phone's login: a registered device that signed a challenge gets a session for the
@@ -91,8 +93,8 @@ pub async fn open_session(
     State(state): State<Context>,
     AppJson(request): AppJson<SessionRequest>,
 ) -> Result<(StatusCode, AppJson<DeviceSession>), ApiError> {
-    let answer = session::open(&state, &request).await?;
-    Ok((StatusCode::CREATED, AppJson(answer)))
+    let answer = session::open(&state, &request.answer()).await?;
+    Ok((StatusCode::CREATED, AppJson(answer.into())))
 }
 
 /// Sign a device out by a statement its key signed, online or at the first contact after
@@ -106,7 +108,7 @@ pub async fn sign_out(
     AppPath(device_id): AppPath<String>,
     AppJson(request): AppJson<SignOutRequest>,
 ) -> Result<StatusCode, ApiError> {
-    session::sign_out(&state, &device_id, &request).await?;
+    session::sign_out(&state, &device_id, &request.voucher_id, &request.signature).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,0 +1,5 @@
+//! Request and response bodies, as the OpenAPI document describes them, apart from the
+//! domain values they carry: a body may change its shape for the wire without the domain
+//! knowing, and the domain never sees a schema.
+
+pub mod devices;
