@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use yibao_keys::{KeyDir, NewIssuerKey};
 use yibao_shared::{RegionCode, UnixTime};
 
-use crate::domain::activation::{self, ActivationRequest, Attestation};
+use crate::domain::activation::{self, Attestation};
 use crate::domain::context::Context;
 use crate::domain::registry::{self, Format};
 use crate::id_number::{BirthDate, synthetic};
@@ -245,19 +245,21 @@ pub async fn populate(
     let mut holders = Vec::new();
     for i in 0..3 {
         let (person, _, _) = synthetic_person(i);
-        let request = ActivationRequest {
-            name: person.name,
-            id_number: person.id_number,
-            attestation: Attestation {
-                real_name: true,
-                real_person: true,
-                method: "demo".into(),
-                reference: None,
-            },
+        let attestation = Attestation {
+            real_name: true,
+            real_person: true,
+            method: "demo".into(),
+            reference: None,
         };
-        let activation = activation::activate(state, &channel, &request)
-            .await
-            .map_err(|e| anyhow::anyhow!("activating demo holder {i}: {e}"))?;
+        let activation = activation::activate(
+            state,
+            &channel,
+            &person.name,
+            &person.id_number,
+            &attestation,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("activating demo holder {i}: {e}"))?;
         holders.push(DemoHolder {
             masked_name: activation.masked_name,
             voucher_id: activation.voucher_id.to_string(),

@@ -1,4 +1,4 @@
-//! The issuer's operations, independent of HTTP: handlers extract, call these, and map.
+//! Activation and deactivation through a channel, and the signing of codes (kind 1).
 
 use serde::{Deserialize, Serialize};
 use yibao_shared::{Claims, FamilyProxy, TokenId, UnixTime, VoucherId};
@@ -24,31 +24,11 @@ pub struct Attestation {
     pub reference: Option<String>,
 }
 
-/// An activation request from a channel.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActivationRequest {
-    /// Full name as in the registry.
-    pub name: String,
-    /// 18-character ID number.
-    pub id_number: String,
-    /// The channel's verification.
-    pub attestation: Attestation,
-}
-
-impl std::fmt::Debug for ActivationRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ActivationRequest(<redacted>)")
-    }
-}
-
-/// The answer to an activation: the holder credential is shown this once.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ActivationResponse {
+/// A voucher activated: the holder credential is shown this once.
+pub struct Activated {
     /// Pseudonymous voucher id.
-    #[schema(value_type = String, example = "a0a1a2a3a4a5a6a7")]
     pub voucher_id: VoucherId,
-    /// The phone's credential for this voucher (store it; it is not shown again).
+    /// The phone's credential for this voucher.
     pub holder_credential: String,
     /// e.g. `张*三`.
     pub masked_name: String,
@@ -56,11 +36,11 @@ pub struct ActivationResponse {
     pub created: bool,
 }
 
-impl std::fmt::Debug for ActivationResponse {
+impl std::fmt::Debug for Activated {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "ActivationResponse({}, created: {})",
+            "Activated({}, created: {})",
             self.voucher_id, self.created
         )
     }
@@ -92,13 +72,14 @@ pub(crate) async fn registry_person(
 pub async fn activate(
     state: &Context,
     channel: &Channel,
-    request: &ActivationRequest,
-) -> Result<ActivationResponse, DomainError> {
-    let a = &request.attestation;
+    name: &str,
+    id_number: &str,
+    a: &Attestation,
+) -> Result<Activated, DomainError> {
     if !(a.real_name && a.real_person) || a.method.trim().is_empty() {
         return Err(DomainError::AttestationIncomplete);
     }
-    let person = registry_person(state, &request.name, &request.id_number).await?;
+    let person = registry_person(state, name, id_number).await?;
     if person.status != InsuredStatus::Insured {
         return Err(DomainError::NotInsured);
     }
@@ -140,28 +121,12 @@ pub async fn activate(
         created = activation.created,
         "voucher activated"
     );
-    Ok(ActivationResponse {
+    Ok(Activated {
         voucher_id: activation.voucher.voucher_id,
         holder_credential: credential.secret.to_string(),
         masked_name: person.masked_name.to_string(),
         created: activation.created,
     })
-}
-
-/// A deactivation (lost phone) request from a channel.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeactivationRequest {
-    /// Full name as in the registry.
-    pub name: String,
-    /// 18-character ID number.
-    pub id_number: String,
-}
-
-impl std::fmt::Debug for DeactivationRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DeactivationRequest(<redacted>)")
-    }
 }
 
 /// Revokes every holder credential of the person's voucher; returns how many were live.
@@ -172,9 +137,10 @@ impl std::fmt::Debug for DeactivationRequest {
 pub async fn deactivate(
     state: &Context,
     channel: &Channel,
-    request: &DeactivationRequest,
+    name: &str,
+    id_number: &str,
 ) -> Result<usize, DomainError> {
-    let person = registry_person(state, &request.name, &request.id_number).await?;
+    let person = registry_person(state, name, id_number).await?;
     if !channel.serves(person.region) {
         return Err(DomainError::RegionNotAllowed);
     }
@@ -228,23 +194,20 @@ pub fn claims_of(
     })
 }
 
-/// A freshly signed token.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct IssuedToken {
+/// A freshly signed token (kind 1) and what the page shows beside it.
+#[derive(Clone, Debug)]
+pub struct SignedToken {
     /// The text to put in the QR code.
     pub code: String,
     /// Whose voucher (the holder's own, or the family member's).
-    #[schema(value_type = String)]
     pub voucher_id: VoucherId,
     /// Signing key id.
     pub key_id: u16,
-    /// Token id (hex).
-    pub token_id: String,
-    /// Unix seconds.
-    #[schema(value_type = u64)]
+    /// Token id.
+    pub token_id: TokenId,
+    /// When it was signed.
     pub issued_at: UnixTime,
-    /// Unix seconds; fetch a new one before this.
-    #[schema(value_type = u64)]
+    /// When it expires.
     pub expires_at: UnixTime,
     /// e.g. `张*三`.
     pub masked_name: String,
@@ -261,7 +224,7 @@ pub fn issue_token(
     voucher: &Voucher,
     person: &Person,
     proxy: Option<FamilyProxy>,
-) -> Result<IssuedToken, DomainError> {
+) -> Result<SignedToken, DomainError> {
     let claims = claims_of(voucher, person, proxy)?;
     let now = state.clock.now();
     let token_id = TokenId(random_bytes().map_err(|e| DomainError::Internal(e.to_string()))?);
@@ -270,11 +233,11 @@ pub fn issue_token(
         .sign(claims, token_id, now, state.token_lifetime_secs)
         .map_err(|e| DomainError::Internal(e.to_string()))?;
     metrics::counter!("yibao_tokens_issued_total").increment(1);
-    Ok(IssuedToken {
+    Ok(SignedToken {
         code,
         voucher_id: voucher.voucher_id,
         key_id: keys.key_id().0,
-        token_id: token_id.to_string(),
+        token_id,
         issued_at: now,
         expires_at: now.saturating_add(u64::from(state.token_lifetime_secs)),
         masked_name: person.masked_name.to_string(),

@@ -15,7 +15,7 @@ pub use self::bind::{BindAnswer, BindRequest, GuardianshipAttestation, Guardians
 use serde::Serialize;
 use yibao_shared::{FamilyProxy, Relation, UnixTime, VoucherId};
 
-use crate::domain::activation::{IssuedToken, issue_token};
+use crate::domain::activation::{SignedToken, issue_token};
 use crate::domain::caller::Holder;
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
@@ -388,7 +388,7 @@ pub async fn token_for(
     state: &Context,
     caller: &Holder,
     target: VoucherId,
-) -> Result<IssuedToken, DomainError> {
+) -> Result<SignedToken, DomainError> {
     match may_act_for(state, caller, target, state.clock.now()).await? {
         Access::Own => issue_token(state, caller.active_voucher()?, &caller.person, None),
         Access::Proxy(proxy) => {

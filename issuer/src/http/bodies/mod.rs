@@ -2,4 +2,5 @@
 //! domain values they carry: a body may change its shape for the wire without the domain
 //! knowing, and the domain never sees a schema.
 
+pub mod activation;
 pub mod devices;

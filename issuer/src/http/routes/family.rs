@@ -6,13 +6,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use yibao_shared::VoucherId;
 
-use crate::domain::activation::IssuedToken;
 use crate::domain::caller::Holder;
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
 use crate::domain::family::bind::BindRequested;
 use crate::domain::family::{self, AuditEntry, BindAnswer, BindRequest, LinkView};
 use crate::http::auth::{AdminAuth, AttestingChannel};
+use crate::http::bodies::activation::IssuedToken;
 use crate::http::error::{ApiError, AppJson, AppPath, ErrorBody};
 use crate::http::routes::holder::{png_response, svg_response};
 
@@ -89,7 +89,9 @@ pub async fn member_token(
     AppPath(member): AppPath<String>,
 ) -> Result<AppJson<IssuedToken>, ApiError> {
     Ok(AppJson(
-        family::token_for(&state, &holder, voucher(&member)?).await?,
+        family::token_for(&state, &holder, voucher(&member)?)
+            .await?
+            .into(),
     ))
 }
 

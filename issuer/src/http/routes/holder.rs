@@ -5,14 +5,15 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::domain::activation::{
-    self, ActivationRequest, ActivationResponse, DeactivationRequest, IssuedToken,
-};
+use crate::domain::activation::{self, SignedToken};
 use crate::domain::caller::Holder;
 use crate::domain::context::Context;
 use crate::domain::devices;
 use crate::domain::error::DomainError;
 use crate::http::auth::ChannelAuth;
+use crate::http::bodies::activation::{
+    ActivationRequest, ActivationResponse, DeactivationRequest, IssuedToken,
+};
 use crate::http::error::{ApiError, AppJson, ErrorBody};
 use crate::http::qr;
 
@@ -30,13 +31,20 @@ pub async fn activate(
     ChannelAuth(channel): ChannelAuth,
     AppJson(request): AppJson<ActivationRequest>,
 ) -> Result<(StatusCode, AppJson<ActivationResponse>), ApiError> {
-    let response = activation::activate(&state, &channel, &request).await?;
+    let response = activation::activate(
+        &state,
+        &channel,
+        &request.name,
+        &request.id_number,
+        &request.attestation,
+    )
+    .await?;
     let status = if response.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, AppJson(response)))
+    Ok((status, AppJson(response.into())))
 }
 
 /// How many credentials a deactivation revoked.
@@ -56,7 +64,8 @@ pub async fn deactivate(
     ChannelAuth(channel): ChannelAuth,
     AppJson(request): AppJson<DeactivationRequest>,
 ) -> Result<AppJson<Revoked>, ApiError> {
-    let revoked = activation::deactivate(&state, &channel, &request).await?;
+    let revoked =
+        activation::deactivate(&state, &channel, &request.name, &request.id_number).await?;
     Ok(AppJson(Revoked { revoked }))
 }
 
@@ -69,10 +78,10 @@ pub async fn token(
     holder: Holder,
 ) -> Result<AppJson<IssuedToken>, ApiError> {
     let token = activation::issue_token(&state, holder.active_voucher()?, &holder.person, None)?;
-    Ok(AppJson(token))
+    Ok(AppJson(token.into()))
 }
 
-fn no_store(content_type: &'static str, body: impl IntoResponse, token: &IssuedToken) -> Response {
+fn no_store(content_type: &'static str, body: impl IntoResponse, token: &SignedToken) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
@@ -93,7 +102,7 @@ fn no_store(content_type: &'static str, body: impl IntoResponse, token: &IssuedT
 /// # Errors
 ///
 /// Rendering failures (internal).
-pub fn svg_response(token: &IssuedToken) -> Result<Response, ApiError> {
+pub fn svg_response(token: &SignedToken) -> Result<Response, ApiError> {
     let svg = qr::svg(&token.code, 320).map_err(|e| DomainError::Internal(e.to_string()))?;
     metrics::counter!("yibao_qr_rendered_total", "format" => "svg").increment(1);
     Ok(no_store("image/svg+xml", svg, token))
@@ -104,7 +113,7 @@ pub fn svg_response(token: &IssuedToken) -> Result<Response, ApiError> {
 /// # Errors
 ///
 /// Rendering failures (internal).
-pub fn png_response(token: &IssuedToken) -> Result<Response, ApiError> {
+pub fn png_response(token: &SignedToken) -> Result<Response, ApiError> {
     let png = qr::png(&token.code, 320).map_err(DomainError::Internal)?;
     metrics::counter!("yibao_qr_rendered_total", "format" => "png").increment(1);
     Ok(no_store("image/png", png, token))
