@@ -1,6 +1,5 @@
 //! Activation and deactivation through a channel, and the signing of codes (kind 1).
 
-use serde::{Deserialize, Serialize};
 use yibao_shared::{Claims, FamilyProxy, TokenId, UnixTime, VoucherId};
 
 use crate::domain::context::Context;
@@ -10,8 +9,7 @@ use crate::model::{Channel, HolderCredential, InsuredStatus, Person, Voucher, Vo
 use crate::secrets::{new_credential, random_bytes};
 
 /// A channel's statement about how it verified the person (实名 + 实人).
-#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct Attestation {
     /// Real-name verification against the ID number passed.
     pub real_name: bool,
@@ -20,7 +18,6 @@ pub struct Attestation {
     /// How, e.g. `face`.
     pub method: String,
     /// The channel's own reference for the check, for audit.
-    #[serde(default)]
     pub reference: Option<String>,
 }
 

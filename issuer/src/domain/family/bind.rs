@@ -7,10 +7,9 @@
 //! channel attests it verified) binds at once, and only such a bind may activate the member's
 //! voucher by proxy.
 
-use serde::{Deserialize, Serialize};
 use yibao_shared::{Relation, UnixTime, VoucherId};
 
-use super::{CONSENT_AGE, LinkView, MAX_MEMBERS, PENDING_SECS, event, today, view};
+use super::{CONSENT_AGE, LinkSummary, MAX_MEMBERS, PENDING_SECS, event, today, view};
 use crate::domain::activation::Attestation;
 use crate::domain::caller::Holder;
 use crate::domain::context::Context;
@@ -28,48 +27,36 @@ use crate::store::LinkSave;
 pub const COOLING_OFF_SECS: u64 = 30 * 86_400;
 
 /// A request to add a family member.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BindRequest {
+pub struct Bind {
     /// The member's full name as in the registry.
     pub name: String,
     /// The member's ID number.
     pub id_number: String,
-    /// How the member relates to the binder (`parent`: the member is the binder's parent).
-    #[schema(value_type = crate::model::names::RelationName, example = "parent")]
+    /// How the member relates to the binder.
     pub relation: Relation,
-    /// For a member under 16: the guardianship the calling channel verified itself from a
-    /// document. Needs the channel's own key in `X-Channel-Key`.
-    #[serde(default)]
-    pub guardianship: Option<GuardianshipAttestation>,
-    /// For a member 16 or over: the calling channel attests the member's real-person
-    /// verification at binding time (consent given in person). Needs the channel's own key
-    /// in `X-Channel-Key`.
-    #[serde(default)]
+    /// For a member under 16: the guardianship the calling channel verified from a document.
+    pub guardianship: Option<Guardianship>,
+    /// For a member 16 or over: the member's real-person verification the channel attests.
     pub member_attestation: Option<Attestation>,
 }
 
-impl std::fmt::Debug for BindRequest {
+impl std::fmt::Debug for Bind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BindRequest(<redacted>)")
+        f.write_str("Bind(<redacted>)")
     }
 }
 
 /// A channel's statement that it verified a guardianship from a document.
-#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GuardianshipAttestation {
+#[derive(Clone, Debug)]
+pub struct Guardianship {
     /// Which document the channel checked.
     pub document: GuardianshipDocument,
-    /// The channel's own reference for the check, for audit (at most 64 printable
-    /// characters).
-    #[serde(default)]
+    /// The channel's own reference for the check, for audit.
     pub reference: Option<String>,
 }
 
 /// A document that proves a guardianship.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GuardianshipDocument {
     /// 户口簿: the household register lists the child and the guardian.
     HouseholdRegister,
@@ -90,20 +77,15 @@ impl GuardianshipDocument {
 #[derive(Debug)]
 pub enum BindAnswer {
     /// Established: the link is active (201).
-    Bound(LinkView),
+    Bound(LinkSummary),
     /// Sent for consent, or silently dropped; the caller cannot tell which (202).
-    Requested(BindRequested),
+    Requested(Requested),
 }
 
-/// The answer to a bind that needs someone's consent. The same whether or not the person
-/// exists, the name matches, or the request was dropped.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct BindRequested {
-    /// Always `requested`.
-    pub status: &'static str,
-    /// If the person exists and matches, they (or a registered guardian) may approve until
-    /// then; the link then appears in `GET /v1/family/members`.
-    #[schema(value_type = u64)]
+/// A bind that needs someone's consent, or was silently dropped: the caller cannot tell.
+#[derive(Clone, Copy, Debug)]
+pub struct Requested {
+    /// Until when the person (or a registered guardian) may approve.
     pub pending_until: UnixTime,
 }
 
@@ -120,7 +102,7 @@ pub async fn bind(
     state: &Context,
     binder: &Holder,
     attesting: Option<&Channel>,
-    request: &BindRequest,
+    request: &Bind,
 ) -> Result<BindAnswer, DomainError> {
     let binder_voucher = binder.active_voucher()?.voucher_id;
     check_attestations(attesting, request)?;
@@ -143,8 +125,7 @@ pub async fn bind(
         return Err(DomainError::FamilyLimitReached);
     }
 
-    let requested = BindAnswer::Requested(BindRequested {
-        status: "requested",
+    let requested = BindAnswer::Requested(Requested {
         pending_until: now.saturating_add(PENDING_SECS),
     });
     // One registry read and one name hash on every path, whoever the member is.
@@ -193,10 +174,7 @@ pub async fn bind(
     }
 }
 
-fn check_attestations(
-    attesting: Option<&Channel>,
-    request: &BindRequest,
-) -> Result<(), DomainError> {
+fn check_attestations(attesting: Option<&Channel>, request: &Bind) -> Result<(), DomainError> {
     let claims_something = request.guardianship.is_some() || request.member_attestation.is_some();
     if claims_something && attesting.is_none() {
         return Err(DomainError::AttestationNotAuthenticated);
@@ -241,7 +219,7 @@ async fn insured_person(
 fn establishment(
     binder: &Holder,
     attesting: Option<&Channel>,
-    request: &BindRequest,
+    request: &Bind,
     member: &Person,
     now: UnixTime,
 ) -> Option<(Consent, LinkEvent)> {
@@ -288,7 +266,7 @@ async fn bind_established(
     member: &Person,
     consent: Consent,
     bound: LinkEvent,
-) -> Result<LinkView, DomainError> {
+) -> Result<LinkSummary, DomainError> {
     let binder_voucher = binder.voucher.voucher_id;
     let now = bound.at;
     let channel = binder.credential.channel.clone();

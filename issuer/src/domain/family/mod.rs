@@ -10,9 +10,8 @@
 
 pub mod bind;
 
-pub use self::bind::{BindAnswer, BindRequest, GuardianshipAttestation, GuardianshipDocument};
+pub use self::bind::{Bind, BindAnswer, Guardianship, GuardianshipDocument, Requested};
 
-use serde::Serialize;
 use yibao_shared::{FamilyProxy, Relation, UnixTime, VoucherId};
 
 use crate::domain::activation::{SignedToken, issue_token};
@@ -31,38 +30,32 @@ pub const PENDING_SECS: u64 = 7 * 86_400;
 pub const CONSENT_AGE: u16 = 16;
 
 /// A link as either side sees it.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct LinkView {
+#[derive(Clone, Debug)]
+pub struct LinkSummary {
     /// The binder's voucher.
-    #[schema(value_type = String)]
     pub binder: VoucherId,
     /// The member's voucher.
-    #[schema(value_type = String)]
     pub member: VoucherId,
     /// Masked name of the other side (the member for the binder, the binder for the member).
     pub masked_name: String,
     /// How the member relates to the binder.
-    #[schema(value_type = crate::model::names::RelationName)]
     pub relation: Relation,
     /// Status now (a lapsed pending request shows `expired`).
     pub status: LinkStatus,
     /// How it became active.
     pub consent: Option<Consent>,
     /// Deadline of a pending request.
-    #[schema(value_type = Option<u64>)]
     pub pending_until: Option<UnixTime>,
     /// Whether binding activated the member's voucher.
     pub member_activated_by_proxy: bool,
 }
 
-/// One audit entry with the link it belongs to.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct AuditEntry {
+/// One audit event with the link it belongs to.
+#[derive(Clone, Debug)]
+pub struct LinkAudit {
     /// The binder.
-    #[schema(value_type = String)]
     pub binder: VoucherId,
     /// The member.
-    #[schema(value_type = String)]
     pub member: VoucherId,
     /// What happened.
     pub event: LinkEvent,
@@ -130,8 +123,8 @@ fn event(now: UnixTime, action: &str, actor: &str, channel: &str) -> LinkEvent {
     }
 }
 
-fn view(link: &FamilyLink, other: &Person, now: UnixTime) -> LinkView {
-    LinkView {
+fn view(link: &FamilyLink, other: &Person, now: UnixTime) -> LinkSummary {
+    LinkSummary {
         binder: link.binder,
         member: link.member,
         masked_name: other.masked_name.to_string(),
@@ -172,7 +165,7 @@ pub(crate) async fn owner(
 /// # Errors
 ///
 /// Store failures.
-pub async fn members(state: &Context, binder: VoucherId) -> Result<Vec<LinkView>, DomainError> {
+pub async fn members(state: &Context, binder: VoucherId) -> Result<Vec<LinkSummary>, DomainError> {
     let now = state.clock.now();
     let mut out = Vec::new();
     for link in state.store.links_of_binder(binder).await? {
@@ -192,7 +185,7 @@ pub async fn members(state: &Context, binder: VoucherId) -> Result<Vec<LinkView>
 /// # Errors
 ///
 /// Store failures.
-pub async fn binders(state: &Context, member: VoucherId) -> Result<Vec<LinkView>, DomainError> {
+pub async fn binders(state: &Context, member: VoucherId) -> Result<Vec<LinkSummary>, DomainError> {
     let now = state.clock.now();
     let mut out = Vec::new();
     for link in state.store.links_of_member(member).await? {
@@ -274,7 +267,7 @@ pub async fn decide(
     binder: VoucherId,
     member: VoucherId,
     approve: bool,
-) -> Result<LinkView, DomainError> {
+) -> Result<LinkSummary, DomainError> {
     let role = decider_role(state, decider, member, approve, state.clock.now()).await?;
     let channel = decider.credential.channel.clone();
     let link = change(state, binder, member, approve, |link, now| {
@@ -306,7 +299,7 @@ pub async fn decide(
 /// # Errors
 ///
 /// Store failures.
-pub async fn requests(state: &Context, caller: &Holder) -> Result<Vec<LinkView>, DomainError> {
+pub async fn requests(state: &Context, caller: &Holder) -> Result<Vec<LinkSummary>, DomainError> {
     let now = state.clock.now();
     let me = caller.voucher.voucher_id;
     let mut members = vec![me];
@@ -337,7 +330,7 @@ pub async fn requests(state: &Context, caller: &Holder) -> Result<Vec<LinkView>,
     Ok(out)
 }
 
-async fn view_for_member(state: &Context, link: &FamilyLink) -> Result<LinkView, DomainError> {
+async fn view_for_member(state: &Context, link: &FamilyLink) -> Result<LinkSummary, DomainError> {
     Ok(view(
         link,
         &person_of(state, link.binder).await?,
@@ -415,7 +408,7 @@ const SEEN_BY_THE_BINDER: [&str; 4] = ["bound", "approved", "member-activated-by
 /// # Errors
 ///
 /// Store failures.
-pub async fn audit(state: &Context, voucher: VoucherId) -> Result<Vec<AuditEntry>, DomainError> {
+pub async fn audit(state: &Context, voucher: VoucherId) -> Result<Vec<LinkAudit>, DomainError> {
     let as_binder = state.store.links_of_binder(voucher).await?;
     let as_member = state.store.links_of_member(voucher).await?;
     let entries = |links: Vec<FamilyLink>, shown: fn(&LinkEvent) -> bool| {
@@ -423,14 +416,14 @@ pub async fn audit(state: &Context, voucher: VoucherId) -> Result<Vec<AuditEntry
             l.history
                 .into_iter()
                 .filter(shown)
-                .map(move |event| AuditEntry {
+                .map(move |event| LinkAudit {
                     binder: l.binder,
                     member: l.member,
                     event,
                 })
         })
     };
-    let mut out: Vec<AuditEntry> = entries(as_binder, |e| {
+    let mut out: Vec<LinkAudit> = entries(as_binder, |e| {
         SEEN_BY_THE_BINDER.contains(&e.action.as_str())
     })
     .chain(entries(as_member, |_| true))

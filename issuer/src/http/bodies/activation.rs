@@ -4,7 +4,22 @@
 use serde::{Deserialize, Serialize};
 use yibao_shared::{UnixTime, VoucherId};
 
-use crate::domain::activation::{Activated, Attestation, SignedToken};
+use crate::domain::activation::{self, Activated, SignedToken};
+
+/// A channel's statement about how it verified the person (实名 + 实人).
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// Real-name verification against the ID number passed.
+    pub real_name: bool,
+    /// Real-person (liveness, face) verification passed.
+    pub real_person: bool,
+    /// How, e.g. `face`.
+    pub method: String,
+    /// The channel's own reference for the check, for audit.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
 
 /// An activation request from a channel.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -84,6 +99,17 @@ pub struct IssuedToken {
     pub expires_at: UnixTime,
     /// e.g. `张*三`.
     pub masked_name: String,
+}
+
+impl From<Attestation> for activation::Attestation {
+    fn from(a: Attestation) -> Self {
+        Self {
+            real_name: a.real_name,
+            real_person: a.real_person,
+            method: a.method,
+            reference: a.reference,
+        }
+    }
 }
 
 impl From<Activated> for ActivationResponse {

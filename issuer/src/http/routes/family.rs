@@ -9,10 +9,10 @@ use yibao_shared::VoucherId;
 use crate::domain::caller::Holder;
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
-use crate::domain::family::bind::BindRequested;
-use crate::domain::family::{self, AuditEntry, BindAnswer, BindRequest, LinkView};
+use crate::domain::family::{self, BindAnswer};
 use crate::http::auth::{AdminAuth, AttestingChannel};
 use crate::http::bodies::activation::IssuedToken;
+use crate::http::bodies::family::{AuditEntry, BindRequest, BindRequested, LinkView, all};
 use crate::http::error::{ApiError, AppJson, AppPath, ErrorBody};
 use crate::http::routes::holder::{png_response, svg_response};
 
@@ -41,9 +41,13 @@ pub async fn bind(
     AppJson(request): AppJson<BindRequest>,
 ) -> Result<Response, ApiError> {
     Ok(
-        match family::bind::bind(&state, &holder, channel.as_ref(), &request).await? {
-            BindAnswer::Bound(link) => (StatusCode::CREATED, AppJson(link)).into_response(),
-            BindAnswer::Requested(sent) => (StatusCode::ACCEPTED, AppJson(sent)).into_response(),
+        match family::bind::bind(&state, &holder, channel.as_ref(), &request.into()).await? {
+            BindAnswer::Bound(link) => {
+                (StatusCode::CREATED, AppJson(LinkView::from(link))).into_response()
+            }
+            BindAnswer::Requested(sent) => {
+                (StatusCode::ACCEPTED, AppJson(BindRequested::from(sent))).into_response()
+            }
         },
     )
 }
@@ -55,9 +59,11 @@ pub async fn members(
     State(state): State<Context>,
     holder: Holder,
 ) -> Result<AppJson<Vec<LinkView>>, ApiError> {
-    Ok(AppJson(
-        family::members(&state, holder.voucher.voucher_id).await?,
-    ))
+    Ok(AppJson(all(family::members(
+        &state,
+        holder.voucher.voucher_id,
+    )
+    .await?)))
 }
 
 /// Remove a member (effective at once).
@@ -126,9 +132,11 @@ pub async fn binders(
     State(state): State<Context>,
     holder: Holder,
 ) -> Result<AppJson<Vec<LinkView>>, ApiError> {
-    Ok(AppJson(
-        family::binders(&state, holder.voucher.voucher_id).await?,
-    ))
+    Ok(AppJson(all(family::binders(
+        &state,
+        holder.voucher.voucher_id,
+    )
+    .await?)))
 }
 
 /// Approve a pending request (the member consents).
@@ -148,7 +156,8 @@ pub async fn approve(
             holder.voucher.voucher_id,
             true,
         )
-        .await?,
+        .await?
+        .into(),
     ))
 }
 
@@ -169,7 +178,8 @@ pub async fn reject(
             holder.voucher.voucher_id,
             false,
         )
-        .await?,
+        .await?
+        .into(),
     ))
 }
 
@@ -181,7 +191,7 @@ pub async fn requests(
     State(state): State<Context>,
     holder: Holder,
 ) -> Result<AppJson<Vec<LinkView>>, ApiError> {
-    Ok(AppJson(family::requests(&state, &holder).await?))
+    Ok(AppJson(all(family::requests(&state, &holder).await?)))
 }
 
 /// Approve a request to show `member`'s code: the member, or a registered guardian of a
@@ -196,7 +206,9 @@ pub async fn approve_request(
     AppPath((binder, member)): AppPath<(String, String)>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
-        family::decide(&state, &holder, voucher(&binder)?, voucher(&member)?, true).await?,
+        family::decide(&state, &holder, voucher(&binder)?, voucher(&member)?, true)
+            .await?
+            .into(),
     ))
 }
 
@@ -211,7 +223,9 @@ pub async fn reject_request(
     AppPath((binder, member)): AppPath<(String, String)>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
-        family::decide(&state, &holder, voucher(&binder)?, voucher(&member)?, false).await?,
+        family::decide(&state, &holder, voucher(&binder)?, voucher(&member)?, false)
+            .await?
+            .into(),
     ))
 }
 
@@ -241,9 +255,11 @@ pub async fn audit(
     State(state): State<Context>,
     holder: Holder,
 ) -> Result<AppJson<Vec<AuditEntry>>, ApiError> {
-    Ok(AppJson(
-        family::audit(&state, holder.voucher.voucher_id).await?,
-    ))
+    Ok(AppJson(all(family::audit(
+        &state,
+        holder.voucher.voucher_id,
+    )
+    .await?)))
 }
 
 /// The audit trail of every link a voucher is part of (operator).
@@ -256,5 +272,5 @@ pub async fn admin_audit(
     AppPath(id): AppPath<String>,
 ) -> Result<AppJson<Vec<AuditEntry>>, ApiError> {
     let id = VoucherId::parse(&id).ok_or(DomainError::NotFound)?;
-    Ok(AppJson(family::audit(&state, id).await?))
+    Ok(AppJson(all(family::audit(&state, id).await?)))
 }

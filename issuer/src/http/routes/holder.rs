@@ -31,14 +31,13 @@ pub async fn activate(
     ChannelAuth(channel): ChannelAuth,
     AppJson(request): AppJson<ActivationRequest>,
 ) -> Result<(StatusCode, AppJson<ActivationResponse>), ApiError> {
-    let response = activation::activate(
-        &state,
-        &channel,
-        &request.name,
-        &request.id_number,
-        &request.attestation,
-    )
-    .await?;
+    let ActivationRequest {
+        name,
+        id_number,
+        attestation,
+    } = request;
+    let response =
+        activation::activate(&state, &channel, &name, &id_number, &attestation.into()).await?;
     let status = if response.created {
         StatusCode::CREATED
     } else {
