@@ -71,12 +71,11 @@ pub struct Quota {
 }
 
 /// What `/readyz` says about the store.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreHealth {
     /// `embedded`, `redis` or `redis-cluster`.
     pub backend: &'static str,
     /// The cluster's state (Redis Cluster only).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterHealth>,
 }
 

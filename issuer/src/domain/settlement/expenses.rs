@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::{Deserialize, Serialize};
 use yibao_shared::{UnixTime, VoucherId};
 
 use crate::domain::caller::Holder;
@@ -13,65 +12,39 @@ use crate::domain::family::{self, today};
 use crate::model::InstitutionKind;
 use crate::model::settlement::{Amounts, Settlement};
 
-/// Which ledger to read.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ExpenseQuery {
-    /// A family member's voucher (default: the caller's own).
-    #[param(pattern = "^[0-9a-f]{16}$")]
-    pub voucher: Option<String>,
-    /// Calendar year in China Standard Time (default: this year).
-    #[param(minimum = 2000, maximum = 2100)]
-    pub year: Option<u16>,
-}
-
-/// One settled visit.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct ExpenseItem {
-    /// Settlement reference.
-    pub reference: String,
-    /// Visit date (China Standard Time), `YYYY-MM-DD`.
-    pub date: String,
-    /// Institution code.
-    pub institution: String,
-    /// Institution name, when the institution is still registered.
-    pub institution_name: Option<String>,
-    /// Hospital or pharmacy.
-    pub institution_kind: InstitutionKind,
-    /// Business-type code.
-    pub business_type: String,
-    /// Its Chinese name.
-    pub business_name_zh: &'static str,
-    /// Whether a family member showed the code.
-    pub shown_by_family: bool,
-    /// Amounts in fen.
+/// One settled visit with its amounts, and the institution's name while it is registered.
+#[derive(Clone, Debug)]
+pub struct LedgerVisit {
+    /// The settlement.
+    pub settlement: Settlement,
+    /// Its amounts (only completed settlements are in the ledger).
     pub amounts: Amounts,
+    /// The institution's name, when the institution is still registered.
+    pub institution_name: Option<String>,
 }
 
 /// Totals of one institution kind.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct KindTotals {
+#[derive(Clone, Copy, Debug)]
+pub struct KindTotal {
     /// Hospital or pharmacy.
     pub institution_kind: InstitutionKind,
     /// Settled visits.
     pub visits: u64,
-    /// Summed amounts in fen.
+    /// Summed amounts.
     pub amounts: Amounts,
 }
 
 /// A voucher's expenses in one year.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Expenses {
+#[derive(Clone, Debug)]
+pub struct Ledger {
     /// Whose.
-    #[schema(value_type = String)]
     pub voucher_id: VoucherId,
-    /// Which year.
+    /// Which year (China Standard Time).
     pub year: u16,
     /// Visits, newest first.
-    pub items: Vec<ExpenseItem>,
+    pub visits: Vec<LedgerVisit>,
     /// Totals per institution kind.
-    pub by_kind: Vec<KindTotals>,
+    pub by_kind: Vec<KindTotal>,
     /// Grand total.
     pub total: Amounts,
 }
@@ -88,7 +61,7 @@ pub async fn expenses(
     target: VoucherId,
     year: Option<u16>,
     now: UnixTime,
-) -> Result<Expenses, DomainError> {
+) -> Result<Ledger, DomainError> {
     family::may_act_for(state, caller, target, now).await?;
     let year = year.unwrap_or_else(|| today(now).year);
     let names: HashMap<String, String> = state
@@ -108,39 +81,32 @@ pub async fn expenses(
         .collect();
     settled.sort_by_key(|(s, _)| std::cmp::Reverse(s.verified_at));
 
-    let mut by_kind: BTreeMap<InstitutionKind, KindTotals> = BTreeMap::new();
+    let mut by_kind: BTreeMap<InstitutionKind, KindTotal> = BTreeMap::new();
     let mut total = Amounts::default();
-    let items = settled
+    let visits = settled
         .into_iter()
-        .map(|(s, amounts)| {
+        .map(|(settlement, amounts)| {
             let kind = by_kind
-                .entry(s.institution_kind)
-                .or_insert_with(|| KindTotals {
-                    institution_kind: s.institution_kind,
+                .entry(settlement.institution_kind)
+                .or_insert_with(|| KindTotal {
+                    institution_kind: settlement.institution_kind,
                     visits: 0,
                     amounts: Amounts::default(),
                 });
             kind.visits += 1;
             kind.amounts.add(&amounts);
             total.add(&amounts);
-            let date = today(s.verified_at);
-            ExpenseItem {
-                date: format!("{:04}-{:02}-{:02}", date.year, date.month, date.day),
-                institution_name: names.get(&s.institution).cloned(),
-                institution: s.institution,
-                institution_kind: s.institution_kind,
-                business_type: s.business_type.code().to_owned(),
-                business_name_zh: s.business_type.label_zh(),
-                shown_by_family: s.shown_by.is_some(),
-                reference: s.reference,
+            LedgerVisit {
+                institution_name: names.get(&settlement.institution).cloned(),
+                settlement,
                 amounts,
             }
         })
         .collect();
-    Ok(Expenses {
+    Ok(Ledger {
         voucher_id: target,
         year,
-        items,
+        visits,
         by_kind: by_kind.into_values().collect(),
         total,
     })

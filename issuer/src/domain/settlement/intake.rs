@@ -1,9 +1,7 @@
 //! Handoffs from terminals and online decode: re-verify, then settle each token once.
 
-use serde::{Deserialize, Serialize};
 use yibao_shared::{
-    BusinessType, Claims, InvalidVisitField, TokenId, UnixTime, UntrustedToken, VisitFields,
-    VoucherId,
+    BusinessType, InvalidVisitField, TokenId, UnixTime, UntrustedToken, VisitFields,
 };
 use yibao_verifier::{Rejection, VerifiedToken};
 
@@ -14,71 +12,54 @@ use crate::domain::error::DomainError;
 use crate::model::settlement::{DoubleUse, Settlement, reference};
 use crate::signing::KeyMaterial;
 
-/// One presentation a terminal verified and queued.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HandoffItem {
+/// One presentation a terminal verified and queued, as it handed it off.
+#[derive(Clone, Debug)]
+pub struct Handoff {
     /// The code as scanned.
     pub code: String,
     /// The institution code (must be the terminal's).
     pub institution: String,
     /// Cashier or operator id.
     pub operator: String,
-    /// National business-type code, e.g. `01301` (see `BusinessTypeCode`). Checked per
-    /// item: an unknown code refuses that item with `invalid-business-type`, not the batch.
+    /// National business-type code.
     pub business_type: String,
-    /// When the terminal verified it (unix seconds).
+    /// When the terminal verified it.
     pub verified_at: u64,
     /// Verified by the terminal against its trust bundle.
-    #[serde(default = "yes")]
     pub offline: bool,
 }
 
-fn yes() -> bool {
-    true
-}
-
 /// What became of one handoff.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum HandoffStatus {
-    /// Settled by this terminal (now or on an earlier try): see `reference`.
-    Settled,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandoffOutcome {
+    /// Settled by this terminal (now or on an earlier try).
+    Settled {
+        /// The token.
+        token_id: TokenId,
+        /// The settlement reference.
+        reference: String,
+    },
     /// Another terminal settled this token first; recorded for audit.
-    DoubleUse,
-    /// Refused: see `code` (a verifier rejection code, `handoff-too-late`, …).
-    Rejected,
+    DoubleUse {
+        /// The token.
+        token_id: TokenId,
+    },
+    /// Refused.
+    Rejected {
+        /// The token, when the code could be read.
+        token_id: Option<TokenId>,
+        /// A verifier rejection code, `handoff-too-late`, …
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
 }
 
-/// The answer for one handoff, in request order.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct HandoffResult {
-    /// Outcome.
-    pub status: HandoffStatus,
-    /// The token, when the code could be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    pub token_id: Option<TokenId>,
-    /// Settlement reference (settled).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    /// Stable code (double use, rejected).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<&'static str>,
-    /// Explanation (double use, rejected).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-impl HandoffResult {
-    fn rejected(token_id: Option<TokenId>, code: &'static str, message: String) -> Self {
-        Self {
-            status: HandoffStatus::Rejected,
-            token_id,
-            reference: None,
-            code: Some(code),
-            message: Some(message),
-        }
+fn rejected(token_id: Option<TokenId>, code: &'static str, message: String) -> HandoffOutcome {
+    HandoffOutcome::Rejected {
+        token_id,
+        code,
+        message,
     }
 }
 
@@ -217,13 +198,13 @@ pub fn check_visit(
 ///
 /// # Errors
 ///
-/// Store failures only; every verdict is a [`HandoffResult`], in request order.
+/// Store failures only; every verdict is a [`HandoffOutcome`], in request order.
 pub async fn hand_off(
     state: &Context,
     by: &TerminalCaller,
-    items: Vec<HandoffItem>,
+    items: Vec<Handoff>,
     now: UnixTime,
-) -> Result<Vec<HandoffResult>, DomainError> {
+) -> Result<Vec<HandoffOutcome>, DomainError> {
     let capacity = items.len();
     // Device-bound codes: what the store says about their certificates, looked up first.
     let mut statuses = Vec::with_capacity(capacity);
@@ -232,7 +213,7 @@ pub async fn hand_off(
     }
     // Up to 500 signature checks (about 15 ms of CPU): on the blocking pool, so the
     // runtime's workers keep answering other requests meanwhile.
-    let prepared: Vec<Result<Settlement, HandoffResult>> = {
+    let prepared: Vec<Result<Settlement, HandoffOutcome>> = {
         let (state, by) = (state.clone(), by.clone());
         tokio::task::spawn_blocking(move || {
             let keys = state.keys();
@@ -264,19 +245,12 @@ pub async fn hand_off(
             .next()
             .ok_or_else(|| DomainError::Internal("store answered fewer settlements".into()))?;
         results.push(match resolve(state, candidate, found, now).await? {
-            Settled::New(s) | Settled::Repeat(s) => HandoffResult {
-                status: HandoffStatus::Settled,
-                token_id: Some(s.token_id),
-                reference: Some(s.reference),
-                code: None,
-                message: None,
+            Settled::New(s) | Settled::Repeat(s) => HandoffOutcome::Settled {
+                token_id: s.token_id,
+                reference: s.reference,
             },
-            Settled::DoubleUse(s) => HandoffResult {
-                status: HandoffStatus::DoubleUse,
-                token_id: Some(s.token_id),
-                reference: None,
-                code: Some("double-use"),
-                message: Some("already settled at another terminal".into()),
+            Settled::DoubleUse(s) => HandoffOutcome::DoubleUse {
+                token_id: s.token_id,
             },
         });
     }
@@ -288,19 +262,19 @@ fn prepare(
     state: &Context,
     keys: &KeyMaterial,
     by: &TerminalCaller,
-    item: &HandoffItem,
+    item: &Handoff,
     status: &KnownStatus,
     now: UnixTime,
-) -> Result<Settlement, HandoffResult> {
+) -> Result<Settlement, HandoffOutcome> {
     let business_type = check_visit(by, &item.institution, &item.operator, &item.business_type)
-        .map_err(|e| HandoffResult::rejected(None, e.code(), e.to_string()))?;
+        .map_err(|e| rejected(None, e.code(), e.to_string()))?;
     let verified_at = UnixTime::from_secs(item.verified_at);
     let verifier = keys.verifier();
     let leeway = verifier.policy().leeway_secs;
     // Before the code is verified at `verified_at`: a time in the future would otherwise be
     // reported as the code having expired by then.
     if verified_at > now.saturating_add(leeway) {
-        return Err(HandoffResult::rejected(
+        return Err(rejected(
             None,
             "verified-in-future",
             format!("verified_at {verified_at} is ahead of the issuer's clock ({now})"),
@@ -309,13 +283,13 @@ fn prepare(
     let token = UntrustedToken::parse(&item.code)
         .map_err(Rejection::from)
         .and_then(|token| verifier.verify_with(&token, verified_at, status))
-        .map_err(|r| HandoffResult::rejected(None, r.code(), r.to_string()))?;
+        .map_err(|r| rejected(None, r.code(), r.to_string()))?;
     let last_day = token
         .expires_at()
         .saturating_add(leeway)
         .saturating_add(state.handoff_window_secs);
     if now > last_day {
-        return Err(HandoffResult::rejected(
+        return Err(rejected(
             Some(token.token_id()),
             "handoff-too-late",
             format!("handed off after the settlement window closed at {last_day}"),
@@ -331,143 +305,72 @@ fn prepare(
     Ok(candidate(&token, &presented, now))
 }
 
-/// A code to decode online.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DecodeRequest {
+/// A code a terminal asks the issuer to check online, and the visit it is for.
+#[derive(Clone, Copy, Debug)]
+pub struct Visit<'a> {
     /// The code as scanned.
-    pub code: String,
+    pub code: &'a str,
     /// The institution code (must be the terminal's).
-    pub institution: String,
+    pub institution: &'a str,
     /// Cashier or operator id.
-    pub operator: String,
+    pub operator: &'a str,
     /// National business-type code.
-    #[schema(value_type = crate::model::names::BusinessTypeCode)]
-    pub business_type: String,
+    pub business_type: &'a str,
 }
 
-/// The verdict, as the offline verifier would give it, plus the settlement reference.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct DecodeResponse {
-    /// Whether the code is accepted.
-    pub accepted: bool,
-    /// Rejection code (`expired`, `bad-signature`, `replayed`, `double-use`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<&'static str>,
-    /// Reason for the cashier, in Chinese.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason_zh: Option<&'static str>,
-    /// Reason in English.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason_en: Option<&'static str>,
-    /// Settlement reference: when accepted, and for `replayed` (this terminal's own).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    /// The token id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    pub token_id: Option<TokenId>,
-    /// Whose voucher.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    pub voucher_id: Option<VoucherId>,
-    /// Expiry of the code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<u64>)]
-    pub expires_at: Option<UnixTime>,
-    /// What the cashier checks: masked name, gender, birth year, region, family proxy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub claims: Option<Claims>,
-}
-
-impl DecodeResponse {
-    fn refused(rejection: &Rejection) -> Self {
-        Self {
-            accepted: false,
-            code: Some(rejection.code()),
-            reason_zh: Some(rejection.reason_zh()),
-            reason_en: Some(rejection.reason_en()),
-            reference: None,
-            token_id: None,
-            voucher_id: None,
-            expires_at: None,
-            claims: None,
-        }
-    }
+/// The verdict of an online decode.
+#[derive(Debug)]
+pub enum Decoded {
+    /// The verifier's refusal.
+    Refused(Rejection),
+    /// Accepted and settled by this call.
+    Accepted {
+        /// What the code says.
+        token: VerifiedToken,
+        /// The settlement reference.
+        reference: String,
+    },
+    /// This terminal settled it already (a retry after a lost answer): the offline
+    /// verifier's `replayed`, with the terminal's own settlement.
+    Repeat(Settlement),
+    /// Another terminal settled it first.
+    DoubleUse(Settlement),
 }
 
 /// Online decode: verify now, with the offline verifier's rules, and settle once.
 ///
 /// # Errors
 ///
-/// Bad visit fields and store failures; verdicts are a [`DecodeResponse`].
+/// Bad visit fields and store failures; verdicts are a [`Decoded`].
 pub async fn decode(
     state: &Context,
     by: &TerminalCaller,
-    request: &DecodeRequest,
+    visit: &Visit<'_>,
     now: UnixTime,
-) -> Result<DecodeResponse, DomainError> {
-    let business_type = check_visit(
-        by,
-        &request.institution,
-        &request.operator,
-        &request.business_type,
-    )?;
+) -> Result<Decoded, DomainError> {
+    let business_type = check_visit(by, visit.institution, visit.operator, visit.business_type)?;
     let keys = state.keys();
-    let status = KnownStatus::of_code(state, &request.code).await?;
-    let verdict = UntrustedToken::parse(&request.code)
+    let status = KnownStatus::of_code(state, visit.code).await?;
+    let verdict = UntrustedToken::parse(visit.code)
         .map_err(Rejection::from)
         .and_then(|token| keys.verifier().verify_with(&token, now, &status));
     let token = match verdict {
         Ok(token) => token,
-        Err(rejection) => return Ok(DecodeResponse::refused(&rejection)),
+        Err(rejection) => return Ok(Decoded::Refused(rejection)),
     };
     let presented = Presented {
         by,
-        operator: &request.operator,
+        operator: visit.operator,
         business_type,
         verified_at: now,
         offline: false,
     };
-    let settled = settle(state, &token, &presented, now).await?;
-    let mut response = DecodeResponse {
-        accepted: true,
-        code: None,
-        reason_zh: None,
-        reason_en: None,
-        reference: None,
-        token_id: Some(token.token_id()),
-        voucher_id: Some(token.voucher_id()),
-        expires_at: Some(token.expires_at()),
-        claims: Some(token.claims().clone()),
-    };
-    match settled {
-        Settled::New(s) => response.reference = Some(s.reference),
-        // The same terminal decoding the same code again: the offline verifier's "replayed",
-        // with the terminal's own reference so a retry after a lost answer can recover it.
-        Settled::Repeat(s) => {
-            let replayed = Rejection::Replayed {
-                token_id: s.token_id,
-            };
-            response = DecodeResponse {
-                reference: Some(s.reference),
-                token_id: Some(s.token_id),
-                ..DecodeResponse::refused(&replayed)
-            };
-        }
-        Settled::DoubleUse(s) => {
-            response = DecodeResponse {
-                accepted: false,
-                code: Some("double-use"),
-                reason_zh: Some("医保码已在其他终端使用"),
-                reason_en: Some("code already used at another terminal"),
-                token_id: Some(s.token_id),
-                ..DecodeResponse::refused(&Rejection::Replayed {
-                    token_id: s.token_id,
-                })
-            };
-        }
-    }
-    Ok(response)
+    Ok(match settle(state, &token, &presented, now).await? {
+        Settled::New(s) => Decoded::Accepted {
+            token,
+            reference: s.reference,
+        },
+        Settled::Repeat(s) => Decoded::Repeat(s),
+        Settled::DoubleUse(s) => Decoded::DoubleUse(s),
+    })
 }

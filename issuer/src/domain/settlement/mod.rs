@@ -6,6 +6,7 @@
 //! the same terminal is answered with the same reference (a retry after a lost reply is
 //! harmless), a handoff from another terminal is **double use** and recorded for audit.
 
+pub mod completion;
 pub mod expenses;
 pub mod intake;
 

@@ -5,3 +5,5 @@
 pub mod activation;
 pub mod devices;
 pub mod family;
+pub mod ops;
+pub mod settlement;

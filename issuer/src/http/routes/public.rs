@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
+use crate::http::bodies::ops::Readiness;
 use crate::http::error::{ApiError, AppJson, AppQuery, ErrorBody};
 use crate::model::{Institution, InstitutionKind};
-use crate::store::StoreHealth;
 
 /// The root-signed trust bundle terminals sync.
 #[utoipa::path(get, path = "/v1/trust-bundle", tag = "public",
@@ -92,17 +92,8 @@ pub async fn readyz(State(state): State<Context>) -> Result<AppJson<Readiness>, 
     }
     Ok(AppJson(Readiness {
         status: "ok",
-        store,
+        store: store.into(),
     }))
-}
-
-/// Readiness answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Readiness {
-    /// `ok`.
-    pub status: &'static str,
-    /// The store's backend and, on a cluster, its state.
-    pub store: StoreHealth,
 }
 
 /// Prometheus metrics.

@@ -2,37 +2,23 @@
 //! credential); the expense query (holder); the settlement audit (admin).
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
 use yibao_shared::VoucherId;
 
 use crate::domain::caller::{Holder, TerminalCaller};
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
-use crate::domain::settlement::expenses::{self, ExpenseQuery, Expenses};
-use crate::domain::settlement::intake::{
-    self, DecodeRequest, DecodeResponse, HandoffItem, HandoffResult,
-};
+use crate::domain::settlement::intake::{self, Visit};
+use crate::domain::settlement::{completion, expenses};
 use crate::http::auth::AdminAuth;
+use crate::http::bodies::settlement::{
+    DecodeRequest, DecodeResponse, ExpenseQuery, Expenses, HandoffAnswers, HandoffBatch,
+    HandoffResult, SettlementAudit,
+};
 use crate::http::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
-use crate::model::settlement::{Amounts, DoubleUse, Settlement, parse_reference};
+use crate::model::settlement::{Amounts, Settlement};
 
 /// The most handoffs in one request (a terminal sends more in several).
 pub const MAX_HANDOFFS: usize = 500;
-
-/// A batch of handoffs.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HandoffBatch {
-    /// 1 to 500 presentations.
-    pub handoffs: Vec<HandoffItem>,
-}
-
-/// The answers, one per handoff in request order.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct HandoffAnswers {
-    /// Results in request order.
-    pub results: Vec<HandoffResult>,
-}
 
 /// Hand verified presentations to settlement. Each token settles once across all
 /// terminals; a repeat from the same terminal gets the same answer; another terminal gets
@@ -59,9 +45,12 @@ pub async fn hand_off(
         return Err(DomainError::InvalidField("verified_at").into());
     }
     let now = state.clock.now();
-    let results = intake::hand_off(&state, &terminal, batch.handoffs, now).await?;
+    let handoffs = batch.handoffs.into_iter().map(Into::into).collect();
+    let results = intake::hand_off(&state, &terminal, handoffs, now).await?;
     metrics::counter!("yibao_handoffs_total").increment(results.len() as u64);
-    Ok(AppJson(HandoffAnswers { results }))
+    Ok(AppJson(HandoffAnswers {
+        results: results.into_iter().map(HandoffResult::from).collect(),
+    }))
 }
 
 /// Online decode for terminals without the embedded verifier: the same verdict the offline
@@ -76,8 +65,14 @@ pub async fn decode(
     AppJson(request): AppJson<DecodeRequest>,
 ) -> Result<AppJson<DecodeResponse>, ApiError> {
     let now = state.clock.now();
+    let visit = Visit {
+        code: &request.code,
+        institution: &request.institution,
+        operator: &request.operator,
+        business_type: &request.business_type,
+    };
     Ok(AppJson(
-        intake::decode(&state, &terminal, &request, now).await?,
+        intake::decode(&state, &terminal, &visit, now).await?.into(),
     ))
 }
 
@@ -93,37 +88,10 @@ pub async fn complete(
     AppPath(reference): AppPath<String>,
     AppJson(amounts): AppJson<Amounts>,
 ) -> Result<AppJson<Settlement>, ApiError> {
-    if !amounts.is_consistent() {
-        return Err(DomainError::AmountsInconsistent.into());
-    }
-    let (voucher, token) = parse_reference(&reference).ok_or(DomainError::SettlementNotFound)?;
     let now = state.clock.now();
-    // Compare-and-set, retried: a concurrent completion either matches ours or wins.
-    for _ in 0..3 {
-        let current = state
-            .store
-            .settlement(voucher, token)
-            .await?
-            // Another institution's settlement is not found, not forbidden: references are
-            // not a way to learn about other institutions' patients.
-            .filter(|s| s.institution == terminal.institution.code)
-            .ok_or(DomainError::SettlementNotFound)?;
-        match current.amounts {
-            Some(done) if done == amounts => return Ok(AppJson(current)),
-            Some(_) => return Err(DomainError::SettlementCompleted.into()),
-            None => {}
-        }
-        let completed = Settlement {
-            amounts: Some(amounts),
-            completed_at: Some(now),
-            ..current.clone()
-        };
-        if state.store.replace_settlement(&current, &completed).await? {
-            metrics::counter!("yibao_settlements_completed_total").increment(1);
-            return Ok(AppJson(completed));
-        }
-    }
-    Err(DomainError::Conflict.into())
+    Ok(AppJson(
+        completion::complete(&state, &terminal, &reference, amounts, now).await?,
+    ))
 }
 
 /// Medical expenses of a year: the caller's own, or an actively bound family member's.
@@ -144,17 +112,10 @@ pub async fn expenses(
     }
     let now = state.clock.now();
     Ok(AppJson(
-        expenses::expenses(&state, &holder, target, query.year, now).await?,
+        expenses::expenses(&state, &holder, target, query.year, now)
+            .await?
+            .into(),
     ))
-}
-
-/// A voucher's settlements and refused double uses.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SettlementAudit {
-    /// Every settlement, oldest first.
-    pub settlements: Vec<Settlement>,
-    /// Every refused double use.
-    pub double_uses: Vec<DoubleUse>,
 }
 
 /// Settlements and double-use records of a voucher (operator).

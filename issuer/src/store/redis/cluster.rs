@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use redis::cluster::ClusterClientBuilder;
-use serde::Serialize;
 
 use super::connection::{self, Connection};
 use super::durable::Durability;
@@ -16,7 +15,7 @@ use super::{RedisStore, failed};
 use crate::store::StoreError;
 
 /// The cluster as one issuer node sees it (`CLUSTER INFO`, `CLUSTER NODES`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterHealth {
     /// `ok` when every slot is served, `fail` otherwise (Redis' own verdict).
     pub state: String,

@@ -1,0 +1,55 @@
+//! Completion: the hospital system records the settled amounts of a settlement it made.
+
+use yibao_shared::UnixTime;
+
+use crate::domain::caller::TerminalCaller;
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
+use crate::model::settlement::{Amounts, Settlement, parse_reference};
+
+/// Records `amounts` (fen) on the settlement `reference` of the caller's institution.
+/// Idempotent with the same amounts; other amounts after completion are refused.
+///
+/// # Errors
+///
+/// [`DomainError::AmountsInconsistent`], [`DomainError::SettlementNotFound`] (also for
+/// another institution's reference), [`DomainError::SettlementCompleted`],
+/// [`DomainError::Conflict`] after three lost races; store failures.
+pub async fn complete(
+    state: &Context,
+    by: &TerminalCaller,
+    reference: &str,
+    amounts: Amounts,
+    now: UnixTime,
+) -> Result<Settlement, DomainError> {
+    if !amounts.is_consistent() {
+        return Err(DomainError::AmountsInconsistent);
+    }
+    let (voucher, token) = parse_reference(reference).ok_or(DomainError::SettlementNotFound)?;
+    // Compare-and-set, retried: a concurrent completion either matches ours or wins.
+    for _ in 0..3 {
+        let current = state
+            .store
+            .settlement(voucher, token)
+            .await?
+            // Another institution's settlement is not found, not forbidden: references are
+            // not a way to learn about other institutions' patients.
+            .filter(|s| s.institution == by.institution.code)
+            .ok_or(DomainError::SettlementNotFound)?;
+        match current.amounts {
+            Some(done) if done == amounts => return Ok(current),
+            Some(_) => return Err(DomainError::SettlementCompleted),
+            None => {}
+        }
+        let completed = Settlement {
+            amounts: Some(amounts),
+            completed_at: Some(now),
+            ..current.clone()
+        };
+        if state.store.replace_settlement(&current, &completed).await? {
+            metrics::counter!("yibao_settlements_completed_total").increment(1);
+            return Ok(completed);
+        }
+    }
+    Err(DomainError::Conflict)
+}
