@@ -45,6 +45,21 @@ async fn confirm_next(client: &Client) {
         .expect("script");
 }
 
+/// Taps 退出, says yes, and waits for the sign-in form.
+async fn sign_out(client: &Client) {
+    confirm_next(client).await;
+    client
+        .execute("document.querySelector('#signout').click();", vec![])
+        .await
+        .expect("sign out");
+    wait_for(
+        client,
+        "!document.querySelector('#signin').hidden",
+        "the sign-in form after signing out",
+    )
+    .await;
+}
+
 /// Opens `/app` in a new tab of `client` and switches to it.
 async fn new_tab(client: &Client, platform: &Platform) {
     let tab = client.new_window(true).await.expect("tab").handle;
@@ -97,17 +112,7 @@ fn the_device_key_signs_the_phone_in_and_signing_out_reaches_the_issuer() {
             "an offline code",
         )
         .await;
-        confirm_next(&client).await;
-        client
-            .execute("document.querySelector('#signout').click();", vec![])
-            .await
-            .expect("sign out");
-        wait_for(
-            &client,
-            "!document.querySelector('#signin').hidden",
-            "the sign-in form after signing out offline",
-        )
-        .await;
+        sign_out(&client).await;
         let kept = stored(&client).await;
         assert!(kept.contains("yibao.signouts"), "{kept}");
         assert!(
@@ -132,19 +137,7 @@ fn the_device_key_signs_the_phone_in_and_signing_out_reaches_the_issuer() {
     // Online: signing out removes the registration at once.
     rt.block_on(sign_in(&client, &credential));
     assert_eq!(devices(&platform, &credential).len(), 1);
-    rt.block_on(async {
-        confirm_next(&client).await;
-        client
-            .execute("document.querySelector('#signout').click();", vec![])
-            .await
-            .expect("sign out");
-        wait_for(
-            &client,
-            "!document.querySelector('#signin').hidden",
-            "sign-in",
-        )
-        .await;
-    });
+    rt.block_on(sign_out(&client));
     assert!(devices(&platform, &credential).is_empty());
 
     // Removed from elsewhere (another device's list, a lost-phone report): the page says so.
