@@ -65,7 +65,10 @@ async function api(method, path, body, again) {
   // A session ends after a while: the device key opens the next one, and the call is retried.
   if (res.status === 401 && !again && isSession()) {
     if (await reopenSession()) return api(method, path, body, true);
-    const err = new Error("signed-out-elsewhere"); err.code = err.message; err.status = 401; throw err;
+    // Refused: the device is gone (login.js signed the page out). No answer: an outage.
+    const err = new Error(me ? "network" : "signed-out-elsewhere"); err.code = err.message;
+    if (!me) err.status = 401;
+    throw err;
   }
   if (!res.ok) {
     let code = "";
