@@ -1,7 +1,8 @@
 //! The rules, with no idea they are served over HTTP: activation, family accounts, devices and
-//! revocation, settlement and expenses, registry import, rate limits. Each operation takes
-//! the [`Context`] (store, clock, keys, limits, settings) and plain values (the caller's
-//! voucher, not an extractor) and answers a value or a domain error.
+//! revocation, settlement and expenses, registry import, rate limits, the operator's
+//! registrations. Each operation takes the [`Context`] (store, clock, keys, limits,
+//! settings) and plain values (the caller's voucher, not an extractor) and answers a value or
+//! a domain error.
 
 pub mod activation;
 pub mod caller;
@@ -10,6 +11,7 @@ pub mod devices;
 pub mod error;
 pub mod family;
 pub mod limits;
+pub mod operator;
 pub mod registry;
 pub mod settlement;
 

@@ -3,6 +3,7 @@
 //! knowing, and the domain never sees a schema.
 
 pub mod activation;
+pub mod admin;
 pub mod devices;
 pub mod family;
 pub mod ops;
