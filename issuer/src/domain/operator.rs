@@ -103,6 +103,30 @@ pub async fn register_institution(
     Ok(institution)
 }
 
+/// The designated institutions that accept the voucher, within `region` (a prefix) and of
+/// `kind` when given, by code.
+///
+/// # Errors
+///
+/// Store failures.
+pub async fn designated_institutions(
+    state: &Context,
+    region: Option<&str>,
+    kind: Option<InstitutionKind>,
+) -> Result<Vec<Institution>, DomainError> {
+    let mut list: Vec<Institution> = state
+        .store
+        .institutions()
+        .await?
+        .into_iter()
+        .filter(|i| i.accepts_voucher)
+        .filter(|i| region.is_none_or(|r| i.region.is_within(r)))
+        .filter(|i| kind.is_none_or(|k| i.kind == k))
+        .collect();
+    list.sort_by(|a, b| a.code.cmp(&b.code));
+    Ok(list)
+}
+
 /// Registers (or re-keys) terminal `id` of institution `code`; its new credential, shown
 /// once.
 ///

@@ -10,7 +10,31 @@ pub mod completion;
 pub mod expenses;
 pub mod intake;
 
+use yibao_shared::VoucherId;
+
+use crate::domain::context::Context;
+use crate::domain::error::DomainError;
+use crate::model::settlement::{DoubleUse, Settlement};
+
 /// How long after a token's expiry a terminal may still hand it off, if it verified the
 /// token while it was valid: a terminal offline for a week (a city platform cut-over took
 /// three days) still gets its visits settled; older claims are refused as too late.
 pub const DEFAULT_HANDOFF_WINDOW_SECS: u64 = 7 * 86_400;
+
+/// A voucher's settlements (oldest first) and refused double uses (oldest first), for the
+/// operator.
+///
+/// # Errors
+///
+/// [`DomainError::NotFound`] for a malformed voucher id; store failures.
+pub async fn audit(
+    state: &Context,
+    voucher: &str,
+) -> Result<(Vec<Settlement>, Vec<DoubleUse>), DomainError> {
+    let id = VoucherId::parse(voucher).ok_or(DomainError::NotFound)?;
+    let mut settlements = state.store.settlements_of(id).await?;
+    settlements.sort_by_key(|s| (s.verified_at, s.token_id));
+    let mut double_uses = state.store.double_uses_of(id).await?;
+    double_uses.sort_by_key(|d| (d.received_at, d.token_id));
+    Ok((settlements, double_uses))
+}

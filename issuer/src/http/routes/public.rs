@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
+use crate::domain::operator;
 use crate::http::bodies::ops::Readiness;
 use crate::http::error::{ApiError, AppJson, AppQuery, ErrorBody};
 use crate::model::{Institution, InstitutionKind};
@@ -45,21 +46,8 @@ pub async fn institutions(
             return Err(DomainError::InvalidField("region").into());
         }
     }
-    let mut list: Vec<Institution> = state
-        .store
-        .institutions()
-        .await?
-        .into_iter()
-        .filter(|i| i.accepts_voucher)
-        .filter(|i| {
-            filter
-                .region
-                .as_deref()
-                .is_none_or(|r| i.region.is_within(r))
-        })
-        .filter(|i| filter.kind.is_none_or(|k| i.kind == k))
-        .collect();
-    list.sort_by(|a, b| a.code.cmp(&b.code));
+    let list =
+        operator::designated_institutions(&state, filter.region.as_deref(), filter.kind).await?;
     Ok(AppJson(list))
 }
 

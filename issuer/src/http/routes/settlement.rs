@@ -8,7 +8,7 @@ use crate::domain::caller::{Holder, TerminalCaller};
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
 use crate::domain::settlement::intake::{self, Visit};
-use crate::domain::settlement::{completion, expenses};
+use crate::domain::settlement::{self, completion, expenses};
 use crate::http::auth::AdminAuth;
 use crate::http::bodies::settlement::{
     DecodeRequest, DecodeResponse, ExpenseQuery, Expenses, HandoffAnswers, HandoffBatch,
@@ -127,11 +127,7 @@ pub async fn admin_settlements(
     _: AdminAuth,
     AppPath(id): AppPath<String>,
 ) -> Result<AppJson<SettlementAudit>, ApiError> {
-    let id = VoucherId::parse(&id).ok_or(DomainError::NotFound)?;
-    let mut settlements = state.store.settlements_of(id).await?;
-    settlements.sort_by_key(|s| (s.verified_at, s.token_id));
-    let mut double_uses = state.store.double_uses_of(id).await?;
-    double_uses.sort_by_key(|d| (d.received_at, d.token_id));
+    let (settlements, double_uses) = settlement::audit(&state, &id).await?;
     Ok(AppJson(SettlementAudit {
         settlements,
         double_uses,
