@@ -8,8 +8,8 @@ use thiserror::Error;
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum DecodeError {
-    /// The text does not start with [`crate::codec::PREFIX`]: it is not a yibao code (it may be
-    /// a payment code or the national 28-digit code).
+    /// The text does not start with the codec's `PREFIX` ("96"): it is not a yibao code (it
+    /// may be a payment code or the national 28-digit code).
     #[error("not a yibao code: wrong prefix")]
     WrongPrefix,
     /// A character other than `0-9` after the prefix, at this digit offset.
