@@ -9,6 +9,9 @@
 # own servers on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# No incremental caches: a run of the suite builds each crate once, and the caches of the many
+# test binaries would double the disk the build needs.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
