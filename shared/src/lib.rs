@@ -77,4 +77,4 @@ pub use token::{
     VERSION, to_text,
 };
 pub use trust_list::{BundleError, IssuerKey, KeyStatus, TrustBundle};
-pub use visit::{InvalidVisitField, VisitFields};
+pub use visit::{InvalidVisitField, VisitContext, VisitFields};

@@ -277,6 +277,7 @@ fn settlement(i: usize) -> Settlement {
         institution_kind: InstitutionKind::Hospital,
         operator: "cashier-01".into(),
         business_type: BusinessType::parse("01301").expect("listed"),
+        context: Default::default(),
         verified_at: NOW,
         offline: true,
         received_at: NOW,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use yibao_shared::{BusinessType, UnixTime};
+use yibao_shared::{BusinessType, UnixTime, VisitContext};
 
 use crate::presentation::{Outcome, Presentation};
 
@@ -42,6 +42,8 @@ struct HandoffItem<'a> {
     institution: &'a str,
     operator: &'a str,
     business_type: BusinessType,
+    #[serde(flatten)]
+    context: &'a VisitContext,
     verified_at: UnixTime,
     offline: bool,
 }
@@ -167,6 +169,7 @@ impl IssuerClient {
                     institution: &p.visit.institution,
                     operator: &p.visit.operator,
                     business_type: p.visit.business_type,
+                    context: &p.visit.context,
                     verified_at: p.verified_at,
                     offline: p.offline,
                 })

@@ -1,7 +1,7 @@
 //! What a terminal records about an accepted code, and what settlement said about it.
 
 use serde::{Deserialize, Serialize};
-use yibao_shared::{BusinessType, TokenId, UnixTime, VoucherId};
+use yibao_shared::{BusinessType, TokenId, UnixTime, VisitContext, VoucherId};
 
 /// Where and why a code is presented: the counter, the cashier, the business step.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,6 +12,10 @@ pub struct Visit {
     pub operator: String,
     /// The national business-type code.
     pub business_type: BusinessType,
+    /// The operator's name, the office, the device, when the hospital system gave them
+    /// (absent in records written before they were kept).
+    #[serde(default, flatten)]
+    pub context: VisitContext,
 }
 
 /// An accepted presentation as the outbox holds it until settlement has answered.
@@ -58,4 +62,23 @@ pub enum Outcome {
         /// When the answer arrived.
         at: UnixTime,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_written_before_the_visit_context_was_kept_still_reads() {
+        let old = r#"{"seq":3,"code":"x","voucher_id":"0123456789abcdef","token_id":"0123456789abcdef",
+            "institution":"P1","operator":"op","business_type":"02121","verified_at":5,"offline":true}"#;
+        let read: Presentation = serde_json::from_str(old).expect("reads");
+        assert_eq!(read.visit.context, VisitContext::default());
+        assert_eq!(read.visit.operator, "op");
+        let mut with = read.clone();
+        with.visit.context.office_name = Some("消化内科".into());
+        let again: Presentation =
+            serde_json::from_str(&serde_json::to_string(&with).expect("writes")).expect("reads");
+        assert_eq!(again, with);
+    }
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use yibao_shared::{BusinessType, PublicKey, UnixTime, VisitFields};
+use yibao_shared::{BusinessType, PublicKey, UnixTime, VisitContext, VisitFields};
 
 use crate::client::{ClientError, IssuerClient, MAX_BATCH};
 use crate::outbox::{ForwardAttempt, Outbox, OutboxError, OutboxHealth, OutboxStatus};
@@ -241,12 +241,31 @@ impl Terminal {
         business_type: BusinessType,
         now: UnixTime,
     ) -> Result<Accepted, CheckError<OutboxError>> {
+        self.check_with(text, operator, business_type, VisitContext::default(), now)
+    }
+
+    /// [`Self::check`] with what the hospital system says about the counter (operator's
+    /// name, office, device), checked by the same rules and kept with the visit.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::check`].
+    pub fn check_with(
+        &self,
+        text: &str,
+        operator: &str,
+        business_type: BusinessType,
+        context: VisitContext,
+        now: UnixTime,
+    ) -> Result<Accepted, CheckError<OutboxError>> {
         VisitFields::with_business_type(&self.institution, operator, business_type)
             .map_err(CheckError::InvalidVisit)?;
+        context.check().map_err(CheckError::InvalidVisit)?;
         let visit = Visit {
             institution: self.institution.clone(),
             operator: operator.to_owned(),
             business_type,
+            context,
         };
         let verifier = self.verifier();
         let mut recorder = self.outbox.recorder(&visit, true);

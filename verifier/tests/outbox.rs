@@ -24,6 +24,13 @@ fn visit() -> Visit {
         institution: "P44030500001".into(),
         operator: "cashier-7".into(),
         business_type: BusinessType::parse("02121").expect("listed"),
+        // Kept with the visit and read back whole.
+        context: VisitContext {
+            operator_name: Some("测试收银员".into()),
+            office_id: Some("A03".into()),
+            office_name: None,
+            device_type: Some("scanner".into()),
+        },
     }
 }
 

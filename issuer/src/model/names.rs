@@ -67,3 +67,18 @@ pub enum BusinessTypeCode {
     #[schema(rename = "02122")]
     PrescriptionDownload,
 }
+
+/// What a hospital system said about the counter (`yibao_shared::VisitContext`): each field
+/// present only when it was given.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct VisitContextFields {
+    /// The operator's name (`operatorName`), 1-64 characters.
+    operator_name: Option<String>,
+    /// The office (科室) code (`officeId`), 1-32 characters.
+    office_id: Option<String>,
+    /// The office's name (`officeName`), 1-64 characters.
+    office_name: Option<String>,
+    /// The reading device's type (`deviceType`), 1-16 characters.
+    device_type: Option<String>,
+}

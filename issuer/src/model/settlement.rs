@@ -2,7 +2,7 @@
 //! each refused second handoff (double use).
 
 use serde::{Deserialize, Serialize};
-use yibao_shared::{BusinessType, TokenId, UnixTime, VoucherId};
+use yibao_shared::{BusinessType, TokenId, UnixTime, VisitContext, VoucherId};
 
 use super::InstitutionKind;
 
@@ -32,6 +32,10 @@ pub struct Settlement {
     /// National business-type code.
     #[schema(value_type = crate::model::names::BusinessTypeCode, example = "01301")]
     pub business_type: BusinessType,
+    /// The operator's name, the office and the device, when the hospital system gave them.
+    #[serde(default, skip_serializing_if = "VisitContext::is_empty")]
+    #[schema(value_type = crate::model::names::VisitContextFields)]
+    pub context: VisitContext,
     /// When the terminal verified the code.
     #[schema(value_type = u64)]
     pub verified_at: UnixTime,

@@ -22,7 +22,7 @@ use yibao_issuer::secrets::{CredentialHash, IndexKey, hash_credential};
 use yibao_issuer::store::{Durability, EmbeddedStore, LinkSave, RedisStore, Store};
 use yibao_shared::{
     BusinessType, Gender, InsuranceType, MaskedName, RegionCode, Relation, TokenId, UnixTime,
-    VoucherId,
+    VisitContext, VoucherId,
 };
 use yibao_tests::redis_cluster::RedisCluster;
 use yibao_tests::redis_server::{Flavour, RedisServer};

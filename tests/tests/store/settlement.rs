@@ -14,6 +14,13 @@ pub(crate) fn settlement(token: u8, terminal: &str) -> Settlement {
         institution_kind: InstitutionKind::Hospital,
         operator: "op".into(),
         business_type: BusinessType::parse("01301").expect("listed"),
+        // Kept whole by every backend.
+        context: VisitContext {
+            operator_name: Some("测试收银员".into()),
+            office_id: Some("A03".into()),
+            office_name: Some("消化内科".into()),
+            device_type: None,
+        },
         verified_at: NOW,
         offline: true,
         received_at: NOW,

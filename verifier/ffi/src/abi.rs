@@ -14,7 +14,8 @@ use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::handle::{Answer, Handle, YIBAO_NO_ANSWER, error};
+use crate::handle::Handle;
+use crate::json_calls::{self, Answer, YIBAO_NO_ANSWER, error};
 
 /// An open terminal directory. Opaque to C, and never dereferenced: the pointer value is a
 /// handle number made by [`yibao_terminal_open`] and ended by [`yibao_terminal_close`].
@@ -32,7 +33,7 @@ static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(0x5942_0001);
 /// The ABI version: 1 for the functions of this header. A later incompatible ABI gets a new
 /// number (and new symbol names); additions keep it.
 #[unsafe(no_mangle)]
-pub extern "C" fn yibao_abi_version() -> u32 {
+pub extern "system" fn yibao_abi_version() -> u32 {
     crate::YIBAO_ABI_VERSION
 }
 
@@ -44,7 +45,7 @@ pub extern "C" fn yibao_abi_version() -> u32 {
 /// `request` is null or a NUL-terminated string; `terminal` and `answer` are null or valid
 /// pointers to writable pointers.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn yibao_terminal_open(
+pub unsafe extern "system" fn yibao_terminal_open(
     request: *const c_char,
     terminal: *mut *mut YibaoTerminal,
     answer: *mut *mut c_char,
@@ -61,7 +62,7 @@ pub unsafe extern "C" fn yibao_terminal_open(
                 "terminal (the handle's out pointer) is null",
             ));
         }
-        let (handle, value) = Handle::open(request)?;
+        let (handle, value) = json_calls::open(request)?;
         let number = NEXT_HANDLE.fetch_add(2, Ordering::Relaxed);
         HANDLES
             .lock()
@@ -72,7 +73,7 @@ pub unsafe extern "C" fn yibao_terminal_open(
         let token = ptr::without_provenance_mut::<YibaoTerminal>(number);
         // SAFETY: checked non-null above; the caller passes a valid pointer to a pointer.
         unsafe { *terminal = token };
-        Ok((crate::handle::YIBAO_OK, value))
+        Ok((json_calls::YIBAO_OK, value))
     })
 }
 
@@ -84,14 +85,14 @@ pub unsafe extern "C" fn yibao_terminal_open(
 /// `terminal` is null or a handle from [`yibao_terminal_open`] not yet closed; `request` is
 /// null or a NUL-terminated string; `answer` is null or a valid pointer to a writable pointer.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn yibao_check(
+pub unsafe extern "system" fn yibao_check(
     terminal: *const YibaoTerminal,
     request: *const c_char,
     answer: *mut *mut c_char,
 ) -> i32 {
     guarded(answer, || {
         let handle = handle(terminal)?;
-        Ok(handle.check(read(request)?))
+        Ok(json_calls::check(&handle, read(request)?))
     })
 }
 
@@ -101,11 +102,11 @@ pub unsafe extern "C" fn yibao_check(
 ///
 /// As [`yibao_check`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn yibao_status(
+pub unsafe extern "system" fn yibao_status(
     terminal: *const YibaoTerminal,
     answer: *mut *mut c_char,
 ) -> i32 {
-    guarded(answer, || Ok(handle(terminal)?.status()))
+    guarded(answer, || Ok(json_calls::status(&*handle(terminal)?)))
 }
 
 /// Fetches the trust bundle and the status list from the issuer.
@@ -114,11 +115,11 @@ pub unsafe extern "C" fn yibao_status(
 ///
 /// As [`yibao_check`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn yibao_sync(
+pub unsafe extern "system" fn yibao_sync(
     terminal: *const YibaoTerminal,
     answer: *mut *mut c_char,
 ) -> i32 {
-    guarded(answer, || Ok(handle(terminal)?.sync()))
+    guarded(answer, || Ok(json_calls::sync(&*handle(terminal)?)))
 }
 
 /// Hands queued visits to settlement. `request` is null (60 s) or JSON
@@ -128,7 +129,7 @@ pub unsafe extern "C" fn yibao_sync(
 ///
 /// As [`yibao_check`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn yibao_flush(
+pub unsafe extern "system" fn yibao_flush(
     terminal: *const YibaoTerminal,
     request: *const c_char,
     answer: *mut *mut c_char,
@@ -140,7 +141,7 @@ pub unsafe extern "C" fn yibao_flush(
         } else {
             Some(read(request)?)
         };
-        Ok(handle.flush(request))
+        Ok(json_calls::flush(&handle, request))
     })
 }
 
@@ -151,14 +152,14 @@ pub unsafe extern "C" fn yibao_flush(
 ///
 /// As [`yibao_check`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn yibao_presentation(
+pub unsafe extern "system" fn yibao_presentation(
     terminal: *const YibaoTerminal,
     request: *const c_char,
     answer: *mut *mut c_char,
 ) -> i32 {
     guarded(answer, || {
         let handle = handle(terminal)?;
-        Ok(handle.presentation(read(request)?))
+        Ok(json_calls::presentation(&handle, read(request)?))
     })
 }
 
@@ -172,11 +173,11 @@ pub unsafe extern "C" fn yibao_presentation(
 /// `request` is null or a NUL-terminated string; `answer` is null or a valid pointer to a
 /// writable pointer.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn yibao_terminal_salvage(
+pub unsafe extern "system" fn yibao_terminal_salvage(
     request: *const c_char,
     answer: *mut *mut c_char,
 ) -> i32 {
-    guarded(answer, || Ok(Handle::salvage(read(request)?)))
+    guarded(answer, || Ok(json_calls::salvage(read(request)?)))
 }
 
 /// Closes a terminal handle. Null, an unknown and an already closed handle are ignored. A
@@ -188,7 +189,7 @@ pub unsafe extern "C" fn yibao_terminal_salvage(
 /// None beyond passing a value this library gave or null: the handle is looked up, never
 /// dereferenced.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn yibao_terminal_close(terminal: *mut YibaoTerminal) {
+pub unsafe extern "system" fn yibao_terminal_close(terminal: *mut YibaoTerminal) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
         let removed = HANDLES
             .lock()
@@ -205,7 +206,7 @@ pub unsafe extern "C" fn yibao_terminal_close(terminal: *mut YibaoTerminal) {
 ///
 /// `answer` is null or a string this library returned, not freed before.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn yibao_string_free(answer: *mut c_char) {
+pub unsafe extern "system" fn yibao_string_free(answer: *mut c_char) {
     if answer.is_null() {
         return;
     }

@@ -1,53 +1,80 @@
-//! The terminal behind the C ABI, in safe Rust: JSON requests in, JSON answers out, a status
-//! code with each answer. `abi.rs` only moves bytes across the boundary.
+//! The terminal behind both call shapes of the C ABI (today's JSON calls in `json_calls.rs`,
+//! the national `ec.query`-shaped call in `national/`), in safe Rust: each operation returns
+//! a value or a [`Failure`], and each shape words it its own way. `abi.rs` and
+//! `national_abi.rs` only move bytes across the boundary.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use yibao_verifier::yibao_shared::{
-    BusinessType, Gender, InsuranceType, Relation, TokenId, TokenKind, UnixTime, VoucherId,
-};
+use yibao_verifier::yibao_shared::{BusinessType, VisitContext};
 use yibao_verifier::{
-    BundleUpdate, CheckError, Clock, ForwardError, HeldStatus, Outbox, OutboxError, Policy,
-    Rejection, SyncError, SystemClock, Terminal, VerifiedToken, terminal_dir,
+    Accepted, BundleUpdate, CheckError, Clock, ForwardError, HeldStatus, Outbox, OutboxError,
+    Policy, Presentation, Rejection, SyncError, SystemClock, Terminal, terminal_dir,
 };
 
-/// Done, or the code was accepted.
-pub const YIBAO_OK: i32 = 0;
-/// A verdict: the code was refused (the answer has `code`, `reason_zh`, `reason_en`).
-pub const YIBAO_REJECTED: i32 = 1;
-/// No verdict: bad input, storage or network failure (the answer has `error`, `message`).
-pub const YIBAO_ERROR: i32 = 2;
-/// The answer pointer itself was null: nothing could be written.
-pub const YIBAO_NO_ANSWER: i32 = 3;
-
-/// A status code and the JSON answer that goes with it.
-pub type Answer = (i32, String);
-
-/// A successful answer.
-fn ok(value: Value) -> Answer {
-    (YIBAO_OK, value.to_string())
+/// Why an operation gave no value.
+#[derive(Debug)]
+pub enum Failure {
+    /// A verdict: the code is refused.
+    Rejected(Rejection),
+    /// No verdict: bad input, storage or network failure.
+    Error(ErrorInfo),
 }
 
-/// An error answer with a stable code.
-pub fn error(code: &str, message: impl std::fmt::Display) -> Answer {
-    (
-        YIBAO_ERROR,
-        json!({"error": code, "message": message.to_string()}).to_string(),
-    )
+/// An error with a stable code.
+#[derive(Debug)]
+pub struct ErrorInfo {
+    /// Stable code (`invalid-field`, `outbox-damaged`, `issuer-unreachable`, …).
+    pub code: &'static str,
+    /// What happened, in English.
+    pub message: String,
+    /// The visit field at fault, for `invalid-field`.
+    pub field: Option<&'static str>,
+    /// What the cashier should do, in Chinese, when the outbox said.
+    pub advice_zh: Option<&'static str>,
 }
 
-/// An error answer for an outbox failure, with the outbox's own stable code.
-fn outbox_error(e: &OutboxError) -> Answer {
-    (
-        YIBAO_ERROR,
-        json!({"error": e.code(), "message": e.to_string(), "advice_zh": e.advice_zh()})
-            .to_string(),
-    )
+impl From<ErrorInfo> for Failure {
+    fn from(e: ErrorInfo) -> Self {
+        Self::Error(e)
+    }
+}
+
+/// An error with a stable code.
+pub fn error_info(code: &'static str, message: impl std::fmt::Display) -> ErrorInfo {
+    ErrorInfo {
+        code,
+        message: message.to_string(),
+        field: None,
+        advice_zh: None,
+    }
+}
+
+fn outbox_error(e: &OutboxError) -> ErrorInfo {
+    ErrorInfo {
+        code: e.code(),
+        message: e.to_string(),
+        field: None,
+        advice_zh: Some(e.advice_zh()),
+    }
+}
+
+/// A visit as the hospital system describes it, not yet checked.
+#[derive(Debug)]
+pub struct VisitRequest<'a> {
+    /// The scanned code.
+    pub code: &'a str,
+    /// The institution code the caller believes this terminal is for.
+    pub institution: &'a str,
+    /// Operator id.
+    pub operator: &'a str,
+    /// National business-type code.
+    pub business_type: &'a str,
+    /// Operator's name, office, device.
+    pub context: VisitContext,
 }
 
 /// An open terminal directory. Calls from several threads run side by side: the terminal
@@ -66,178 +93,125 @@ fn directory_key(dir: &Path) -> PathBuf {
     std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OpenRequest {
-    /// A directory set up by `yibao-verify init`.
-    dir: PathBuf,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CheckRequest {
-    code: String,
-    institution: String,
-    operator: String,
-    business_type: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FlushRequest {
-    #[serde(default = "default_flush_secs")]
-    timeout_secs: u64,
-}
-
-fn default_flush_secs() -> u64 {
-    60
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LookupRequest {
-    queued: u64,
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(request: &str) -> Result<T, Answer> {
-    // Requests are JSON objects; serde would also fill a struct from an array by position.
-    if !request.trim_start().starts_with('{') {
-        return Err(error("invalid-request", "a request is a JSON object {…}"));
-    }
-    serde_json::from_str(request).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            error("malformed-json", e)
-        } else {
-            error("invalid-request", e)
-        }
-    })
+/// Whether a handle of this process has `dir` open.
+pub fn is_open(dir: &Path) -> bool {
+    let key = directory_key(dir);
+    OPEN.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .and_then(|open| open.get(&key))
+        .is_some_and(|t| t.strong_count() > 0)
 }
 
 impl Handle {
-    /// Opens the terminal directory named in `request` (`{"dir": "…"}`).
+    /// Opens the terminal directory `dir` (set up by `yibao-verify init` or the set-up call).
     ///
     /// # Errors
     ///
-    /// An error answer: malformed request, no terminal there, an outbox that is missing,
-    /// empty or damaged.
-    pub fn open(request: &str) -> Result<(Self, String), Answer> {
-        let request: OpenRequest = parse(request)?;
-        let key = directory_key(&request.dir);
+    /// No terminal there, an outbox that is missing, empty or damaged.
+    pub fn open(dir: &Path) -> Result<Self, ErrorInfo> {
+        let key = directory_key(dir);
         let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
         let open = open.get_or_insert_with(HashMap::new);
         open.retain(|_, t| t.strong_count() > 0);
-        let terminal = match open.get(&key).and_then(Weak::upgrade) {
-            Some(terminal) => terminal,
-            None => {
-                let loaded = terminal_dir::load(&request.dir, Policy::default())
-                    .map_err(|e| error("terminal-not-set-up", e))?;
-                // Before the outbox opens: a damaged page's contained panic is logged there.
-                crate::log::set_dir(&request.dir);
-                let terminal =
-                    Arc::new(Terminal::open(&loaded.config).map_err(|e| outbox_error(&e))?);
-                open.insert(key, Arc::downgrade(&terminal));
-                terminal
-            }
-        };
-        let answer = json!({
-            "institution": terminal.institution(),
-            "abi_version": crate::YIBAO_ABI_VERSION,
-        })
-        .to_string();
-        Ok((Self { terminal }, answer))
-    }
-
-    /// Salvages a damaged outbox (`{"dir": "…"}`) into a new one, as `yibao-verify
-    /// salvage` does. No handle may have the directory open.
-    pub fn salvage(request: &str) -> Answer {
-        let request: OpenRequest = match parse(request) {
-            Ok(r) => r,
-            Err(answer) => return answer,
-        };
-        let key = directory_key(&request.dir);
-        let held = OPEN
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .and_then(|open| open.get(&key))
-            .is_some_and(|t| t.strong_count() > 0);
-        if held {
-            return outbox_error(&OutboxError::OpenInThisProcess(request.dir));
+        if let Some(terminal) = open.get(&key).and_then(Weak::upgrade) {
+            return Ok(Self { terminal });
         }
-        match Outbox::salvage(&request.dir, SystemClock.now()) {
-            Ok(report) => ok(json!({
-                "aside": report.aside,
-                "queued": report.queued,
-                "history": report.history,
-                "quarantined": report.quarantined,
-                "replay_entries": report.replay_entries,
-                "clock_high_water": report.clock_high_water,
-                "bundle_recovered": report.bundle_recovered,
-                "status_list_recovered": report.status_list_recovered,
-                "unreadable": report.unreadable,
-            })),
-            Err(e) => outbox_error(&e),
+        let loaded = terminal_dir::load(dir, Policy::default())
+            .map_err(|e| error_info("terminal-not-set-up", e))?;
+        // Before the outbox opens: a damaged page's contained panic is logged there.
+        crate::log::set_dir(dir);
+        let terminal = Arc::new(Terminal::open(&loaded.config).map_err(|e| outbox_error(&e))?);
+        open.insert(key, Arc::downgrade(&terminal));
+        Ok(Self { terminal })
+    }
+
+    /// Salvages a damaged outbox in `dir` into a new one, as `yibao-verify salvage` does.
+    /// No handle may have the directory open.
+    ///
+    /// # Errors
+    ///
+    /// The directory is open in this process, or the outbox could not be salvaged.
+    pub fn salvage(dir: &Path) -> Result<Value, ErrorInfo> {
+        if is_open(dir) {
+            return Err(outbox_error(&OutboxError::OpenInThisProcess(
+                dir.to_path_buf(),
+            )));
         }
+        let report = Outbox::salvage(dir, SystemClock.now()).map_err(|e| outbox_error(&e))?;
+        Ok(json!({
+            "aside": report.aside,
+            "queued": report.queued,
+            "history": report.history,
+            "quarantined": report.quarantined,
+            "replay_entries": report.replay_entries,
+            "clock_high_water": report.clock_high_water,
+            "bundle_recovered": report.bundle_recovered,
+            "status_list_recovered": report.status_list_recovered,
+            "unreadable": report.unreadable,
+        }))
     }
 
-    fn terminal(&self) -> &Terminal {
-        &self.terminal
+    /// The terminal's institution.
+    pub fn institution(&self) -> &str {
+        self.terminal.institution()
     }
 
-    /// Checks a code offline and queues it durably before answering "accepted": the same
-    /// outbox, replay guard and verdict as `yibao-verify check`.
-    pub fn check(&self, request: &str) -> Answer {
-        let request: CheckRequest = match parse(request) {
-            Ok(r) => r,
-            Err(answer) => return answer,
-        };
-        let Some(business_type) = BusinessType::parse(&request.business_type) else {
-            return error(
+    /// Checks a code offline and queues it durably before answering: the same outbox,
+    /// replay guard and verdict as `yibao-verify check`. Returns the business type parsed.
+    ///
+    /// # Errors
+    ///
+    /// A verdict, or an error (bad field, other institution, outbox failure: then the code
+    /// was not recorded and must not be accepted).
+    pub fn check(&self, visit: VisitRequest<'_>) -> Result<(Accepted, BusinessType), Failure> {
+        let Some(business_type) = BusinessType::parse(visit.business_type) else {
+            return Err(error_info(
                 "invalid-business-type",
                 "expected a national 5-digit business type such as 01301 or 02121",
-            );
+            )
+            .into());
         };
-        let terminal = self.terminal();
-        if request.institution != terminal.institution() {
-            return error(
+        let terminal = &self.terminal;
+        if visit.institution != terminal.institution() {
+            return Err(error_info(
                 "institution-mismatch",
                 "the institution is not this terminal's",
-            );
+            )
+            .into());
         }
         let now = SystemClock.now();
-        match terminal.check(request.code.trim(), &request.operator, business_type, now) {
-            Ok(accepted) => (
-                YIBAO_OK,
-                accepted_json(&accepted.token, accepted.seq, &request, business_type),
-            ),
-            Err(CheckError::Rejected(rejection)) => {
-                (YIBAO_REJECTED, rejected_json(&rejection).to_string())
+        match terminal.check_with(
+            visit.code.trim(),
+            visit.operator,
+            business_type,
+            visit.context,
+            now,
+        ) {
+            Ok(accepted) => Ok((accepted, business_type)),
+            Err(CheckError::Rejected(rejection)) => Err(Failure::Rejected(rejection)),
+            Err(CheckError::InvalidVisit(invalid)) => Err(ErrorInfo {
+                field: Some(invalid.field()),
+                ..error_info("invalid-field", invalid)
             }
-            Err(CheckError::InvalidVisit(invalid)) => (
-                YIBAO_ERROR,
-                json!({
-                    "error": "invalid-field",
-                    "field": invalid.field(),
-                    "message": invalid.to_string(),
-                })
-                .to_string(),
-            ),
+            .into()),
             // Not recorded means not accepted.
-            Err(CheckError::Guard(e)) => outbox_error(&e),
+            Err(CheckError::Guard(e)) => Err(outbox_error(&e).into()),
         }
     }
 
     /// The outbox, the bundle and the status list.
-    pub fn status(&self) -> Answer {
-        let terminal = self.terminal();
+    ///
+    /// # Errors
+    ///
+    /// The outbox could not be read.
+    pub fn status(&self) -> Result<Value, ErrorInfo> {
+        let terminal = &self.terminal;
         let now = SystemClock.now();
-        let status = match terminal.status() {
-            Ok(s) => s,
-            Err(e) => return outbox_error(&e),
-        };
+        let status = terminal.status().map_err(|e| outbox_error(&e))?;
         let verifier = terminal.verifier();
         let max_age = verifier.policy().max_status_age_secs;
-        ok(json!({
+        Ok(json!({
             "institution": terminal.institution(),
             "bundle": verifier.bundle().map(|b| json!({
                 "sequence": b.sequence,
@@ -266,9 +240,13 @@ impl Handle {
     }
 
     /// Fetches the trust bundle and the status list from the issuer.
-    pub fn sync(&self) -> Answer {
-        match self.terminal().sync(SystemClock.now()) {
-            Ok((bundle, status)) => ok(json!({
+    ///
+    /// # Errors
+    ///
+    /// The issuer could not be asked, or what it sent was refused; what was held stays.
+    pub fn sync(&self) -> Result<Value, ErrorInfo> {
+        match self.terminal.sync(SystemClock.now()) {
+            Ok((bundle, status)) => Ok(json!({
                 "bundle_installed": match bundle {
                     BundleUpdate::Installed { sequence } => Some(sequence),
                     BundleUpdate::Unchanged => None,
@@ -276,130 +254,43 @@ impl Handle {
                 "status_list_sequence": status.sequence,
                 "revocations_added": status.added,
             })),
-            Err(SyncError::Outbox(e)) => outbox_error(&e),
-            Err(e) => error("sync-failed", e),
+            Err(SyncError::Outbox(e)) => Err(outbox_error(&e)),
+            Err(e) => Err(error_info("sync-failed", e)),
         }
     }
 
-    /// Hands queued visits to settlement until the queue is empty or the timeout passes.
-    pub fn flush(&self, request: Option<&str>) -> Answer {
-        let request: FlushRequest = match request.map(parse).transpose() {
-            Ok(r) => r.unwrap_or(FlushRequest {
-                timeout_secs: default_flush_secs(),
-            }),
-            Err(answer) => return answer,
-        };
-        let terminal = self.terminal();
-        let deadline = Instant::now() + Duration::from_secs(request.timeout_secs.min(3_600));
-        match terminal.flush(100, deadline, || SystemClock.now()) {
-            Ok(report) => ok(json!({"answered": report.answered, "remaining": report.remaining})),
-            Err(ForwardError::Outbox(e)) => outbox_error(&e),
-            Err(e) => error(
+    /// Hands queued visits to settlement until the queue is empty or `timeout_secs` pass.
+    ///
+    /// # Errors
+    ///
+    /// The outbox failed, or the issuer could not be reached or refused the terminal.
+    pub fn flush(&self, timeout_secs: u64) -> Result<Value, ErrorInfo> {
+        let deadline = Instant::now() + Duration::from_secs(timeout_secs.min(3_600));
+        match self.terminal.flush(100, deadline, || SystemClock.now()) {
+            Ok(report) => Ok(json!({"answered": report.answered, "remaining": report.remaining})),
+            Err(ForwardError::Outbox(e)) => Err(outbox_error(&e)),
+            Err(e) => Err(error_info(
                 if e.is_transient() {
                     "issuer-unreachable"
                 } else {
                     "flush-failed"
                 },
                 e,
-            ),
+            )),
         }
     }
 
-    /// One queued visit by its place in the outbox (`{"queued": n}` from a check): its
-    /// settlement reference once settled, or why settlement refused it.
-    pub fn presentation(&self, request: &str) -> Answer {
-        let request: LookupRequest = match parse(request) {
-            Ok(r) => r,
-            Err(answer) => return answer,
-        };
-        match self.terminal().outbox().presentation(request.queued) {
-            Ok(Some(p)) => ok(json!({
-                "queued": p.seq,
-                "token_id": p.token_id,
-                "voucher_id": p.voucher_id,
-                "verified_at": p.verified_at,
-                "outcome": p.outcome,
-            })),
-            Ok(None) => error("not-found", "no presentation with this number"),
-            Err(e) => outbox_error(&e),
+    /// One queued visit by its place in the outbox, with settlement's answer once there is
+    /// one.
+    ///
+    /// # Errors
+    ///
+    /// `not-found`, or the outbox could not be read.
+    pub fn presentation(&self, queued: u64) -> Result<Presentation, ErrorInfo> {
+        match self.terminal.outbox().presentation(queued) {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => Err(error_info("not-found", "no presentation with this number")),
+            Err(e) => Err(outbox_error(&e)),
         }
     }
-}
-
-/// An acceptance, serialised straight from borrowed fields (no intermediate JSON tree:
-/// this answer is on every scan's path).
-#[derive(Serialize)]
-struct AcceptedAnswer<'a> {
-    accepted: bool,
-    queued: u64,
-    kind: TokenKind,
-    token_id: TokenId,
-    voucher_id: VoucherId,
-    masked_name: &'a str,
-    gender: Gender,
-    gender_zh: &'static str,
-    birth_year: u16,
-    region: String,
-    insurance: InsuranceType,
-    insurance_zh: &'static str,
-    proxy: Option<ProxyAnswer>,
-    institution: &'a str,
-    operator: &'a str,
-    business_type: &'static str,
-    business_zh: &'static str,
-    verified_at: UnixTime,
-    expires_at: UnixTime,
-}
-
-#[derive(Serialize)]
-struct ProxyAnswer {
-    binder: VoucherId,
-    relation: Relation,
-    relation_zh: &'static str,
-}
-
-fn accepted_json(
-    token: &VerifiedToken,
-    queued: u64,
-    request: &CheckRequest,
-    business_type: BusinessType,
-) -> String {
-    let c = token.claims();
-    let answer = AcceptedAnswer {
-        accepted: true,
-        queued,
-        kind: token.kind(),
-        token_id: token.token_id(),
-        voucher_id: c.voucher_id,
-        masked_name: c.masked_name.as_str(),
-        gender: c.gender,
-        gender_zh: c.gender.label_zh(),
-        birth_year: c.birth_year,
-        region: c.region.to_string(),
-        insurance: c.insurance,
-        insurance_zh: c.insurance.label_zh(),
-        proxy: c.proxy.as_ref().map(|p| ProxyAnswer {
-            binder: p.binder,
-            relation: p.relation,
-            relation_zh: p.relation.label_zh(),
-        }),
-        institution: &request.institution,
-        operator: &request.operator,
-        business_type: business_type.code(),
-        business_zh: business_type.label_zh(),
-        verified_at: token.verified_at(),
-        expires_at: token.expires_at(),
-    };
-    // Plain fields: serialising cannot fail.
-    serde_json::to_string(&answer).unwrap_or_default()
-}
-
-fn rejected_json(rejection: &Rejection) -> Value {
-    json!({
-        "accepted": false,
-        "code": rejection.code(),
-        "reason_zh": rejection.reason_zh(),
-        "reason_en": rejection.reason_en(),
-        "detail": rejection.to_string(),
-    })
 }

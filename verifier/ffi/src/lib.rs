@@ -26,15 +26,30 @@
 //! `docs/terminal.md` ("Embedding from C, C#, Java") has examples for each language.
 
 mod abi;
+pub mod charset;
 mod handle;
+mod json_calls;
 pub mod log;
+pub mod national;
+mod national_abi;
 
 pub use abi::{
     YibaoTerminal, yibao_abi_version, yibao_check, yibao_flush, yibao_presentation, yibao_status,
     yibao_string_free, yibao_sync, yibao_terminal_close, yibao_terminal_open,
     yibao_terminal_salvage,
 };
-pub use handle::{YIBAO_ERROR, YIBAO_NO_ANSWER, YIBAO_OK, YIBAO_REJECTED};
+pub use json_calls::{YIBAO_ERROR, YIBAO_NO_ANSWER, YIBAO_OK, YIBAO_REJECTED};
+pub use national_abi::{YIBAO_BUFFER_TOO_SMALL, yibao_ec_trans, yibao_set_charset, yibao_version};
 
 /// The ABI version [`yibao_abi_version`] returns.
 pub const YIBAO_ABI_VERSION: u32 = 1;
+
+/// What build of the library this is: the release's build id (`YIBAO_BUILD_ID` when it was
+/// built, `dev` otherwise), the target and the profile.
+pub const BUILD: &str = concat!(
+    env!("YIBAO_BUILD_ID"),
+    " ",
+    env!("YIBAO_TARGET"),
+    " ",
+    env!("YIBAO_PROFILE")
+);

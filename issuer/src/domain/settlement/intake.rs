@@ -1,7 +1,7 @@
 //! Handoffs from terminals and online decode: re-verify, then settle each token once.
 
 use yibao_shared::{
-    BusinessType, InvalidVisitField, TokenId, UnixTime, UntrustedToken, VisitFields,
+    BusinessType, InvalidVisitField, TokenId, UnixTime, UntrustedToken, VisitContext, VisitFields,
 };
 use yibao_verifier::{Rejection, VerifiedToken};
 
@@ -23,6 +23,8 @@ pub struct Handoff {
     pub operator: String,
     /// National business-type code.
     pub business_type: String,
+    /// Operator's name, office, device, as the hospital system gave them.
+    pub context: VisitContext,
     /// When the terminal verified it.
     pub verified_at: u64,
     /// Verified by the terminal against its trust bundle.
@@ -83,6 +85,8 @@ pub struct Presented<'a> {
     pub operator: &'a str,
     /// Business type.
     pub business_type: BusinessType,
+    /// Operator's name, office, device.
+    pub context: &'a VisitContext,
     /// When it was verified.
     pub verified_at: UnixTime,
     /// Verified by the terminal itself.
@@ -102,6 +106,7 @@ fn candidate(token: &VerifiedToken, presented: &Presented<'_>, now: UnixTime) ->
         institution_kind: presented.by.institution.kind,
         operator: presented.operator.to_owned(),
         business_type: presented.business_type,
+        context: presented.context.clone(),
         verified_at: presented.verified_at,
         offline: presented.offline,
         received_at: now,
@@ -165,25 +170,28 @@ pub async fn settle(
     resolve(state, candidate, existing, now).await
 }
 
-/// A business type and operator a terminal sent, checked.
+/// A business type, operator and visit context a terminal sent, checked.
 ///
 /// # Errors
 ///
-/// [`DomainError::InvalidBusinessType`], [`DomainError::InvalidField`] for the operator,
-/// [`DomainError::InstitutionMismatch`].
+/// [`DomainError::InvalidBusinessType`], [`DomainError::InvalidField`] for the operator and
+/// the context's fields, [`DomainError::InstitutionMismatch`].
 pub fn check_visit(
     by: &TerminalCaller,
     institution: &str,
     operator: &str,
     business_type: &str,
+    context: &VisitContext,
 ) -> Result<BusinessType, DomainError> {
     if institution != by.institution.code {
         return Err(DomainError::InstitutionMismatch);
     }
     // The terminal checked these same rules before it recorded the visit (one function in
     // yibao-shared), so a visit it accepted is never refused here for its fields.
-    match VisitFields::check(institution, operator, business_type) {
-        Ok(fields) => Ok(fields.business_type()),
+    let checked = VisitFields::check(institution, operator, business_type)
+        .and_then(|fields| context.check().map(|()| fields.business_type()));
+    match checked {
+        Ok(business_type) => Ok(business_type),
         Err(InvalidVisitField::BusinessType) => Err(DomainError::InvalidBusinessType),
         Err(invalid) => Err(DomainError::InvalidField(invalid.field())),
     }
@@ -266,8 +274,14 @@ fn prepare(
     status: &KnownStatus,
     now: UnixTime,
 ) -> Result<Settlement, HandoffOutcome> {
-    let business_type = check_visit(by, &item.institution, &item.operator, &item.business_type)
-        .map_err(|e| rejected(None, e.code(), e.to_string()))?;
+    let business_type = check_visit(
+        by,
+        &item.institution,
+        &item.operator,
+        &item.business_type,
+        &item.context,
+    )
+    .map_err(|e| rejected(None, e.code(), e.to_string()))?;
     let verified_at = UnixTime::from_secs(item.verified_at);
     let verifier = keys.verifier();
     let leeway = verifier.policy().leeway_secs;
@@ -299,6 +313,7 @@ fn prepare(
         by,
         operator: &item.operator,
         business_type,
+        context: &item.context,
         verified_at,
         offline: item.offline,
     };
@@ -308,6 +323,8 @@ fn prepare(
 /// A code a terminal asks the issuer to check online, and the visit it is for.
 #[derive(Clone, Copy, Debug)]
 pub struct Visit<'a> {
+    /// Operator's name, office, device.
+    pub context: &'a VisitContext,
     /// The code as scanned.
     pub code: &'a str,
     /// The institution code (must be the terminal's).
@@ -348,7 +365,13 @@ pub async fn decode(
     visit: &Visit<'_>,
     now: UnixTime,
 ) -> Result<Decoded, DomainError> {
-    let business_type = check_visit(by, visit.institution, visit.operator, visit.business_type)?;
+    let business_type = check_visit(
+        by,
+        visit.institution,
+        visit.operator,
+        visit.business_type,
+        visit.context,
+    )?;
     let keys = state.keys();
     let status = KnownStatus::of_code(state, visit.code).await?;
     let verdict = UntrustedToken::parse(visit.code)
@@ -362,6 +385,7 @@ pub async fn decode(
         by,
         operator: visit.operator,
         business_type,
+        context: visit.context,
         verified_at: now,
         offline: false,
     };

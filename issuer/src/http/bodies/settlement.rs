@@ -2,7 +2,7 @@
 //! audit), and how the domain's values become them.
 
 use serde::{Deserialize, Serialize};
-use yibao_shared::{Claims, TokenId, UnixTime, VoucherId};
+use yibao_shared::{Claims, TokenId, UnixTime, VisitContext, VoucherId};
 use yibao_verifier::Rejection;
 
 use crate::domain::family::today;
@@ -39,6 +39,18 @@ pub struct HandoffItem {
     /// National business-type code, e.g. `01301` (see `BusinessTypeCode`). Checked per
     /// item: an unknown code refuses that item with `invalid-business-type`, not the batch.
     pub business_type: String,
+    /// The operator's name (national `operatorName`), 1-64 characters.
+    #[serde(default)]
+    pub operator_name: Option<String>,
+    /// The office (科室) code (`officeId`), 1-32 characters.
+    #[serde(default)]
+    pub office_id: Option<String>,
+    /// The office's name (`officeName`), 1-64 characters.
+    #[serde(default)]
+    pub office_name: Option<String>,
+    /// The reading device's type (`deviceType`), 1-16 characters.
+    #[serde(default)]
+    pub device_type: Option<String>,
     /// When the terminal verified it (unix seconds).
     pub verified_at: u64,
     /// Verified by the terminal against its trust bundle.
@@ -95,6 +107,30 @@ pub struct DecodeRequest {
     /// National business-type code.
     #[schema(value_type = crate::model::names::BusinessTypeCode)]
     pub business_type: String,
+    /// The operator's name (national `operatorName`), 1-64 characters.
+    #[serde(default)]
+    pub operator_name: Option<String>,
+    /// The office (科室) code (`officeId`), 1-32 characters.
+    #[serde(default)]
+    pub office_id: Option<String>,
+    /// The office's name (`officeName`), 1-64 characters.
+    #[serde(default)]
+    pub office_name: Option<String>,
+    /// The reading device's type (`deviceType`), 1-16 characters.
+    #[serde(default)]
+    pub device_type: Option<String>,
+}
+
+impl DecodeRequest {
+    /// The visit context the request carries.
+    pub fn context(&self) -> VisitContext {
+        VisitContext {
+            operator_name: self.operator_name.clone(),
+            office_id: self.office_id.clone(),
+            office_name: self.office_name.clone(),
+            device_type: self.device_type.clone(),
+        }
+    }
 }
 
 /// The verdict, as the offline verifier would give it, plus the settlement reference.
@@ -227,6 +263,12 @@ impl From<HandoffItem> for Handoff {
             institution: h.institution,
             operator: h.operator,
             business_type: h.business_type,
+            context: VisitContext {
+                operator_name: h.operator_name,
+                office_id: h.office_id,
+                office_name: h.office_name,
+                device_type: h.device_type,
+            },
             verified_at: h.verified_at,
             offline: h.offline,
         }

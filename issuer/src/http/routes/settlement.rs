@@ -65,7 +65,9 @@ pub async fn decode(
     AppJson(request): AppJson<DecodeRequest>,
 ) -> Result<AppJson<DecodeResponse>, ApiError> {
     let now = state.clock.now();
+    let context = request.context();
     let visit = Visit {
+        context: &context,
         code: &request.code,
         institution: &request.institution,
         operator: &request.operator,

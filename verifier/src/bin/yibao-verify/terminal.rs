@@ -60,25 +60,24 @@ pub(crate) struct InitArgs {
 }
 
 pub(crate) fn init(args: &InitArgs) -> anyhow::Result<Outcome> {
-    // A terminal set up before whose outbox has vanished is not quietly given a new one: the
-    // old one held its queue and replay memory.
-    let reinit = args.dir.terminal.join(config::FILE).exists();
-    let outbox = args.dir.terminal.join(yibao_verifier::outbox::FILE_NAME);
-    if reinit && !outbox.exists() && !args.reset_outbox {
-        return Err(yibao_verifier::OutboxError::Missing(outbox).into());
-    }
-    let file = config::ConfigFile {
-        issuer_url: args.issuer.clone(),
-        institution: args.institution.clone(),
-        credential: args.credential.clone(),
-        operator: args.operator.clone(),
+    let root_key = std::fs::read_to_string(&args.root_key)
+        .with_context(|| format!("reading root key {}", args.root_key.display()))?;
+    let settings = yibao_verifier::terminal_dir::SetUp {
+        issuer_url: &args.issuer,
+        institution: &args.institution,
+        credential: &args.credential,
+        root_key: &root_key,
+        operator: &args.operator,
         business_type: args.business_type,
-        timeout_secs: 10,
+        reset_outbox: args.reset_outbox,
     };
-    let path = config::write(&args.dir.terminal, &file, &args.root_key)?;
-    println!("terminal configured: {}", path.display());
-    let loaded = config::load(&args.dir.terminal, Policy::default())?;
-    match Terminal::create_outbox(&loaded.config, args.reset_outbox, SystemClock.now())? {
+    let created =
+        yibao_verifier::terminal_dir::set_up(&args.dir.terminal, &settings, SystemClock.now())?;
+    println!(
+        "terminal configured: {}",
+        args.dir.terminal.join(config::FILE).display()
+    );
+    match created {
         OutboxCreated::New => println!("outbox created"),
         OutboxCreated::Kept => println!("outbox kept (it holds this terminal's queue)"),
         OutboxCreated::Reset { aside: Some(aside) } => println!(
