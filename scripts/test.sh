@@ -5,7 +5,7 @@
 # Redis Cluster tests,
 # chromium, chromium-driver and a CJK font for the browser tests, Python's `cryptography` for
 # the independent verifier, `schemathesis` for the API contract test, a C compiler, a JDK and
-# JNA for the C ABI's clients); the tests start their
+# JNA and Mono for the C ABI's clients); the tests start their
 # own servers on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,11 +54,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     || { echo "cannot install ${missing[*]}: run 'apt-get install -y ${missing[*]}'" >&2; exit 1; }
 fi
 chromium --version
-# The C ABI is driven from C (the system compiler), Python (ctypes) and Java (JNA).
+# The C ABI is driven from C (the system compiler), Python (ctypes), Java (JNA) and C# (Mono).
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v java >/dev/null 2>&1 || missing+=(default-jdk-headless)
 [ -f /usr/share/java/jna.jar ] || missing+=(libjna-java)
+# C#, as Windows HIS programs declare the library (P/Invoke), compiled and run with Mono.
+command -v mcs >/dev/null 2>&1 || missing+=(mono-mcs)
+command -v mono >/dev/null 2>&1 || missing+=(mono-runtime)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} (apt-get) for the C ABI tests"
   { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; } \

@@ -123,3 +123,107 @@ fn c_python_and_java_check_replay_forge_and_flush_through_the_c_abi() {
         );
     }
 }
+
+/// The set-up request a HIS sends through `yibao.init`, written where the client reads it.
+fn init_request(platform: &Platform, dir: &Path, credential: &str) -> PathBuf {
+    let request = serde_json::json!({"transType": "yibao.init", "orgId": PHARMACY, "data": {
+        "issuerUrl": platform.url(""), "credential": credential, "orgId": PHARMACY,
+        "rootKeyFile": platform.root_key_path(), "operatorId": "cashier-1",
+    }});
+    let path = dir.with_extension("init.json");
+    std::fs::write(&path, request.to_string()).expect("init request");
+    path
+}
+
+/// Runs one language's national client against a fresh, not yet set up, terminal directory.
+fn national_scenario(platform: &Platform, language: &str, holder_index: usize) {
+    let (holder, voucher) = platform.holder(holder_index);
+    let code = platform.code(&holder);
+    let id = format!("n-{language}");
+    let credential = platform.register_terminal(PHARMACY, &id);
+    let dir = platform.data.path().join(format!("terminal-{id}"));
+    let init = init_request(platform, &dir, &credential);
+    let lib_dir = library()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let scenario = |cmd: &mut Command| {
+        cmd.arg(&dir).arg(PHARMACY).arg(&code).arg(&init);
+    };
+    let reference = match language {
+        "c" => {
+            let exe = platform.data.path().join("ec-trans-c");
+            let status = Command::new(tool("cc", "apt-get install -y gcc"))
+                .args(["-Wall", "-Wextra", "-Werror", "-o"])
+                .arg(&exe)
+                .arg(clients().join("c/ec_trans.c"))
+                .arg("-I")
+                .arg(workspace_root().join("verifier/ffi/include"))
+                .arg("-L")
+                .arg(&lib_dir)
+                .arg("-lyibao_verifier_ffi")
+                .status()
+                .expect("cc runs");
+            assert!(status.success(), "the C client does not compile");
+            let mut cmd = Command::new(&exe);
+            cmd.env("LD_LIBRARY_PATH", &lib_dir);
+            scenario(&mut cmd);
+            run(cmd, language)
+        }
+        "python" => {
+            let mut cmd = Command::new(tool("python3", "apt-get install -y python3"));
+            cmd.arg(clients().join("python/ec_trans.py")).arg(library());
+            scenario(&mut cmd);
+            run(cmd, language)
+        }
+        "java" => {
+            let mut cmd = Command::new(tool("java", "apt-get install -y default-jdk-headless"));
+            cmd.args(["-cp", "/usr/share/java/jna.jar"])
+                .arg(clients().join("java/EcTrans.java"))
+                .arg(library());
+            scenario(&mut cmd);
+            run(cmd, language)
+        }
+        _ => {
+            let exe = platform.data.path().join("EcTrans.exe");
+            let out = Command::new(tool("mcs", "apt-get install -y mono-mcs mono-runtime"))
+                .arg(format!("-out:{}", exe.display()))
+                .arg(clients().join("csharp/EcTrans.cs"))
+                .output()
+                .expect("mcs runs");
+            assert!(
+                out.status.success(),
+                "the C# client does not compile: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            let mut cmd = Command::new(tool("mono", "apt-get install -y mono-runtime"));
+            cmd.arg(&exe).env("LD_LIBRARY_PATH", &lib_dir);
+            scenario(&mut cmd);
+            run(cmd, language)
+        }
+    };
+    // Settlement has the visit under the ecToken the client read, with the operator's name
+    // the client sent in GBK and the office it named.
+    let audit = platform.audit(&voucher);
+    let settled = audit["settlements"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["reference"] == reference.as_str()))
+        .unwrap_or_else(|| panic!("{language}: {reference} not in {audit}"));
+    assert_eq!(
+        settled["context"]["operator_name"], "测试收银员",
+        "{language}: {settled}"
+    );
+    assert_eq!(
+        settled["context"]["office_id"], "A03",
+        "{language}: {settled}"
+    );
+    assert!(settled["context"].get("device_type").is_none(), "{settled}");
+}
+
+#[test]
+fn c_python_java_and_csharp_run_the_national_call_from_set_up_to_settlement() {
+    let platform = Platform::new();
+    for (i, language) in ["c", "python", "java", "csharp"].into_iter().enumerate() {
+        national_scenario(&platform, language, 6 + i);
+    }
+}

@@ -210,15 +210,7 @@ impl Platform {
 
     /// [`Self::terminal`] with its directory at `dir`.
     pub(crate) fn terminal_in(&self, institution: &str, id: &str, dir: &Path) -> TerminalDir {
-        let issued = self.post(
-            &format!("/v1/admin/institutions/{institution}/terminals"),
-            &self.admin,
-            json!({"id": id}),
-        );
-        let credential = issued["credential"]
-            .as_str()
-            .expect("credential")
-            .to_owned();
+        let credential = self.register_terminal(institution, id);
         let t = TerminalDir {
             dir: dir.to_path_buf(),
             credential: credential.clone(),
@@ -246,6 +238,19 @@ impl Platform {
         let (code, out) = t.run(&["sync"]);
         assert_eq!(code, 0, "{out}");
         t
+    }
+
+    /// Registers a terminal of `institution` and returns its credential (shown once).
+    pub(crate) fn register_terminal(&self, institution: &str, id: &str) -> String {
+        let issued = self.post(
+            &format!("/v1/admin/institutions/{institution}/terminals"),
+            &self.admin,
+            json!({"id": id}),
+        );
+        issued["credential"]
+            .as_str()
+            .expect("credential")
+            .to_owned()
     }
 
     /// The settlements and double uses of a voucher, as the operator sees them.
