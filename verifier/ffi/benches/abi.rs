@@ -17,7 +17,7 @@ use std::ffi::{CString, c_char};
 
 use yibao_tests::paired::paired;
 use yibao_tests::sample;
-use yibao_verifier::yibao_shared::BusinessType;
+use yibao_verifier::yibao_shared::{BusinessType, VisitContext};
 use yibao_verifier::{Clock, Policy, SystemClock, Terminal};
 
 #[path = "../tests/common/mod.rs"]
@@ -33,6 +33,7 @@ fn main() {
     println!("| candidate / baseline | median ratio | interquartile range |");
     println!("|---|---|---|");
     through_the_c_abi();
+    through_the_national_call();
     while_a_flush_is_stalled();
 }
 
@@ -103,6 +104,86 @@ fn through_the_c_abi() {
     );
     // SAFETY: the handle from open, closed once.
     unsafe { yibao_verifier_ffi::yibao_terminal_close(handle) };
+}
+
+/// `ec.query` through `yibao_ec_trans` (national field names, the caller's 8 KB buffer)
+/// against the same check in Rust.
+fn through_the_national_call() {
+    let (root, issuer) = (sample::root_key(), sample::issuer_key());
+    let now = SystemClock.now();
+    let (rust_dir, abi_dir) = (
+        terminal_dir(&root, &issuer, now),
+        terminal_dir(&root, &issuer, now),
+    );
+    let codes = |salt: u8| -> Vec<String> {
+        (0..40_000u32)
+            .map(|i| {
+                let mut body = sample::body(false);
+                body.issued_at = now;
+                body.token_id.0[..4].copy_from_slice(&i.to_be_bytes());
+                body.token_id.0[4] = salt;
+                body.sign(&issuer).expect("signs")
+            })
+            .collect()
+    };
+    let (rust_codes, abi_codes) = (codes(5), codes(6));
+    let rust = Terminal::open(
+        &yibao_verifier::terminal_dir::load(rust_dir.path(), Policy::default())
+            .expect("dir")
+            .config,
+    )
+    .expect("terminal");
+    let dir = CString::new(abi_dir.path().display().to_string()).expect("no NUL");
+    let requests: Vec<CString> = abi_codes
+        .iter()
+        .map(|code| {
+            CString::new(format!(
+                "{{\"transType\":\"ec.query\",\"orgId\":\"{INSTITUTION}\",\"data\":{{\
+                 \"businessType\":\"02121\",\"operatorId\":\"op\",\"operatorName\":\"测试收银员\",\
+                 \"officeId\":\"A03\",\"officeName\":\"消化内科\",\"deviceType\":\"\",\
+                 \"ecQrCode\":\"{code}\"}}}}"
+            ))
+            .expect("no NUL")
+        })
+        .collect();
+    let business = BusinessType::parse("02121").expect("listed");
+    let context = VisitContext {
+        operator_name: Some("测试收银员".into()),
+        office_id: Some("A03".into()),
+        office_name: Some("消化内科".into()),
+        device_type: None,
+    };
+    let mut out = vec![0u8; 8192];
+    let (mut r, mut a) = (0, 0);
+    paired(
+        "ec.query through yibao_ec_trans / the same check in Rust (outbox on tmpfs)",
+        || {
+            rust.check_with(
+                &rust_codes[r],
+                "op",
+                business,
+                context.clone(),
+                SystemClock.now(),
+            )
+            .expect("accepted");
+            r += 1;
+        },
+        || {
+            let mut needed = 0;
+            // SAFETY: NUL-terminated strings, an 8 KB buffer, a valid `needed`.
+            let status = unsafe {
+                yibao_verifier_ffi::yibao_ec_trans(
+                    dir.as_ptr(),
+                    requests[a].as_ptr(),
+                    out.as_mut_ptr().cast(),
+                    8192,
+                    &mut needed,
+                )
+            };
+            assert_eq!(status, 0);
+            a += 1;
+        },
+    );
 }
 
 fn while_a_flush_is_stalled() {

@@ -8,6 +8,7 @@ mod common;
 
 use std::ffi::{CString, c_char};
 
+use proptest::strategy::Strategy;
 use serde_json::{Value, json};
 use yibao_tests::sample;
 use yibao_verifier::yibao_shared::SecretKey;
@@ -188,6 +189,21 @@ fn the_national_call_checks_queues_and_answers_in_the_national_names() {
     assert!(out.windows(2).any(|w| w == [0xB2, 0xE2]), "测 in GBK");
     let answer: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(answer["data"]["userName"], "测*甲");
+    // The longest answer ec.query can give (a family member's code, an operator id of 64
+    // characters GBK lacks, each a 12-byte escape) fits the 4096 bytes ec.query asks for.
+    let mut longest = query(&code(&issuer, 10), "测试收银员");
+    longest["data"]["operatorId"] = json!("𠮷".repeat(64));
+    let longest = longest.to_string();
+    let (gb18030, _, _) = encoding_rs::GB18030.encode(&longest);
+    let (status, out, needed) = trans_bytes(dir_text.as_bytes(), &gb18030, 4096);
+    assert_eq!(status, YIBAO_OK, "{}", String::from_utf8_lossy(&out));
+    assert!(needed > 1000 && needed <= 4096, "{needed}");
+    let (text, _, malformed) = encoding_rs::GBK.decode(&out);
+    assert!(!malformed);
+    let answer: Value = serde_json::from_str(&text).expect("JSON");
+    assert!(text.contains("\\ud842\\udfb7"), "escaped, not lost: {text}");
+    assert_eq!(answer["data"]["operatorId"], "𠮷".repeat(64));
+    assert_eq!(answer["data"]["familyProxy"], true);
     // UTF-8 bytes are not GBK text: said so.
     let (status, out, _) = trans_bytes(dir_text.as_bytes(), "{\"x\":\"测\"}".as_bytes(), 4096);
     assert_eq!(status, YIBAO_ERROR);
@@ -220,7 +236,7 @@ fn the_national_call_checks_queues_and_answers_in_the_national_names() {
     assert_eq!(status, YIBAO_OK);
     let outbox = yibao_verifier::Outbox::open(path).expect("closed, so it opens");
     let queued = outbox.queued(10).expect("reads");
-    assert_eq!(queued.len(), 4);
+    assert_eq!(queued.len(), 5);
     assert_eq!(
         queued[0].visit.context.operator_name.as_deref(),
         Some("测试收银员")
@@ -290,4 +306,40 @@ fn init_refuses_bad_settings_and_sets_a_terminal_up_once() {
     assert!(!log.contains("ybt_test"), "no credential in the log: {log}");
     let (status, _) = trans(&dir, &json!({"transType": "yibao.close"}));
     assert_eq!(status, YIBAO_OK);
+}
+
+/// A terminal directory set up once for the garbage.
+fn garbage_dir() -> &'static str {
+    static DIR: std::sync::OnceLock<(tempfile::TempDir, String)> = std::sync::OnceLock::new();
+    &DIR.get_or_init(|| {
+        let dir = common::terminal_dir(
+            &sample::root_key(),
+            &sample::issuer_key(),
+            SystemClock.now(),
+        );
+        let text = dir.path().display().to_string();
+        (dir, text)
+    })
+    .1
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Garbage and near-national requests get an answer with a return value the header
+    /// lists, never a panic or an unterminated buffer, whatever the charset in force.
+    #[test]
+    fn any_request_gets_a_listed_answer(
+        input in proptest::prop_oneof![
+            proptest::collection::vec(1u8..=255, 0..200),
+            "\\{\"transType\":\"(ec\\.query|ec\\.result|yibao\\.status|x)\",\"data\":\\{(\"[a-zA-Z]{1,12}\":(\"[a-z0-9 测𠮷*]{0,20}\"|[0-9]{1,5}|null|\\[\\]),?){0,6}\\}\\}"
+                .prop_map(String::into_bytes),
+        ],
+        size in 0usize..5000,
+    ) {
+        let (status, out, needed) = trans_bytes(garbage_dir().as_bytes(), &input, size.max(1));
+        proptest::prop_assert!(matches!(status, 0..=2 | 4), "{status}");
+        proptest::prop_assert!(out.len() < size.max(1));
+        proptest::prop_assert!(needed >= 1);
+    }
 }
