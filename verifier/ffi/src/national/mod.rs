@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::handle::{Handle, error_info};
 use crate::log::Level;
@@ -41,13 +42,27 @@ pub enum Outcome {
 }
 
 #[derive(Deserialize)]
-struct Request {
+struct Request<'a> {
     #[serde(rename = "transType")]
     trans_type: String,
     #[serde(rename = "orgId", default)]
     org_id: Option<String>,
+    /// Parsed once its transaction type is known.
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+/// A transaction's `data` as its type (`null` when absent).
+pub(crate) fn data<T: serde::de::DeserializeOwned>(data: Option<&RawValue>) -> Result<T, Reply> {
+    serde_json::from_str(data.map_or("null", RawValue::get))
+        .map_err(|e| reply::error(&error_info("invalid-request", e)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FlushData {
     #[serde(default)]
-    data: Value,
+    timeout_secs: Option<u64>,
 }
 
 /// Terminals the national call opened, by the directory text the caller passes.
@@ -76,7 +91,7 @@ fn forget(dir: &str) {
 /// Runs one national-shaped request for the terminal directory `dir`, with `room` bytes of
 /// output buffer.
 pub fn trans(dir: &str, input: &str, room: usize) -> Outcome {
-    let request: Request = match serde_json::from_str(input) {
+    let request: Request<'_> = match serde_json::from_str(input) {
         Ok(r) => r,
         Err(e) => {
             let code = if e.is_syntax() || e.is_eof() {
@@ -106,7 +121,7 @@ pub fn trans(dir: &str, input: &str, room: usize) -> Outcome {
     Outcome::Answer(answer)
 }
 
-fn run(dir: &str, request: Request) -> Reply {
+fn run(dir: &str, request: Request<'_>) -> Reply {
     let handle = match request.trans_type.as_str() {
         "yibao.init" => {
             forget(dir);
@@ -149,8 +164,12 @@ fn run(dir: &str, request: Request) -> Reply {
         "yibao.sync" => done(handle.sync()),
         "yibao.status" => done(handle.status()),
         _ => {
-            let timeout = request.data["timeoutSecs"]
-                .as_u64()
+            let flush: Option<FlushData> = match data(request.data) {
+                Ok(f) => f,
+                Err(answer) => return answer,
+            };
+            let timeout = flush
+                .and_then(|f| f.timeout_secs)
                 .unwrap_or_else(crate::json_calls::default_flush_secs);
             done(handle.flush(timeout))
         }

@@ -2,7 +2,8 @@
 //! names) and `ec.result` (the settlement reference once the visit was handed off).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
+use serde_json::value::RawValue;
 use yibao_verifier::yibao_shared::{BusinessType, Gender, InsuranceType, TokenId, TokenKind};
 use yibao_verifier::{Accepted, Outcome};
 
@@ -49,10 +50,10 @@ fn parse_provisional(ec_token: &str) -> Option<(TokenId, u64)> {
 }
 
 /// `ec.query`: the code checked offline and queued durably before the answer says so.
-pub fn query(handle: &Handle, org_id: Option<&str>, data: Value) -> Reply {
-    let data: QueryData = match serde_json::from_value(data) {
+pub fn query(handle: &Handle, org_id: Option<&str>, data: Option<&RawValue>) -> Reply {
+    let data: QueryData = match super::data(data) {
         Ok(d) => d,
-        Err(e) => return reply::error(&error_info("invalid-request", e)),
+        Err(answer) => return answer,
     };
     let institution = match (org_id, data.org_id.as_deref()) {
         (Some(a), Some(b)) if a != b => {
@@ -195,10 +196,10 @@ struct ResultData {
 /// `ec.result`: what became of a visit `ec.query` queued, by its provisional `ecToken`.
 /// Settled: settlement's reference as `ecToken`. Refused by settlement: a refusal with the
 /// platform's code. Not yet handed off: the provisional `ecToken` and `settled: false`.
-pub fn result(handle: &Handle, data: Value) -> Reply {
-    let data: ResultData = match serde_json::from_value(data) {
+pub fn result(handle: &Handle, data: Option<&RawValue>) -> Reply {
+    let data: ResultData = match super::data(data) {
         Ok(d) => d,
-        Err(e) => return reply::error(&error_info("invalid-request", e)),
+        Err(answer) => return answer,
     };
     let Some((token_id, queued)) = parse_provisional(&data.ec_token) else {
         return reply::error(&error_info(

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use yibao_verifier::yibao_shared::BusinessType;
 use yibao_verifier::{Clock, OutboxCreated, SystemClock, terminal_dir};
@@ -47,9 +48,8 @@ fn yes() -> bool {
 
 /// Sets the terminal directory `dir` up (idempotent: the same settings again change
 /// nothing and keep the outbox), then syncs. Returns the handle to cache.
-pub fn init(dir: &Path, data: Value) -> Result<(Handle, Reply), Reply> {
-    let data: InitData = serde_json::from_value(data)
-        .map_err(|e| reply::error(&error_info("invalid-request", e)))?;
+pub fn init(dir: &Path, data: Option<&RawValue>) -> Result<(Handle, Reply), Reply> {
+    let data: InitData = super::data(data)?;
     if let Some(level) = &data.log_level {
         let level = Level::parse(level).ok_or_else(|| {
             reply::error(&error_info(
