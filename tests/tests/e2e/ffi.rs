@@ -122,6 +122,31 @@ fn c_python_and_java_check_replay_forge_and_flush_through_the_c_abi() {
             "{language}: {reference}"
         );
     }
+    // The command line keeps the same visit context: a bad one is refused and not queued,
+    // a good one is handed off and kept with the settlement.
+    let terminal = platform.terminal(PHARMACY, "p-cli");
+    let (holder, voucher) = platform.holder(6);
+    let code = platform.code(&holder);
+    let (exit, out) = terminal.run(&["check", &code, "--office-id", &"x".repeat(33)]);
+    assert_eq!(exit, 2, "{out}");
+    assert!(out.contains("office id"), "{out}");
+    let (exit, out) = terminal.run(&[
+        "check",
+        &code,
+        "--operator-name",
+        "测试收银员",
+        "--office-name",
+        "消化内科",
+    ]);
+    assert_eq!(exit, 0, "{out}");
+    let (exit, out) = terminal.run(&["flush"]);
+    assert_eq!(exit, 0, "{out}");
+    let audit = platform.audit(&voucher);
+    assert_eq!(
+        audit["settlements"][0]["context"],
+        serde_json::json!({"operator_name": "测试收银员", "office_name": "消化内科"}),
+        "{audit}"
+    );
 }
 
 /// The set-up request a HIS sends through `yibao.init`, written where the client reads it.

@@ -34,6 +34,18 @@ pub(crate) struct VerifyArgs {
     /// National business-type code, e.g. 01301 结算, 02121 药店购药 (default: the terminal's).
     #[arg(long)]
     business_type: Option<BusinessType>,
+    /// The operator's name (national `operatorName`), kept with the visit.
+    #[arg(long)]
+    operator_name: Option<String>,
+    /// The office (科室) code (`officeId`), kept with the visit.
+    #[arg(long)]
+    office_id: Option<String>,
+    /// The office's name (`officeName`), kept with the visit.
+    #[arg(long)]
+    office_name: Option<String>,
+    /// The reading device's type (`deviceType`), kept with the visit.
+    #[arg(long)]
+    device_type: Option<String>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -106,7 +118,13 @@ fn verify(args: &VerifyArgs, code: &str) -> anyhow::Result<Outcome> {
             let terminal = Terminal::open(&loaded.config)?;
             let operator = args.operator.as_deref().unwrap_or(&loaded.operator);
             let business = args.business_type.unwrap_or(loaded.business_type);
-            match terminal.check(code, operator, business, now) {
+            let context = yibao_shared::VisitContext {
+                operator_name: args.operator_name.clone(),
+                office_id: args.office_id.clone(),
+                office_name: args.office_name.clone(),
+                device_type: args.device_type.clone(),
+            };
+            match terminal.check_with(code, operator, business, context, now) {
                 Ok(accepted) => (Ok(accepted.token), Some(accepted.seq)),
                 Err(CheckError::Rejected(rejection)) => (Err(rejection), None),
                 // A visit settlement would refuse is never recorded: fix the option.
