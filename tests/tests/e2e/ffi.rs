@@ -32,6 +32,30 @@ fn tool(program: &str, install: &str) -> String {
     program.to_owned()
 }
 
+/// Compiles the C client `source` (under `clients/`) against the header and the library
+/// with warnings as errors, and returns the command that runs it.
+fn c_client(source: &str, exe: &Path) -> Command {
+    let lib_dir = library()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let status = Command::new(tool("cc", "apt-get install -y gcc"))
+        .args(["-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(exe)
+        .arg(clients().join(source))
+        .arg("-I")
+        .arg(workspace_root().join("verifier/ffi/include"))
+        .arg("-L")
+        .arg(&lib_dir)
+        .arg("-lyibao_verifier_ffi")
+        .status()
+        .expect("cc runs");
+    assert!(status.success(), "the C client {source} does not compile");
+    let mut cmd = Command::new(exe);
+    cmd.env("LD_LIBRARY_PATH", lib_dir);
+    cmd
+}
+
 /// Runs a client; its last line must be `OK <reference>` and the exit status 0.
 fn run(mut command: Command, language: &str) -> String {
     let out = command.output().expect("the client runs");
@@ -60,25 +84,7 @@ fn scenario(platform: &Platform, terminal: &TerminalDir, language: &str) -> (Str
     };
     let reference = match language {
         "c" => {
-            let exe = terminal.dir.join("check-c");
-            let lib_dir = library()
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
-            let status = Command::new(tool("cc", "apt-get install -y gcc"))
-                .args(["-Wall", "-Wextra", "-Werror", "-o"])
-                .arg(&exe)
-                .arg(clients().join("c/check.c"))
-                .arg("-I")
-                .arg(workspace_root().join("verifier/ffi/include"))
-                .arg("-L")
-                .arg(&lib_dir)
-                .arg("-lyibao_verifier_ffi")
-                .status()
-                .expect("cc runs");
-            assert!(status.success(), "the C client does not compile");
-            let mut cmd = Command::new(&exe);
-            cmd.env("LD_LIBRARY_PATH", &lib_dir);
+            let mut cmd = c_client("c/check.c", &terminal.dir.join("check-c"));
             args(&mut cmd);
             run(cmd, language)
         }
@@ -177,21 +183,7 @@ fn national_scenario(platform: &Platform, language: &str, holder_index: usize) {
     };
     let reference = match language {
         "c" => {
-            let exe = platform.data.path().join("ec-trans-c");
-            let status = Command::new(tool("cc", "apt-get install -y gcc"))
-                .args(["-Wall", "-Wextra", "-Werror", "-o"])
-                .arg(&exe)
-                .arg(clients().join("c/ec_trans.c"))
-                .arg("-I")
-                .arg(workspace_root().join("verifier/ffi/include"))
-                .arg("-L")
-                .arg(&lib_dir)
-                .arg("-lyibao_verifier_ffi")
-                .status()
-                .expect("cc runs");
-            assert!(status.success(), "the C client does not compile");
-            let mut cmd = Command::new(&exe);
-            cmd.env("LD_LIBRARY_PATH", &lib_dir);
+            let mut cmd = c_client("c/ec_trans.c", &platform.data.path().join("ec-trans-c"));
             scenario(&mut cmd);
             run(cmd, language)
         }

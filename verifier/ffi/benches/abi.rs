@@ -37,6 +37,23 @@ fn main() {
     while_a_flush_is_stalled();
 }
 
+/// 40,000 distinct codes valid at `now` (each check is of a fresh code, as at a counter).
+fn fresh_codes(
+    issuer: &yibao_verifier::yibao_shared::SecretKey,
+    now: yibao_verifier::yibao_shared::UnixTime,
+    salt: u8,
+) -> Vec<String> {
+    (0..40_000u32)
+        .map(|i| {
+            let mut body = sample::body(false);
+            body.issued_at = now;
+            body.token_id.0[..4].copy_from_slice(&i.to_be_bytes());
+            body.token_id.0[4] = salt;
+            body.sign(issuer).expect("signs")
+        })
+        .collect()
+}
+
 fn through_the_c_abi() {
     let (root, issuer) = (sample::root_key(), sample::issuer_key());
     let now = SystemClock.now();
@@ -44,17 +61,7 @@ fn through_the_c_abi() {
         terminal_dir(&root, &issuer, now),
         terminal_dir(&root, &issuer, now),
     );
-    let codes = |salt: u8| -> Vec<String> {
-        (0..40_000u32)
-            .map(|i| {
-                let mut body = sample::body(false);
-                body.issued_at = now;
-                body.token_id.0[..4].copy_from_slice(&i.to_be_bytes());
-                body.token_id.0[4] = salt;
-                body.sign(&issuer).expect("signs")
-            })
-            .collect()
-    };
+    let codes = |salt| fresh_codes(&issuer, now, salt);
     let (rust_codes, abi_codes) = (codes(1), codes(2));
     let rust = Terminal::open(
         &yibao_verifier::terminal_dir::load(rust_dir.path(), Policy::default())
@@ -115,17 +122,7 @@ fn through_the_national_call() {
         terminal_dir(&root, &issuer, now),
         terminal_dir(&root, &issuer, now),
     );
-    let codes = |salt: u8| -> Vec<String> {
-        (0..40_000u32)
-            .map(|i| {
-                let mut body = sample::body(false);
-                body.issued_at = now;
-                body.token_id.0[..4].copy_from_slice(&i.to_be_bytes());
-                body.token_id.0[4] = salt;
-                body.sign(&issuer).expect("signs")
-            })
-            .collect()
-    };
+    let codes = |salt| fresh_codes(&issuer, now, salt);
     let (rust_codes, abi_codes) = (codes(5), codes(6));
     let rust = Terminal::open(
         &yibao_verifier::terminal_dir::load(rust_dir.path(), Policy::default())
@@ -216,13 +213,9 @@ fn while_a_flush_is_stalled() {
     };
     let (idle, stalled) = (open(idle_dir.path()), open(stalled_dir.path()));
     let requests = |salt: u8| -> Vec<CString> {
-        (0..40_000u32)
-            .map(|i| {
-                let mut body = sample::body(false);
-                body.issued_at = now;
-                body.token_id.0[..4].copy_from_slice(&i.to_be_bytes());
-                body.token_id.0[4] = salt;
-                let code = body.sign(&issuer).expect("signs");
+        fresh_codes(&issuer, now, salt)
+            .iter()
+            .map(|code| {
                 CString::new(format!(
                     "{{\"code\": \"{code}\", \"institution\": \"{INSTITUTION}\", \
                      \"operator\": \"op\", \"business_type\": \"02121\"}}"
