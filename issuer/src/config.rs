@@ -60,7 +60,8 @@ impl Config {
             .set_default("limits.request_timeout_ms", 5_000)?
             .set_default("limits.channel_per_sec", 100)?
             .set_default("limits.holder_per_min", 30)?
-            .set_default("limits.binds_per_day", 10)?;
+            .set_default("limits.binds_per_day", 10)?
+            .set_default("limits.person_info_per_min", 30)?;
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file));
         }

@@ -1,7 +1,7 @@
 //! The layering rule, checked on the source: each module imports (`crate::…`) only the
 //! layers below it, so a change to a route cannot ripple into the store and a rule has one
 //! obvious home. Top to bottom: the binaries, `config`, `setup` and `demo`; `http`; `domain`;
-//! `store`; `model`; the value modules `id_number`, `secrets` and `signing`.
+//! `store`; `model`; the value modules `id_number`, `secrets`, `sealed` and `signing`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -10,14 +10,15 @@ use std::path::Path;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("id_number", &[]),
     ("secrets", &["id_number"]),
+    ("sealed", &["secrets"]),
     ("signing", &[]),
     ("telemetry", &[]),
     ("shutdown", &[]),
-    ("model", &["id_number", "secrets"]),
-    ("store", &["model", "id_number", "secrets"]),
+    ("model", &["id_number", "secrets", "sealed"]),
+    ("store", &["model", "id_number", "secrets", "sealed"]),
     (
         "domain",
-        &["store", "model", "id_number", "secrets", "signing"],
+        &["store", "model", "id_number", "secrets", "sealed", "signing"],
     ),
     (
         "http",
@@ -27,6 +28,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "model",
             "id_number",
             "secrets",
+            "sealed",
             "signing",
             "telemetry",
         ],

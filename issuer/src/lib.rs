@@ -9,7 +9,7 @@
 //! bodies, the OpenAPI document, errors as `{code, message}`) over [`domain`] (activation,
 //! family, devices, settlement, registry, limits: operations over a [`domain::Context`]) over
 //! [`store`] (the trait, the embedded and Redis backends) over [`model`] (the records kept),
-//! beside the value modules [`id_number`], [`secrets`] and [`signing`]. The binaries,
+//! beside the value modules [`id_number`], [`secrets`], [`sealed`] and [`signing`]. The binaries,
 //! [`config`], [`setup`] and [`demo`] sit on top.
 
 #![forbid(unsafe_code)]
@@ -23,6 +23,7 @@ pub mod domain;
 pub mod http;
 pub mod id_number;
 pub mod model;
+pub mod sealed;
 pub mod secrets;
 pub mod setup;
 pub mod shutdown;

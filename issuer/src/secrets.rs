@@ -101,6 +101,12 @@ impl IndexKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// A 256-bit key of its own for `purpose` (the identity seal), derived so that it lives
+    /// wherever this secret lives and can never equal a lookup key.
+    pub fn derive(&self, purpose: &[u8]) -> [u8; 32] {
+        self.mac(b"yibao.derive.v1\0", purpose)
+    }
+
     /// The lookup key of an ID number.
     pub fn id_key(&self, id: &IdNumber) -> IdKey {
         IdKey(self.mac(b"yibao.id.v1\0", id.as_str().as_bytes()))

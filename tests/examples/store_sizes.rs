@@ -198,10 +198,19 @@ fn person(index: &IndexKey, i: usize) -> Person {
         month: 1 + (i % 12) as u8,
         day: 1 + (i % 28) as u8,
     };
-    let id = IdNumber::parse(&synthetic((i / 1000 % 100) as u8, birth, (i % 1000) as u16))
-        .expect("synthetic id");
+    let id_text = synthetic((i / 1000 % 100) as u8, birth, (i % 1000) as u16);
+    let id = IdNumber::parse(&id_text).expect("synthetic id");
+    let id_key = index.id_key(&id);
+    let mut details = yibao_issuer::sealed::IdentityDetails::default();
+    details.id_number = id_text;
+    details.name = format!("测试{i}");
+    details.ethnicity = "01".into();
+    details.person_type = "11".into();
+    details.insured_since = "2010-07-01".into();
+    details.employer = "示例科技有限公司".into();
     Person {
-        id_key: index.id_key(&id),
+        id_key,
+        identity: Some(yibao_issuer::sealed::seal(index, &id_key, &details).expect("random")),
         person_no: format!("P{i:010}"),
         name_key: index.name_key(&format!("测试{i}")),
         masked_name: MaskedName::mask("测试甲").expect("mask"),

@@ -91,6 +91,7 @@ pub fn generous() -> Limits {
         channel_per_sec: 1_000,
         holder_per_min: 1_000,
         binds_per_day: 1_000,
+        person_info_per_min: 1_000,
         shared: None,
     }
 }

@@ -46,6 +46,22 @@ pub enum DomainError {
     /// The binder already has the maximum number of family members.
     #[error("at most 5 family members: unbind one first")]
     FamilyLimitReached,
+    /// The owner's personal account already pays for the most members allowed.
+    #[error("a personal account may pay for at most 8 members: end one first")]
+    AccountShareLimitReached,
+    /// Only an employee-insured person has a personal account to share.
+    #[error("only employee medical insurance (职工医保) has a personal account to share")]
+    AccountShareNeedsEmployee,
+    /// A mutual-aid part names a payer who had not authorised the member when the code was
+    /// verified.
+    #[error("no 家庭共济 authorisation from this payer was active when the code was verified")]
+    MutualAidNotAuthorised,
+    /// The person information window of this settlement has passed.
+    #[error("person information is answered within 24 hours of the handoff")]
+    PersonInfoWindowClosed,
+    /// The registry holds no sealed identity for this person (imported before it did).
+    #[error("the registry holds no identity for this person yet: the operator re-imports it")]
+    IdentityNotOnRecord,
     /// The person is already a member (active or pending).
     #[error("already bound or awaiting consent")]
     AlreadyBound,
@@ -125,6 +141,11 @@ impl DomainError {
             Self::CredentialRevoked => "credential-revoked",
             Self::NotFound => "not-found",
             Self::FamilyLimitReached => "family-limit-reached",
+            Self::AccountShareLimitReached => "account-share-limit-reached",
+            Self::AccountShareNeedsEmployee => "account-share-needs-employee",
+            Self::MutualAidNotAuthorised => "mutual-aid-not-authorised",
+            Self::PersonInfoWindowClosed => "person-info-window-closed",
+            Self::IdentityNotOnRecord => "identity-not-on-record",
             Self::AlreadyBound => "already-bound",
             Self::NotBound => "not-bound",
             Self::CannotBindSelf => "cannot-bind-self",

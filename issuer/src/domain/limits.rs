@@ -31,11 +31,20 @@ pub struct Limits {
     /// Family binds per binder per day (burst the same): each bind is a registry look-up a
     /// stranger could repeat, so the quota is small.
     pub binds_per_day: u32,
+    /// Person-information reads (实名就医, 1101) per terminal per minute (burst the same): a
+    /// counter registers a patient or two a minute; a terminal reading faster is harvesting
+    /// identities.
+    #[serde(default = "default_person_info_per_min")]
+    pub person_info_per_min: u32,
     /// Keep the limits in the store, shared by every issuer node (one Redis round trip per
     /// limited request), or in this process. Default: shared with a Redis store, per
     /// process with the embedded one. Per process on Redis is only right for a single node.
     #[serde(default)]
     pub shared: Option<bool>,
+}
+
+fn default_person_info_per_min() -> u32 {
+    30
 }
 
 /// How long a device-login challenge may be answered, and so how long its one answer is
@@ -54,6 +63,7 @@ struct Quotas {
     channel: Quota,
     holder: Quota,
     bind: Quota,
+    person_info: Quota,
 }
 
 enum Keeper {
@@ -69,6 +79,7 @@ struct LocalLimiters {
     channel: DefaultKeyedRateLimiter<String>,
     holder: DefaultKeyedRateLimiter<CredentialHash>,
     bind: DefaultKeyedRateLimiter<VoucherId>,
+    person_info: DefaultKeyedRateLimiter<String>,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -90,6 +101,7 @@ impl RateLimits {
                 channel: RateLimiter::keyed(governor_quota(quotas.channel)),
                 holder: RateLimiter::keyed(governor_quota(quotas.holder)),
                 bind: RateLimiter::keyed(governor_quota(quotas.bind)),
+                person_info: RateLimiter::keyed(governor_quota(quotas.person_info)),
             })),
         }
     }
@@ -143,6 +155,20 @@ impl RateLimits {
         }
     }
 
+    /// Counts one person-information read by `terminal`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::channel`].
+    pub async fn person_info(&self, terminal: &str) -> Result<(), DomainError> {
+        match &self.keeper {
+            Keeper::Local(l) => local(l.person_info.check_key(&terminal.to_owned())),
+            Keeper::Shared(store) => {
+                shared(store, &format!("pi:{terminal}"), self.quotas.person_info).await
+            }
+        }
+    }
+
     /// Admits the answer to a device-login challenge once: a second answer within the
     /// challenge's life (a replayed login) is refused. Kept like the other limits, so it holds
     /// across issuer nodes.
@@ -173,6 +199,7 @@ impl RateLimits {
             l.channel.retain_recent();
             l.holder.retain_recent();
             l.bind.retain_recent();
+            l.person_info.retain_recent();
         }
     }
 }
@@ -182,6 +209,7 @@ impl Quotas {
         let per_sec = limits.channel_per_sec.max(1);
         let per_min = limits.holder_per_min.max(1);
         let binds = limits.binds_per_day.max(1);
+        let reads = limits.person_info_per_min.max(1);
         Self {
             channel: Quota {
                 interval: Duration::from_secs(1) / per_sec,
@@ -195,6 +223,10 @@ impl Quotas {
             bind: Quota {
                 interval: Duration::from_secs(86_400) / binds,
                 burst: binds,
+            },
+            person_info: Quota {
+                interval: Duration::from_secs(60) / reads,
+                burst: reads,
             },
         }
     }

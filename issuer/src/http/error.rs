@@ -85,6 +85,7 @@ fn domain_status(e: &DomainError) -> StatusCode {
     use DomainError as E;
     match e {
         E::FamilyLimitReached
+        | E::AccountShareLimitReached
         | E::DeviceLimitReached
         | E::AlreadyBound
         | E::NotPending
@@ -97,9 +98,12 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | E::GuardianApprovalRequired
         | E::NotInsured
         | E::RegionNotAllowed
+        | E::AccountShareNeedsEmployee
+        | E::PersonInfoWindowClosed
         | E::VoucherSuspended => StatusCode::FORBIDDEN,
         E::InvalidBusinessType
         | E::AmountsInconsistent
+        | E::MutualAidNotAuthorised
         | E::CannotBindSelf
         | E::InvalidDeviceKey
         | E::DeviceProofInvalid
@@ -107,9 +111,11 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | E::InvalidField(_)
         | E::AttestationIncomplete
         | E::NameMismatch => StatusCode::UNPROCESSABLE_ENTITY,
-        E::SettlementNotFound | E::NotInRegistry | E::NoVoucher | E::NotFound => {
-            StatusCode::NOT_FOUND
-        }
+        E::SettlementNotFound
+        | E::NotInRegistry
+        | E::NoVoucher
+        | E::NotFound
+        | E::IdentityNotOnRecord => StatusCode::NOT_FOUND,
         E::Unauthorized | E::CredentialRevoked => StatusCode::UNAUTHORIZED,
         E::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

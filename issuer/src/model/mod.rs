@@ -1,5 +1,6 @@
 //! What the issuer stores. Every record is a whole value written atomically; no record holds
-//! an ID number, a full name or a credential in clear.
+//! an ID number, a full name or a credential in clear (the identity a settling hospital may
+//! read is sealed, `crate::sealed`).
 
 pub mod device;
 pub mod names;
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use yibao_shared::{Gender, InsuranceType, MaskedName, RegionCode, UnixTime, VoucherId};
 
 use crate::id_number::BirthDate;
+use crate::sealed::SealedIdentity;
 use crate::secrets::{CredentialHash, IdKey, NameKey};
 
 /// Insurance status in the registry (参保状态).
@@ -48,6 +50,10 @@ pub struct Person {
     /// A guardian binds the child at once and approves anyone else's request to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guardians: Vec<IdKey>,
+    /// The ID number, full name and 1101 fields, sealed (`crate::sealed`); absent for rows
+    /// imported before the registry kept them (re-import to fill it in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<SealedIdentity>,
 }
 
 /// Voucher status, set by an operator.
@@ -219,11 +225,36 @@ pub struct LinkEvent {
     pub evidence: Option<String>,
 }
 
+/// What a link between two holders grants. Both kinds share one machinery (request, consent,
+/// guardian rules, compare-and-set, audit trail) and are stored apart, so one never implies
+/// the other: a person may share their account without showing the other's code, and the
+/// reverse.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkKind {
+    /// 亲情账户: the binder shows the member's code and sees their expenses.
+    #[default]
+    Proxy,
+    /// 个账家庭共济: the binder (an employee-insured owner) lets their personal account pay
+    /// the member's personal share at settlement.
+    AccountShare,
+}
+
+impl LinkKind {
+    /// Whether this is the 亲情账户 link (the kind of every record written before shares).
+    pub fn is_proxy(&self) -> bool {
+        *self == Self::Proxy
+    }
+}
+
 /// A family link: `binder` may act for `member` while it is active. Stored once, on the
 /// binder's side, together with its own audit trail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FamilyLink {
-    /// Who shows the code.
+    /// What it grants.
+    #[serde(default, skip_serializing_if = "LinkKind::is_proxy")]
+    pub kind: LinkKind,
+    /// Who shows the code (for an account share: whose account pays).
     pub binder: VoucherId,
     /// Whose code it is.
     pub member: VoucherId,
@@ -258,6 +289,20 @@ impl FamilyLink {
             self.status_at(now),
             LinkStatus::Active | LinkStatus::Pending
         )
+    }
+
+    /// Whether it was active at `at`, read from its audit trail (an account share's payer is
+    /// checked against the moment the code was verified, which may lie before a later end).
+    pub fn was_active_at(&self, at: UnixTime) -> bool {
+        let mut active = false;
+        for event in self.history.iter().filter(|e| e.at <= at) {
+            match event.action.as_str() {
+                "bound" | "approved" => active = true,
+                "unbound" | "rejected" | "expired" | "requested" => active = false,
+                _ => {}
+            }
+        }
+        active
     }
 
     /// Whether it counts against the binder's limit of members: only active links do.

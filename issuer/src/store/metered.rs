@@ -14,7 +14,8 @@ use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth};
 use crate::model::device::Device;
 use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
-    Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
+    Channel, FamilyLink, HolderCredential, Institution, LinkKind, Person, Terminal, Voucher,
+    VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
 
@@ -94,9 +95,9 @@ metered! {
     fn ensure_voucher(&self, candidate: &Voucher) -> Activation;
     fn discard_unused_voucher(&self, voucher: &Voucher, binder: VoucherId) -> bool;
     fn save_link(&self, link: &FamilyLink, expected_version: u64, limit: Option<usize>) -> LinkSave;
-    fn link(&self, binder: VoucherId, member: VoucherId) -> Option<FamilyLink>;
-    fn links_of_binder(&self, binder: VoucherId) -> Vec<FamilyLink>;
-    fn links_of_member(&self, member: VoucherId) -> Vec<FamilyLink>;
+    fn link(&self, kind: LinkKind, binder: VoucherId, member: VoucherId) -> Option<FamilyLink>;
+    fn links_of_binder(&self, kind: LinkKind, binder: VoucherId) -> Vec<FamilyLink>;
+    fn links_of_member(&self, kind: LinkKind, member: VoucherId) -> Vec<FamilyLink>;
     fn insert_settlement(&self, settlement: &Settlement) -> Option<Settlement>;
     fn insert_settlements(&self, batch: &[Settlement]) -> Vec<Option<Settlement>>;
     fn replace_settlement(&self, current: &Settlement, new: &Settlement) -> bool;

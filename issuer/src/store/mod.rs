@@ -23,7 +23,8 @@ pub use self::redis::{ClusterHealth, Durability, RedisStore};
 use crate::model::device::Device;
 use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
-    Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
+    Channel, FamilyLink, HolderCredential, Institution, LinkKind, Person, Terminal, Voucher,
+    VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
 
@@ -188,7 +189,7 @@ pub trait Store: Send + Sync + 'static {
         binder: VoucherId,
     ) -> Result<bool, StoreError>;
 
-    /// Writes `link` if the stored version is `expected_version` (0: no link yet). With
+    /// Writes `link` (kept apart by its kind) if the stored version is `expected_version` (0: no link yet). With
     /// `limit = Some(max)` it also refuses when the binder already has `max` other
     /// active links. Both checks and the write are one atomic step
     /// on the binder's side; the member's index is written first and may hold extra entries
@@ -199,16 +200,25 @@ pub trait Store: Send + Sync + 'static {
         expected_version: u64,
         limit: Option<usize>,
     ) -> Result<LinkSave, StoreError>;
-    /// The link from `binder` to `member`.
+    /// The link of `kind` from `binder` to `member`.
     async fn link(
         &self,
+        kind: LinkKind,
         binder: VoucherId,
         member: VoucherId,
     ) -> Result<Option<FamilyLink>, StoreError>;
-    /// Every link where `binder` is the binder.
-    async fn links_of_binder(&self, binder: VoucherId) -> Result<Vec<FamilyLink>, StoreError>;
-    /// Every link where `member` is the member.
-    async fn links_of_member(&self, member: VoucherId) -> Result<Vec<FamilyLink>, StoreError>;
+    /// Every link of `kind` where `binder` is the binder.
+    async fn links_of_binder(
+        &self,
+        kind: LinkKind,
+        binder: VoucherId,
+    ) -> Result<Vec<FamilyLink>, StoreError>;
+    /// Every link of `kind` where `member` is the member.
+    async fn links_of_member(
+        &self,
+        kind: LinkKind,
+        member: VoucherId,
+    ) -> Result<Vec<FamilyLink>, StoreError>;
 
     /// Writes `settlement` unless its token already has one, in one atomic step: `None`
     /// when written, otherwise the settlement that was there (which is kept). This is the

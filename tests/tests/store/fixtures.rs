@@ -24,6 +24,7 @@ pub(crate) fn person(n: u16, status: InsuredStatus) -> Person {
         insurance: InsuranceType::Resident,
         status,
         guardians: vec![],
+        identity: None,
     }
 }
 

@@ -17,7 +17,7 @@ use crate::domain::context::Context;
 use crate::domain::error::DomainError;
 use crate::domain::family::owner;
 use crate::model::device::{Device, IssuedCertificate};
-use crate::model::{LinkStatus, VoucherStatus};
+use crate::model::{LinkKind, LinkStatus, VoucherStatus};
 use crate::secrets::random_bytes;
 
 /// Devices one holder may register.
@@ -245,7 +245,7 @@ async fn certify(
 ) -> Result<Certified, DomainError> {
     let own = holder.active_voucher()?;
     let mut subjects = vec![(own.clone(), holder.person.clone(), None)];
-    for link in state.store.links_of_binder(own.voucher_id).await? {
+    for link in state.store.links_of_binder(LinkKind::Proxy, own.voucher_id).await? {
         if link.status_at(now) != LinkStatus::Active {
             continue;
         }

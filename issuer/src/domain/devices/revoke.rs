@@ -9,6 +9,7 @@
 
 use yibao_shared::{UnixTime, VoucherId};
 
+use crate::model::LinkKind;
 use crate::model::device::{Device, IssuedCertificate};
 use crate::store::{Store, StoreError};
 
@@ -69,7 +70,7 @@ pub async fn voucher_stopped(
     voucher: VoucherId,
 ) -> Result<usize, StoreError> {
     let mut revoked = revoke_where(store, now, voucher, |_| true).await?;
-    for link in store.links_of_member(voucher).await? {
+    for link in store.links_of_member(LinkKind::Proxy, voucher).await? {
         revoked += revoke_where(store, now, link.binder, |c| c.voucher_id == voucher).await?;
     }
     Ok(revoked)

@@ -9,15 +9,17 @@
 
 use yibao_shared::{Relation, UnixTime, VoucherId};
 
-use super::{CONSENT_AGE, LinkSummary, MAX_MEMBERS, PENDING_SECS, event, today, view};
+use super::{
+    CONSENT_AGE, LinkSummary, PENDING_SECS, event, limit_reached, max_members, today, view,
+};
 use crate::domain::activation::Attestation;
 use crate::domain::caller::Holder;
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
 use crate::id_number::IdNumber;
 use crate::model::{
-    Channel, Consent, FamilyLink, InsuredStatus, LinkEvent, LinkStatus, Person, Voucher,
-    VoucherStatus,
+    Channel, Consent, FamilyLink, InsuredStatus, LinkEvent, LinkKind, LinkStatus, Person,
+    Voucher, VoucherStatus,
 };
 use crate::secrets::random_bytes;
 use crate::store::LinkSave;
@@ -26,8 +28,11 @@ use crate::store::LinkSave;
 /// long (30 days), silently: the binder is not told that the person exists or refused.
 pub const COOLING_OFF_SECS: u64 = 30 * 86_400;
 
-/// A request to add a family member.
+/// A request to add a family member: to show their code (亲情账户), or to let one's personal
+/// account pay for them (个账家庭共济). Both follow the same consent rules.
 pub struct Bind {
+    /// What the link grants.
+    pub kind: LinkKind,
     /// The member's full name as in the registry.
     pub name: String,
     /// The member's ID number.
@@ -105,6 +110,13 @@ pub async fn bind(
     request: &Bind,
 ) -> Result<BindAnswer, DomainError> {
     let binder_voucher = binder.active_voucher()?.voucher_id;
+    let kind = request.kind;
+    if kind == LinkKind::AccountShare
+        && binder.person.insurance != yibao_shared::InsuranceType::Employee
+    {
+        // About the caller only: residents' insurance has no personal account.
+        return Err(DomainError::AccountShareNeedsEmployee);
+    }
     check_attestations(attesting, request)?;
     let id = IdNumber::parse(&request.id_number).map_err(DomainError::InvalidIdNumber)?;
     let id_key = state.index.id_key(&id);
@@ -116,13 +128,13 @@ pub async fn bind(
     // Checked before the registry is read, so a full family tells nothing about the member.
     let active = state
         .store
-        .links_of_binder(binder_voucher)
+        .links_of_binder(kind, binder_voucher)
         .await?
         .iter()
         .filter(|l| l.counts_against_limit())
         .count();
-    if active >= MAX_MEMBERS {
-        return Err(DomainError::FamilyLimitReached);
+    if active >= max_members(kind) {
+        return Err(limit_reached(kind));
     }
 
     let requested = BindAnswer::Requested(Requested {
@@ -139,11 +151,10 @@ pub async fn bind(
             return Ok(requested);
         };
         if let Some((consent, bound)) = establishment(binder, None, request, &member, now) {
-            let view =
-                bind_established(state, binder, request.relation, &member, consent, bound).await?;
+            let view = bind_established(state, binder, request, &member, consent, bound).await?;
             return Ok(BindAnswer::Bound(view));
         }
-        let delivery = Delivery::new(binder, request.relation, member, now);
+        let delivery = Delivery::new(binder, request, member, now);
         let state = state.clone();
         state.deliveries.clone().spawn(async move {
             if let Err(e) = delivery.send(&state).await {
@@ -160,12 +171,11 @@ pub async fn bind(
     }
     match establishment(binder, attesting, request, &member, now) {
         Some((consent, bound)) => {
-            let view =
-                bind_established(state, binder, request.relation, &member, consent, bound).await?;
+            let view = bind_established(state, binder, request, &member, consent, bound).await?;
             Ok(BindAnswer::Bound(view))
         }
         None => {
-            let delivery = Delivery::new(binder, request.relation, member, now);
+            let delivery = Delivery::new(binder, request, member, now);
             match delivery.send(state).await {
                 Err(DomainError::AlreadyBound) => Err(DomainError::AlreadyBound),
                 other => other.map(|()| requested),
@@ -262,7 +272,7 @@ fn establishment(
 async fn bind_established(
     state: &Context,
     binder: &Holder,
-    relation: Relation,
+    request: &Bind,
     member: &Person,
     consent: Consent,
     bound: LinkEvent,
@@ -288,9 +298,10 @@ async fn bind_established(
     };
     let saved = save_active(
         state,
+        request.kind,
         binder_voucher,
         member_voucher.voucher_id,
-        relation,
+        request.relation,
         consent,
         by_proxy,
         bound,
@@ -308,18 +319,20 @@ async fn bind_established(
     let link = match saved? {
         LinkSave::Saved => state
             .store
-            .link(binder_voucher, member_voucher.voucher_id)
+            .link(request.kind, binder_voucher, member_voucher.voucher_id)
             .await?
             .ok_or(DomainError::Conflict)?,
-        LinkSave::LimitReached => return Err(DomainError::FamilyLimitReached),
+        LinkSave::LimitReached => return Err(limit_reached(request.kind)),
         LinkSave::Conflict => return Err(DomainError::Conflict),
     };
-    tracing::info!(binder = %link.binder, member = %link.member, ?consent, "family link bound");
+    tracing::info!(binder = %link.binder, member = %link.member, ?consent, kind = ?request.kind, "family link bound");
     Ok(view(&link, member, now))
 }
 
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
 async fn save_active(
     state: &Context,
+    kind: LinkKind,
     binder: VoucherId,
     member: VoucherId,
     relation: Relation,
@@ -328,7 +341,7 @@ async fn save_active(
     bound: LinkEvent,
 ) -> Result<LinkSave, DomainError> {
     let now = bound.at;
-    let previous = state.store.link(binder, member).await?;
+    let previous = state.store.link(kind, binder, member).await?;
     if previous
         .as_ref()
         .is_some_and(|l| l.status_at(now) == LinkStatus::Active)
@@ -347,6 +360,7 @@ async fn save_active(
     }
     history.push(bound);
     let link = FamilyLink {
+        kind,
         binder,
         member,
         relation,
@@ -359,12 +373,13 @@ async fn save_active(
     };
     Ok(state
         .store
-        .save_link(&link, version, Some(MAX_MEMBERS))
+        .save_link(&link, version, Some(max_members(kind)))
         .await?)
 }
 
 /// A pending request on its way to the member (or a registered guardian of a minor).
 struct Delivery {
+    kind: LinkKind,
     binder: VoucherId,
     /// The binder's channel, for the audit event.
     channel: String,
@@ -374,11 +389,12 @@ struct Delivery {
 }
 
 impl Delivery {
-    fn new(binder: &Holder, relation: Relation, member: Person, now: UnixTime) -> Self {
+    fn new(binder: &Holder, request: &Bind, member: Person, now: UnixTime) -> Self {
         Self {
+            kind: request.kind,
             binder: binder.voucher.voucher_id,
             channel: binder.credential.channel.clone(),
-            relation,
+            relation: request.relation,
             member,
             now,
         }
@@ -398,7 +414,7 @@ impl Delivery {
         };
         let previous = state
             .store
-            .link(self.binder, member_voucher.voucher_id)
+            .link(self.kind, self.binder, member_voucher.voucher_id)
             .await?;
         if let Some(previous) = &previous {
             match previous.status_at(now) {
@@ -417,6 +433,7 @@ impl Delivery {
         let mut history = previous.map(|l| l.history).unwrap_or_default();
         history.push(event(now, "requested", "binder", &self.channel));
         let link = FamilyLink {
+            kind: self.kind,
             binder: self.binder,
             member: member_voucher.voucher_id,
             relation: self.relation,

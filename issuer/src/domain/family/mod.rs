@@ -19,11 +19,31 @@ use crate::domain::caller::Holder;
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
 use crate::id_number::BirthDate;
-use crate::model::{Consent, FamilyLink, LinkEvent, LinkStatus, Person};
+use crate::model::{Consent, FamilyLink, LinkEvent, LinkKind, LinkStatus, Person};
 use crate::store::LinkSave;
 
 /// Most members (active or pending) one binder may have.
 pub const MAX_MEMBERS: usize = 5;
+/// Most members one owner's personal account may pay for (个账家庭共济): spouse, both
+/// parents, children and near relatives of a large family fit; provinces that set a lower
+/// number refuse more at settlement.
+pub const MAX_SHARE_MEMBERS: usize = 8;
+
+/// The most active links of `kind` one binder may have.
+pub fn max_members(kind: LinkKind) -> usize {
+    match kind {
+        LinkKind::Proxy => MAX_MEMBERS,
+        LinkKind::AccountShare => MAX_SHARE_MEMBERS,
+    }
+}
+
+/// The refusal when a binder has [`max_members`] already.
+pub(crate) fn limit_reached(kind: LinkKind) -> DomainError {
+    match kind {
+        LinkKind::Proxy => DomainError::FamilyLimitReached,
+        LinkKind::AccountShare => DomainError::AccountShareLimitReached,
+    }
+}
 /// A pending request lapses after this long.
 pub const PENDING_SECS: u64 = 7 * 86_400;
 /// From this age a member must consent.
@@ -88,7 +108,7 @@ pub async fn may_act_for(
         return Ok(Access::Own);
     }
     let binder = caller.active_voucher()?.voucher_id;
-    match state.store.link(binder, target).await? {
+    match state.store.link(LinkKind::Proxy, binder, target).await? {
         Some(link) if link.status_at(now) == LinkStatus::Active => Ok(Access::Proxy(FamilyProxy {
             binder,
             relation: link.relation,
@@ -165,10 +185,14 @@ pub(crate) async fn owner(
 /// # Errors
 ///
 /// Store failures.
-pub async fn members(state: &Context, binder: VoucherId) -> Result<Vec<LinkSummary>, DomainError> {
+pub async fn members(
+    state: &Context,
+    kind: LinkKind,
+    binder: VoucherId,
+) -> Result<Vec<LinkSummary>, DomainError> {
     let now = state.clock.now();
     let mut out = Vec::new();
-    for link in state.store.links_of_binder(binder).await? {
+    for link in state.store.links_of_binder(kind, binder).await? {
         if !matches!(link.status, LinkStatus::Active | LinkStatus::Unbound) {
             continue;
         }
@@ -185,10 +209,14 @@ pub async fn members(state: &Context, binder: VoucherId) -> Result<Vec<LinkSumma
 /// # Errors
 ///
 /// Store failures.
-pub async fn binders(state: &Context, member: VoucherId) -> Result<Vec<LinkSummary>, DomainError> {
+pub async fn binders(
+    state: &Context,
+    kind: LinkKind,
+    member: VoucherId,
+) -> Result<Vec<LinkSummary>, DomainError> {
     let now = state.clock.now();
     let mut out = Vec::new();
-    for link in state.store.links_of_member(member).await? {
+    for link in state.store.links_of_member(kind, member).await? {
         if let Some(binder) = owner(state, link.binder).await? {
             out.push(view(&link, &binder, now));
         }
@@ -198,10 +226,11 @@ pub async fn binders(state: &Context, member: VoucherId) -> Result<Vec<LinkSumma
 }
 
 /// Changes one link with compare-and-set, retrying a few times on concurrent changes. With
-/// `limit`, the change is refused when it would give the binder more than [`MAX_MEMBERS`]
+/// `limit`, the change is refused when it would give the binder more than [`max_members`]
 /// active members.
 async fn change(
     state: &Context,
+    kind: LinkKind,
     binder: VoucherId,
     member: VoucherId,
     limit: bool,
@@ -211,16 +240,16 @@ async fn change(
         let now = state.clock.now();
         let mut link = state
             .store
-            .link(binder, member)
+            .link(kind, binder, member)
             .await?
             .ok_or(DomainError::NotBound)?;
         let version = link.version;
         apply(&mut link, now)?;
         link.version = version + 1;
-        let limit = limit.then_some(MAX_MEMBERS);
+        let limit = limit.then_some(max_members(kind));
         match state.store.save_link(&link, version, limit).await? {
             LinkSave::Saved => return Ok(link),
-            LinkSave::LimitReached => return Err(DomainError::FamilyLimitReached),
+            LinkSave::LimitReached => return Err(limit_reached(kind)),
             LinkSave::Conflict => {}
         }
     }
@@ -263,6 +292,7 @@ async fn decider_role(
 /// [`DomainError::FamilyLimitReached`].
 pub async fn decide(
     state: &Context,
+    kind: LinkKind,
     decider: &Holder,
     binder: VoucherId,
     member: VoucherId,
@@ -270,7 +300,7 @@ pub async fn decide(
 ) -> Result<LinkSummary, DomainError> {
     let role = decider_role(state, decider, member, approve, state.clock.now()).await?;
     let channel = decider.credential.channel.clone();
-    let link = change(state, binder, member, approve, |link, now| {
+    let link = change(state, kind, binder, member, approve, |link, now| {
         if link.status_at(now) != LinkStatus::Pending {
             return Err(DomainError::NotPending);
         }
@@ -299,11 +329,16 @@ pub async fn decide(
 /// # Errors
 ///
 /// Store failures.
-pub async fn requests(state: &Context, caller: &Holder) -> Result<Vec<LinkSummary>, DomainError> {
+pub async fn requests(
+    state: &Context,
+    kind: LinkKind,
+    caller: &Holder,
+) -> Result<Vec<LinkSummary>, DomainError> {
     let now = state.clock.now();
     let me = caller.voucher.voucher_id;
     let mut members = vec![me];
-    for link in state.store.links_of_binder(me).await? {
+    // The wards are the children the caller shows (亲情账户), whatever kind is asked about.
+    for link in state.store.links_of_binder(LinkKind::Proxy, me).await? {
         if link.status_at(now) != LinkStatus::Active {
             continue;
         }
@@ -318,7 +353,7 @@ pub async fn requests(state: &Context, caller: &Holder) -> Result<Vec<LinkSummar
     }
     let mut out = Vec::new();
     for member in members {
-        for link in state.store.links_of_member(member).await? {
+        for link in state.store.links_of_member(kind, member).await? {
             if link.status_at(now) == LinkStatus::Pending && link.binder != me {
                 if let Some(binder) = owner(state, link.binder).await? {
                     out.push(view(&link, &binder, now));
@@ -345,6 +380,7 @@ async fn view_for_member(state: &Context, link: &FamilyLink) -> Result<LinkSumma
 /// [`DomainError::NotBound`] if there is no active or pending link.
 pub async fn unbind(
     state: &Context,
+    kind: LinkKind,
     actor: &Holder,
     binder: VoucherId,
     member: VoucherId,
@@ -355,7 +391,7 @@ pub async fn unbind(
         "member"
     };
     let channel = actor.credential.channel.clone();
-    change(state, binder, member, false, |link, now| {
+    change(state, kind, binder, member, false, |link, now| {
         if !link.occupies_a_place(now) {
             return Err(DomainError::NotBound);
         }
@@ -365,10 +401,17 @@ pub async fn unbind(
         Ok(())
     })
     .await?;
-    // The binder's phones lose the member's offline codes at terminals' next sync.
-    crate::domain::devices::revoke::link_ended(&*state.store, state.clock.now(), binder, member)
+    if kind == LinkKind::Proxy {
+        // The binder's phones lose the member's offline codes at terminals' next sync.
+        crate::domain::devices::revoke::link_ended(
+            &*state.store,
+            state.clock.now(),
+            binder,
+            member,
+        )
         .await?;
-    tracing::info!(%binder, %member, by = role, "family link unbound");
+    }
+    tracing::info!(%binder, %member, by = role, ?kind, "family link unbound");
     Ok(())
 }
 
@@ -408,9 +451,13 @@ const SEEN_BY_THE_BINDER: [&str; 4] = ["bound", "approved", "member-activated-by
 /// # Errors
 ///
 /// Store failures.
-pub async fn audit(state: &Context, voucher: VoucherId) -> Result<Vec<LinkAudit>, DomainError> {
-    let as_binder = state.store.links_of_binder(voucher).await?;
-    let as_member = state.store.links_of_member(voucher).await?;
+pub async fn audit(
+    state: &Context,
+    kind: LinkKind,
+    voucher: VoucherId,
+) -> Result<Vec<LinkAudit>, DomainError> {
+    let as_binder = state.store.links_of_binder(kind, voucher).await?;
+    let as_member = state.store.links_of_member(kind, voucher).await?;
     let entries = |links: Vec<FamilyLink>, shown: fn(&LinkEvent) -> bool| {
         links.into_iter().flat_map(move |l| {
             l.history

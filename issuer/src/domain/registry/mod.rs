@@ -6,18 +6,19 @@
 //! time), and re-importing a file is idempotent (rows replace by ID-number key, so a status
 //! change such as a suspension takes effect).
 
+mod row;
 mod write;
+
+pub use self::row::{MAX_GUARDIANS, Row, person_from_row};
 
 use std::io::{BufRead, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Deserialize;
-use yibao_shared::{Gender, InsuranceType, MaskedName, RegionCode, UnixTime};
+use yibao_shared::UnixTime;
 
-use crate::id_number::{BirthDate, IdNumber};
-use crate::model::{InsuredStatus, Person};
-use crate::secrets::{IdKey, IndexKey};
+use crate::model::Person;
+use crate::secrets::IndexKey;
 use crate::store::{Store, StoreError};
 
 use self::write::Pace;
@@ -48,33 +49,6 @@ impl Format {
             _ => None,
         }
     }
-}
-
-/// A registry row as it appears in a file. Field names are the CSV header.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Row {
-    /// 个人编号.
-    pub person_no: String,
-    /// Full name (hashed and masked, never stored).
-    pub name: String,
-    /// 18-character ID number (hashed, never stored).
-    pub id_number: String,
-    /// `male`/`female`/`unknown`, `男`/`女`, or `1`/`2`/`0`.
-    pub gender: String,
-    /// `YYYY-MM-DD`.
-    pub birth_date: String,
-    /// 6-digit insured region.
-    pub region: String,
-    /// `employee`/`resident` or `职工`/`居民`.
-    pub insurance: String,
-    /// `insured`/`suspended`/`terminated` or `参保`/`暂停`/`终止`.
-    pub status: String,
-    /// For a minor: the ID numbers of the registered guardians (who enrolled the child in
-    /// resident insurance), at most two, separated by `;`. Optional column; hashed like
-    /// every ID number, never stored in clear.
-    #[serde(default)]
-    pub guardian_id_numbers: String,
 }
 
 /// One refused row.
@@ -113,81 +87,6 @@ pub enum ImportError {
     /// The file could not be read.
     #[error("reading the file: {0}")]
     Read(String),
-}
-
-/// Validates one row into a person record.
-///
-/// # Errors
-///
-/// A reason that names the field but never repeats the name or the ID number.
-pub fn person_from_row(row: &Row, index: &IndexKey) -> Result<Person, String> {
-    let id = IdNumber::parse(&row.id_number).map_err(|e| format!("id_number: {e}"))?;
-    let birth_date = BirthDate::parse(row.birth_date.trim())
-        .ok_or("birth_date: expected a real date YYYY-MM-DD")?;
-    if birth_date != id.birth_date() {
-        return Err("birth_date does not match the ID number".into());
-    }
-    if row.person_no.trim().is_empty() || row.person_no.len() > 32 {
-        return Err("person_no: 1 to 32 characters".into());
-    }
-    let name = row.name.trim();
-    if name.is_empty() || name.chars().count() > 40 || name.chars().any(char::is_control) {
-        return Err("name: 1 to 40 characters".into());
-    }
-    let masked_name = MaskedName::mask(name).ok_or("name: cannot be masked")?;
-    let gender = match row.gender.trim() {
-        "male" | "男" | "1" => Gender::Male,
-        "female" | "女" | "2" => Gender::Female,
-        "unknown" | "0" | "9" => Gender::Unknown,
-        _ => return Err("gender: male, female or unknown".into()),
-    };
-    let region =
-        RegionCode::parse(row.region.trim()).ok_or("region: 6 digits, not starting with 0")?;
-    let insurance = match row.insurance.trim() {
-        "employee" | "职工" => InsuranceType::Employee,
-        "resident" | "居民" => InsuranceType::Resident,
-        _ => return Err("insurance: employee or resident".into()),
-    };
-    let status = match row.status.trim() {
-        "insured" | "参保" => InsuredStatus::Insured,
-        "suspended" | "暂停" => InsuredStatus::Suspended,
-        "terminated" | "终止" => InsuredStatus::Terminated,
-        _ => return Err("status: insured, suspended or terminated".into()),
-    };
-    let guardians = guardians_from(&row.guardian_id_numbers, &id, index)?;
-    Ok(Person {
-        id_key: index.id_key(&id),
-        person_no: row.person_no.trim().to_owned(),
-        name_key: index.name_key(name),
-        masked_name,
-        gender,
-        birth_date,
-        region,
-        insurance,
-        status,
-        guardians,
-    })
-}
-
-/// Most registered guardians of one person (two parents).
-pub const MAX_GUARDIANS: usize = 2;
-
-fn guardians_from(field: &str, own: &IdNumber, index: &IndexKey) -> Result<Vec<IdKey>, String> {
-    let mut guardians = Vec::new();
-    for part in field.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let id = IdNumber::parse(part).map_err(|e| format!("guardian_id_numbers: {e}"))?;
-        if id == *own {
-            return Err("guardian_id_numbers: a person cannot be their own guardian".into());
-        }
-        let key = index.id_key(&id);
-        if !guardians.contains(&key) {
-            guardians.push(key);
-        }
-    }
-    if guardians.len() > MAX_GUARDIANS {
-        return Err(format!("guardian_id_numbers: at most {MAX_GUARDIANS}"));
-    }
-    Ok(guardians)
 }
 
 /// How far an import has come, for a progress bar: what is *written*, not what is read.
@@ -387,6 +286,10 @@ impl ClassifyReason for serde_json::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id_number::{BirthDate, IdNumber};
+    use crate::model::InsuredStatus;
+    use yibao_shared::InsuranceType;
+    use crate::secrets::IdKey;
 
     /// `import` of `text` into `store` with the tests' index key, for its report.
     async fn import_text(text: &[u8], format: Format, store: &dyn Store) -> ImportReport {

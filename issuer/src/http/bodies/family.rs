@@ -5,7 +5,7 @@ use yibao_shared::{Relation, UnixTime, VoucherId};
 
 use crate::domain::family::{self, Bind, Guardianship, LinkAudit, LinkSummary, Requested};
 use crate::http::bodies::activation::Attestation;
-use crate::model::{Consent, LinkEvent, LinkStatus};
+use crate::model::{Consent, LinkEvent, LinkKind, LinkStatus};
 
 /// A request to add a family member.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -110,6 +110,7 @@ pub struct AuditEntry {
 impl From<BindRequest> for Bind {
     fn from(r: BindRequest) -> Self {
         Self {
+            kind: LinkKind::Proxy,
             name: r.name,
             id_number: r.id_number,
             relation: r.relation,

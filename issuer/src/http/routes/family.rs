@@ -15,8 +15,9 @@ use crate::http::bodies::activation::IssuedToken;
 use crate::http::bodies::family::{AuditEntry, BindRequest, BindRequested, LinkView, all};
 use crate::http::error::{ApiError, AppJson, AppPath, ErrorBody};
 use crate::http::routes::holder::{png_response, svg_response};
+use crate::model::LinkKind;
 
-fn voucher(text: &str) -> Result<VoucherId, ApiError> {
+pub(crate) fn voucher(text: &str) -> Result<VoucherId, ApiError> {
     VoucherId::parse(text).ok_or(DomainError::NotBound.into())
 }
 
@@ -61,6 +62,7 @@ pub async fn members(
 ) -> Result<AppJson<Vec<LinkView>>, ApiError> {
     Ok(AppJson(all(family::members(
         &state,
+        LinkKind::Proxy,
         holder.voucher.voucher_id,
     )
     .await?)))
@@ -77,6 +79,7 @@ pub async fn unbind_member(
 ) -> Result<StatusCode, ApiError> {
     family::unbind(
         &state,
+        LinkKind::Proxy,
         &holder,
         holder.voucher.voucher_id,
         voucher(&member)?,
@@ -134,6 +137,7 @@ pub async fn binders(
 ) -> Result<AppJson<Vec<LinkView>>, ApiError> {
     Ok(AppJson(all(family::binders(
         &state,
+        LinkKind::Proxy,
         holder.voucher.voucher_id,
     )
     .await?)))
@@ -151,6 +155,7 @@ pub async fn approve(
     Ok(AppJson(
         family::decide(
             &state,
+            LinkKind::Proxy,
             &holder,
             voucher(&binder)?,
             holder.voucher.voucher_id,
@@ -173,6 +178,7 @@ pub async fn reject(
     Ok(AppJson(
         family::decide(
             &state,
+            LinkKind::Proxy,
             &holder,
             voucher(&binder)?,
             holder.voucher.voucher_id,
@@ -191,7 +197,7 @@ pub async fn requests(
     State(state): State<Context>,
     holder: Holder,
 ) -> Result<AppJson<Vec<LinkView>>, ApiError> {
-    Ok(AppJson(all(family::requests(&state, &holder).await?)))
+    Ok(AppJson(all(family::requests(&state, LinkKind::Proxy, &holder).await?)))
 }
 
 /// Approve a request to show `member`'s code: the member, or a registered guardian of a
@@ -206,7 +212,7 @@ pub async fn approve_request(
     AppPath((binder, member)): AppPath<(String, String)>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
-        family::decide(&state, &holder, voucher(&binder)?, voucher(&member)?, true)
+        family::decide(&state, LinkKind::Proxy, &holder, voucher(&binder)?, voucher(&member)?, true)
             .await?
             .into(),
     ))
@@ -223,7 +229,7 @@ pub async fn reject_request(
     AppPath((binder, member)): AppPath<(String, String)>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
-        family::decide(&state, &holder, voucher(&binder)?, voucher(&member)?, false)
+        family::decide(&state, LinkKind::Proxy, &holder, voucher(&binder)?, voucher(&member)?, false)
             .await?
             .into(),
     ))
@@ -240,6 +246,7 @@ pub async fn unbind_binder(
 ) -> Result<StatusCode, ApiError> {
     family::unbind(
         &state,
+        LinkKind::Proxy,
         &holder,
         voucher(&binder)?,
         holder.voucher.voucher_id,
@@ -257,6 +264,7 @@ pub async fn audit(
 ) -> Result<AppJson<Vec<AuditEntry>>, ApiError> {
     Ok(AppJson(all(family::audit(
         &state,
+        LinkKind::Proxy,
         holder.voucher.voucher_id,
     )
     .await?)))
@@ -272,5 +280,5 @@ pub async fn admin_audit(
     AppPath(id): AppPath<String>,
 ) -> Result<AppJson<Vec<AuditEntry>>, ApiError> {
     let id = VoucherId::parse(&id).ok_or(DomainError::NotFound)?;
-    Ok(AppJson(all(family::audit(&state, id).await?)))
+    Ok(AppJson(all(family::audit(&state, LinkKind::Proxy, id).await?)))
 }

@@ -17,7 +17,8 @@ use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth, decode,
 use crate::model::device::Device;
 use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
-    Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
+    Channel, FamilyLink, HolderCredential, Institution, LinkKind, Person, Terminal, Voucher,
+    VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
 
@@ -39,6 +40,9 @@ const VOUCHER_CREDENTIALS: Table = TableDefinition::new("voucher_credentials");
 const LINKS: Table = TableDefinition::new("family_links");
 /// Key `"<member hex>/<binder hex>"`, empty value: a member's binders.
 const MEMBER_LINKS: Table = TableDefinition::new("family_member_links");
+/// [`LINKS`] and [`MEMBER_LINKS`] for account shares (个账家庭共济).
+const SHARES: Table = TableDefinition::new("account_shares");
+const MEMBER_SHARES: Table = TableDefinition::new("account_share_members");
 
 /// Key `"<voucher hex>/<token hex>"`: the token's settlement (so a voucher's ledger is one
 /// prefix range).
@@ -57,7 +61,7 @@ const REVOKED: Table = TableDefinition::new("revoked_certificates");
 /// Key `"sequence"`: the status list's last sequence.
 const STATUS_META: Table = TableDefinition::new("status_meta");
 
-const ALL: [Table; 19] = [
+const ALL: [Table; 21] = [
     PERSONS,
     CHANNELS,
     CHANNEL_KEYS,
@@ -70,6 +74,8 @@ const ALL: [Table; 19] = [
     VOUCHER_CREDENTIALS,
     LINKS,
     MEMBER_LINKS,
+    SHARES,
+    MEMBER_SHARES,
     SETTLEMENTS,
     DOUBLE_USES,
     DEVICES,
@@ -468,18 +474,27 @@ impl Store for EmbeddedStore {
 
     async fn link(
         &self,
+        kind: LinkKind,
         binder: VoucherId,
         member: VoucherId,
     ) -> Result<Option<FamilyLink>, StoreError> {
-        self.link_in_redb(binder, member).await
+        self.link_in_redb(kind, binder, member).await
     }
 
-    async fn links_of_binder(&self, binder: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
-        self.links_of_binder_in_redb(binder).await
+    async fn links_of_binder(
+        &self,
+        kind: LinkKind,
+        binder: VoucherId,
+    ) -> Result<Vec<FamilyLink>, StoreError> {
+        self.links_of_binder_in_redb(kind, binder).await
     }
 
-    async fn links_of_member(&self, member: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
-        self.links_of_member_in_redb(member).await
+    async fn links_of_member(
+        &self,
+        kind: LinkKind,
+        member: VoucherId,
+    ) -> Result<Vec<FamilyLink>, StoreError> {
+        self.links_of_member_in_redb(kind, member).await
     }
 
     async fn insert_settlements(

@@ -1,20 +1,27 @@
 //! Family links on Redis: one hash per binder (`yb:v:{<binder>}:members`, the authoritative
 //! record and its compare-and-set), a set per member (`yb:v:{<member>}:binders`, an index
-//! that may hold extra entries, never missing ones).
+//! that may hold extra entries, never missing ones). Account shares have their own pair
+//! (`…:shares-out`, `…:shares-in`) in the same slots.
 
 use redis::AsyncCommands;
 use yibao_shared::VoucherId;
 
 use super::keys::{person_voucher_key, voucher_creds_key, voucher_key, voucher_status_key};
 use super::{RedisStore, failed};
-use crate::model::{FamilyLink, Voucher};
+use crate::model::{FamilyLink, LinkKind, Voucher};
 use crate::store::{LinkSave, StoreError, decode, encode};
 
-pub(super) fn links_key(binder: VoucherId) -> String {
-    format!("yb:v:{{{binder}}}:members")
+pub(super) fn links_key(kind: LinkKind, binder: VoucherId) -> String {
+    match kind {
+        LinkKind::Proxy => format!("yb:v:{{{binder}}}:members"),
+        LinkKind::AccountShare => format!("yb:v:{{{binder}}}:shares-out"),
+    }
 }
-pub(super) fn member_binders_key(member: VoucherId) -> String {
-    format!("yb:v:{{{member}}}:binders")
+pub(super) fn member_binders_key(kind: LinkKind, member: VoucherId) -> String {
+    match kind {
+        LinkKind::Proxy => format!("yb:v:{{{member}}}:binders"),
+        LinkKind::AccountShare => format!("yb:v:{{{member}}}:shares-in"),
+    }
 }
 
 /// Compare-and-set of one link on the binder's hash, with the limit of active members
@@ -46,11 +53,12 @@ return 1
 /// binder whose failed bind created it). 1 deleted, 0 in use.
 const DISCARD_VOUCHER: &str = r#"
 if redis.call('SCARD', KEYS[2]) > 0 then return 0 end
-local binders = redis.call('SMEMBERS', KEYS[3])
-for _, b in ipairs(binders) do
-  if b ~= ARGV[1] then return 0 end
+for _, index in ipairs({KEYS[3], KEYS[5]}) do
+  for _, b in ipairs(redis.call('SMEMBERS', index)) do
+    if b ~= ARGV[1] then return 0 end
+  end
 end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])
 return 1
 "#;
 
@@ -84,8 +92,9 @@ impl RedisStore {
         let deleted: i64 = redis::Script::new(DISCARD_VOUCHER)
             .key(voucher_key(id))
             .key(voucher_creds_key(id))
-            .key(member_binders_key(id))
+            .key(member_binders_key(LinkKind::Proxy, id))
             .key(voucher_status_key(id))
+            .key(member_binders_key(LinkKind::AccountShare, id))
             .arg(binder.to_string())
             .invoke_async(&mut conn)
             .await
@@ -110,12 +119,12 @@ impl RedisStore {
         let mut conn = self.conn();
         // The member's index first: a crash after it leaves an entry readers skip.
         let _: () = conn
-            .sadd(member_binders_key(link.member), link.binder.to_string())
+            .sadd(member_binders_key(link.kind, link.member), link.binder.to_string())
             .await
             .map_err(failed)?;
         let max = limit.map_or(-1i64, |max| i64::try_from(max).unwrap_or(i64::MAX));
         let outcome: i64 = redis::Script::new(SAVE_LINK)
-            .key(links_key(link.binder))
+            .key(links_key(link.kind, link.binder))
             .arg(link.member.to_string())
             .arg(expected_version)
             .arg(encode(link))
@@ -123,7 +132,10 @@ impl RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(failed)?;
-        self.replicated(&[&member_binders_key(link.member), &links_key(link.binder)])
+        self.replicated(&[
+            &member_binders_key(link.kind, link.member),
+            &links_key(link.kind, link.binder),
+        ])
             .await?;
         Ok(match outcome {
             1 => LinkSave::Saved,
@@ -134,12 +146,13 @@ impl RedisStore {
 
     pub(super) async fn link_in_redis(
         &self,
+        kind: LinkKind,
         binder: VoucherId,
         member: VoucherId,
     ) -> Result<Option<FamilyLink>, StoreError> {
         let raw: Option<Vec<u8>> = self
             .conn()
-            .hget(links_key(binder), member.to_string())
+            .hget(links_key(kind, binder), member.to_string())
             .await
             .map_err(failed)?;
         raw.map(|b| decode(&b)).transpose()
@@ -147,25 +160,31 @@ impl RedisStore {
 
     pub(super) async fn links_of_binder_in_redis(
         &self,
+        kind: LinkKind,
         binder: VoucherId,
     ) -> Result<Vec<FamilyLink>, StoreError> {
-        let all: Vec<Vec<u8>> = self.conn().hvals(links_key(binder)).await.map_err(failed)?;
+        let all: Vec<Vec<u8>> = self
+            .conn()
+            .hvals(links_key(kind, binder))
+            .await
+            .map_err(failed)?;
         all.iter().map(|b| decode(b)).collect()
     }
 
     pub(super) async fn links_of_member_in_redis(
         &self,
+        kind: LinkKind,
         member: VoucherId,
     ) -> Result<Vec<FamilyLink>, StoreError> {
         let binders: Vec<String> = self
             .conn()
-            .smembers(member_binders_key(member))
+            .smembers(member_binders_key(kind, member))
             .await
             .map_err(failed)?;
         let mut links = Vec::new();
         for binder in binders.iter().filter_map(|b| VoucherId::parse(b)) {
             // An index entry without a record (crash between the two writes) is skipped.
-            if let Some(link) = self.link_in_redis(binder, member).await? {
+            if let Some(link) = self.link_in_redis(kind, binder, member).await? {
                 links.push(link);
             }
         }

@@ -63,7 +63,8 @@ use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth, decode,
 use crate::model::device::Device;
 use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
-    Channel, FamilyLink, HolderCredential, Institution, Person, Terminal, Voucher, VoucherStatus,
+    Channel, FamilyLink, HolderCredential, Institution, LinkKind, Person, Terminal, Voucher,
+    VoucherStatus,
 };
 use crate::secrets::{CredentialHash, IdKey};
 
@@ -482,18 +483,27 @@ impl Store for RedisStore {
 
     async fn link(
         &self,
+        kind: LinkKind,
         binder: VoucherId,
         member: VoucherId,
     ) -> Result<Option<FamilyLink>, StoreError> {
-        self.link_in_redis(binder, member).await
+        self.link_in_redis(kind, binder, member).await
     }
 
-    async fn links_of_binder(&self, binder: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
-        self.links_of_binder_in_redis(binder).await
+    async fn links_of_binder(
+        &self,
+        kind: LinkKind,
+        binder: VoucherId,
+    ) -> Result<Vec<FamilyLink>, StoreError> {
+        self.links_of_binder_in_redis(kind, binder).await
     }
 
-    async fn links_of_member(&self, member: VoucherId) -> Result<Vec<FamilyLink>, StoreError> {
-        self.links_of_member_in_redis(member).await
+    async fn links_of_member(
+        &self,
+        kind: LinkKind,
+        member: VoucherId,
+    ) -> Result<Vec<FamilyLink>, StoreError> {
+        self.links_of_member_in_redis(kind, member).await
     }
 
     async fn insert_settlements(
