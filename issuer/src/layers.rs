@@ -18,7 +18,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store", &["model", "id_number", "secrets", "sealed"]),
     (
         "domain",
-        &["store", "model", "id_number", "secrets", "sealed", "signing"],
+        &[
+            "store",
+            "model",
+            "id_number",
+            "secrets",
+            "sealed",
+            "signing",
+        ],
     ),
     (
         "http",

@@ -262,6 +262,7 @@ fn link(binder: usize, member: usize) -> FamilyLink {
         evidence: None,
     };
     FamilyLink {
+        kind: yibao_issuer::model::LinkKind::Proxy,
         binder: voucher_id(binder),
         member: voucher_id(member),
         relation: Relation::Parent,

@@ -4,6 +4,7 @@ use super::*;
 
 pub(crate) fn link(binder: u8, member: u8, status: LinkStatus, version: u64) -> FamilyLink {
     FamilyLink {
+        kind: LinkKind::Proxy,
         binder: VoucherId([binder; 8]),
         member: VoucherId([member; 8]),
         relation: Relation::Parent,
@@ -37,18 +38,36 @@ pub(crate) async fn links_are_compare_and_set_and_indexed_both_ways(store: &dyn 
     );
     let b = VoucherId([1; 8]);
     let m = VoucherId([2; 8]);
-    assert_eq!(store.link(b, m).await.expect("get"), Some(active.clone()));
     assert_eq!(
-        store.links_of_binder(b).await.expect("list"),
+        store.link(LinkKind::Proxy, b, m).await.expect("get"),
+        Some(active.clone())
+    );
+    assert_eq!(
+        store
+            .links_of_binder(LinkKind::Proxy, b)
+            .await
+            .expect("list"),
         vec![active.clone()]
     );
-    assert_eq!(store.links_of_member(m).await.expect("list"), vec![active]);
     assert_eq!(
-        store.link(m, b).await.expect("get"),
+        store
+            .links_of_member(LinkKind::Proxy, m)
+            .await
+            .expect("list"),
+        vec![active]
+    );
+    assert_eq!(
+        store.link(LinkKind::Proxy, m, b).await.expect("get"),
         None,
         "links are directed"
     );
-    assert!(store.links_of_binder(m).await.expect("list").is_empty());
+    assert!(
+        store
+            .links_of_binder(LinkKind::Proxy, m)
+            .await
+            .expect("list")
+            .is_empty()
+    );
 }
 
 pub(crate) async fn at_most_five_active_links_and_unbinding_frees_a_place(store: &dyn Store) {
@@ -67,7 +86,7 @@ pub(crate) async fn at_most_five_active_links_and_unbinding_frees_a_place(store:
     );
     assert_eq!(
         store
-            .link(VoucherId([1; 8]), VoucherId([15; 8]))
+            .link(LinkKind::Proxy, VoucherId([1; 8]), VoucherId([15; 8]))
             .await
             .expect("get"),
         None
@@ -103,11 +122,94 @@ pub(crate) async fn at_most_five_active_links_and_unbinding_frees_a_place(store:
     );
     assert_eq!(
         store
-            .links_of_binder(VoucherId([1; 8]))
+            .links_of_binder(LinkKind::Proxy, VoucherId([1; 8]))
             .await
             .expect("list")
             .len(),
         7
+    );
+}
+
+/// An account share (个账家庭共济) and a 亲情账户 link between the same two vouchers are two
+/// records: each kind has its own compare-and-set, lists and limit, and neither shows in the
+/// other's lists.
+pub(crate) async fn account_shares_and_proxy_links_are_kept_apart(store: &dyn Store) {
+    let (b, m) = (VoucherId([1; 8]), VoucherId([2; 8]));
+    let proxy = link(1, 2, LinkStatus::Active, 1);
+    let share = FamilyLink {
+        kind: LinkKind::AccountShare,
+        ..link(1, 2, LinkStatus::Pending, 1)
+    };
+    for l in [&proxy, &share] {
+        assert_eq!(
+            store.save_link(l, 0, Some(1)).await.expect("save"),
+            LinkSave::Saved
+        );
+    }
+    assert_eq!(
+        store.link(LinkKind::Proxy, b, m).await.expect("get"),
+        Some(proxy.clone())
+    );
+    assert_eq!(
+        store.link(LinkKind::AccountShare, b, m).await.expect("get"),
+        Some(share.clone())
+    );
+    assert_eq!(
+        store
+            .links_of_member(LinkKind::AccountShare, m)
+            .await
+            .expect("list"),
+        vec![share.clone()]
+    );
+    assert_eq!(
+        store
+            .links_of_binder(LinkKind::Proxy, b)
+            .await
+            .expect("list"),
+        vec![proxy.clone()]
+    );
+    // The limit counts one kind: the active proxy link leaves the share's one place free.
+    let approved = FamilyLink {
+        status: LinkStatus::Active,
+        version: 2,
+        ..share.clone()
+    };
+    assert_eq!(
+        store
+            .save_link(&approved, 1, Some(1))
+            .await
+            .expect("approve"),
+        LinkSave::Saved
+    );
+    let second = FamilyLink {
+        kind: LinkKind::AccountShare,
+        ..link(1, 3, LinkStatus::Active, 1)
+    };
+    assert_eq!(
+        store.save_link(&second, 0, Some(1)).await.expect("full"),
+        LinkSave::LimitReached
+    );
+    // Versions are per kind: the proxy link is still at version 1.
+    assert_eq!(
+        store
+            .save_link(
+                &FamilyLink {
+                    version: 2,
+                    ..proxy
+                },
+                1,
+                None
+            )
+            .await
+            .expect("cas"),
+        LinkSave::Saved
+    );
+    assert!(
+        store
+            .links_of_member(LinkKind::AccountShare, VoucherId([3; 8]))
+            .await
+            .expect("list")
+            .is_empty()
     );
 }
 

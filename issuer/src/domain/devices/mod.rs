@@ -245,7 +245,11 @@ async fn certify(
 ) -> Result<Certified, DomainError> {
     let own = holder.active_voucher()?;
     let mut subjects = vec![(own.clone(), holder.person.clone(), None)];
-    for link in state.store.links_of_binder(LinkKind::Proxy, own.voucher_id).await? {
+    for link in state
+        .store
+        .links_of_binder(LinkKind::Proxy, own.voucher_id)
+        .await?
+    {
         if link.status_at(now) != LinkStatus::Active {
             continue;
         }

@@ -18,8 +18,8 @@ use crate::domain::context::Context;
 use crate::domain::error::DomainError;
 use crate::id_number::IdNumber;
 use crate::model::{
-    Channel, Consent, FamilyLink, InsuredStatus, LinkEvent, LinkKind, LinkStatus, Person,
-    Voucher, VoucherStatus,
+    Channel, Consent, FamilyLink, InsuredStatus, LinkEvent, LinkKind, LinkStatus, Person, Voucher,
+    VoucherStatus,
 };
 use crate::secrets::random_bytes;
 use crate::store::LinkSave;

@@ -288,8 +288,8 @@ mod tests {
     use super::*;
     use crate::id_number::{BirthDate, IdNumber};
     use crate::model::InsuredStatus;
-    use yibao_shared::InsuranceType;
     use crate::secrets::IdKey;
+    use yibao_shared::InsuranceType;
 
     /// `import` of `text` into `store` with the tests' index key, for its report.
     async fn import_text(text: &[u8], format: Format, store: &dyn Store) -> ImportReport {
@@ -400,6 +400,74 @@ mod tests {
         let key = index().id_key(&IdNumber::parse(&id(1)).expect("valid"));
         let person = store.person(&key).await.expect("get").expect("stored");
         assert_eq!(person.status, InsuredStatus::Suspended);
+    }
+
+    #[tokio::test]
+    async fn identity_columns_are_checked_and_sealed_for_the_person_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path()).expect("store");
+        let header = HEADER.trim_end().to_owned()
+            + ",ethnicity,person_type,insured_since,civil_servant,employer\n";
+        let row = |n: u16, extra: &str| {
+            format!(
+                "P{n},测试甲,{},female,1980-05-17,110105,employee,insured,{extra}\n",
+                id(n)
+            )
+        };
+        let csv = header
+            + &row(1, "01,11,2010-07-01,1,示例单位")
+            + &row(2, "1,11,,,")
+            + &row(3, "01,11,2010-02-30,,")
+            + &row(4, "01,1 1,,,")
+            + &row(5, "01,11,,maybe,")
+            + &row(6, ",,,,");
+        let report = import_text(csv.as_bytes(), Format::Csv, &store).await;
+        let reasons: Vec<(u64, &str)> = report
+            .bad
+            .iter()
+            .map(|b| (b.line, b.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (3, "ethnicity: two digits"),
+                (4, "insured_since: expected a real date YYYY-MM-DD"),
+                (5, "person_type: up to 6 letters or digits"),
+                (6, "civil_servant: 1 or 0"),
+            ]
+        );
+        assert_eq!(report.applied, 2);
+        let key = |n| index().id_key(&IdNumber::parse(&id(n)).expect("valid"));
+        let person = store
+            .person(&key(1))
+            .await
+            .expect("read")
+            .expect("imported");
+        let sealed = person.identity.expect("sealed identity");
+        let details = crate::sealed::open(&index(), &key(1), &sealed).expect("opens");
+        assert_eq!(details.id_number, id(1));
+        assert_eq!(details.name, "测试甲");
+        assert_eq!(
+            (details.ethnicity.as_str(), details.person_type.as_str()),
+            ("01", "11")
+        );
+        assert_eq!(details.insured_since, "2010-07-01");
+        assert!(details.civil_servant);
+        assert_eq!(details.employer, "示例单位");
+        // Sealed to its person: another person's key does not open it.
+        assert!(crate::sealed::open(&index(), &key(6), &sealed).is_none());
+        // Optional columns left empty still seal the ID number and the name.
+        let plain = store
+            .person(&key(6))
+            .await
+            .expect("read")
+            .expect("imported");
+        let details = crate::sealed::open(&index(), &key(6), &plain.identity.expect("sealed"))
+            .expect("opens");
+        assert_eq!(
+            (details.ethnicity.as_str(), details.civil_servant),
+            ("", false)
+        );
     }
 
     #[tokio::test]

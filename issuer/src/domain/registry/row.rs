@@ -130,7 +130,9 @@ fn identity_details(row: &Row, id: &IdNumber, name: &str) -> Result<IdentityDeta
         }
     };
     let ethnicity = code("ethnicity", &row.ethnicity, 2)?;
-    if !(ethnicity.is_empty() || ethnicity.len() == 2 && ethnicity.bytes().all(|b| b.is_ascii_digit())) {
+    if !(ethnicity.is_empty()
+        || ethnicity.len() == 2 && ethnicity.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err("ethnicity: two digits".into());
     }
     let civil_servant = match row.civil_servant.trim() {
@@ -174,4 +176,3 @@ fn guardians_from(field: &str, own: &IdNumber, index: &IndexKey) -> Result<Vec<I
     }
     Ok(guardians)
 }
-

@@ -197,7 +197,12 @@ pub async fn requests(
     State(state): State<Context>,
     holder: Holder,
 ) -> Result<AppJson<Vec<LinkView>>, ApiError> {
-    Ok(AppJson(all(family::requests(&state, LinkKind::Proxy, &holder).await?)))
+    Ok(AppJson(all(family::requests(
+        &state,
+        LinkKind::Proxy,
+        &holder,
+    )
+    .await?)))
 }
 
 /// Approve a request to show `member`'s code: the member, or a registered guardian of a
@@ -212,9 +217,16 @@ pub async fn approve_request(
     AppPath((binder, member)): AppPath<(String, String)>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
-        family::decide(&state, LinkKind::Proxy, &holder, voucher(&binder)?, voucher(&member)?, true)
-            .await?
-            .into(),
+        family::decide(
+            &state,
+            LinkKind::Proxy,
+            &holder,
+            voucher(&binder)?,
+            voucher(&member)?,
+            true,
+        )
+        .await?
+        .into(),
     ))
 }
 
@@ -229,9 +241,16 @@ pub async fn reject_request(
     AppPath((binder, member)): AppPath<(String, String)>,
 ) -> Result<AppJson<LinkView>, ApiError> {
     Ok(AppJson(
-        family::decide(&state, LinkKind::Proxy, &holder, voucher(&binder)?, voucher(&member)?, false)
-            .await?
-            .into(),
+        family::decide(
+            &state,
+            LinkKind::Proxy,
+            &holder,
+            voucher(&binder)?,
+            voucher(&member)?,
+            false,
+        )
+        .await?
+        .into(),
     ))
 }
 
@@ -280,5 +299,7 @@ pub async fn admin_audit(
     AppPath(id): AppPath<String>,
 ) -> Result<AppJson<Vec<AuditEntry>>, ApiError> {
     let id = VoucherId::parse(&id).ok_or(DomainError::NotFound)?;
-    Ok(AppJson(all(family::audit(&state, LinkKind::Proxy, id).await?)))
+    Ok(AppJson(all(
+        family::audit(&state, LinkKind::Proxy, id).await?
+    )))
 }

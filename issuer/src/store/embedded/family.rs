@@ -83,12 +83,7 @@ impl EmbeddedStore {
                 }
             }
             put(txn, records, &key, &encode(&link))?;
-            put(
-                txn,
-                index,
-                &format!("{}/{}", link.member, link.binder),
-                &[],
-            )?;
+            put(txn, index, &format!("{}/{}", link.member, link.binder), &[])?;
             Ok(LinkSave::Saved)
         })
         .await

@@ -119,7 +119,10 @@ impl RedisStore {
         let mut conn = self.conn();
         // The member's index first: a crash after it leaves an entry readers skip.
         let _: () = conn
-            .sadd(member_binders_key(link.kind, link.member), link.binder.to_string())
+            .sadd(
+                member_binders_key(link.kind, link.member),
+                link.binder.to_string(),
+            )
             .await
             .map_err(failed)?;
         let max = limit.map_or(-1i64, |max| i64::try_from(max).unwrap_or(i64::MAX));
@@ -136,7 +139,7 @@ impl RedisStore {
             &member_binders_key(link.kind, link.member),
             &links_key(link.kind, link.binder),
         ])
-            .await?;
+        .await?;
         Ok(match outcome {
             1 => LinkSave::Saved,
             -2 => LinkSave::LimitReached,
