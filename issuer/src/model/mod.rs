@@ -320,3 +320,45 @@ impl FamilyLink {
             .map(|e| e.at)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64, action: &str) -> LinkEvent {
+        LinkEvent {
+            at: UnixTime::from_secs(secs),
+            action: action.to_owned(),
+            actor: "member".to_owned(),
+            channel: "wechat".to_owned(),
+            evidence: None,
+        }
+    }
+
+    #[test]
+    fn a_link_was_active_between_its_approval_and_its_end() {
+        let link = FamilyLink {
+            kind: LinkKind::AccountShare,
+            binder: VoucherId([1; 8]),
+            member: VoucherId([2; 8]),
+            relation: yibao_shared::Relation::Parent,
+            status: LinkStatus::Active,
+            consent: Some(Consent::MemberApproved),
+            pending_until: None,
+            member_activated_by_proxy: false,
+            version: 5,
+            history: vec![
+                at(100, "requested"),
+                at(200, "approved"),
+                at(300, "unbound"),
+                at(400, "requested"),
+                at(500, "approved"),
+            ],
+        };
+        let active: Vec<u64> = [50, 100, 199, 200, 299, 300, 450, 500, 900]
+            .into_iter()
+            .filter(|&t| link.was_active_at(UnixTime::from_secs(t)))
+            .collect();
+        assert_eq!(active, vec![200, 299, 500, 900]);
+    }
+}
