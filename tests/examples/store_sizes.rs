@@ -293,5 +293,6 @@ fn settlement(i: usize) -> Settlement {
         received_at: NOW,
         amounts: None,
         completed_at: None,
+        identity_reads: Vec::new(),
     }
 }

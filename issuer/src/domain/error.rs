@@ -59,6 +59,9 @@ pub enum DomainError {
     /// The person information window of this settlement has passed.
     #[error("person information is answered within 24 hours of the handoff")]
     PersonInfoWindowClosed,
+    /// The settling institution has read this visit's identity the most times allowed.
+    #[error("this visit's person information was read 20 times already")]
+    IdentityReadsExhausted,
     /// The registry holds no sealed identity for this person (imported before it did).
     #[error("the registry holds no identity for this person yet: the operator re-imports it")]
     IdentityNotOnRecord,
@@ -146,6 +149,7 @@ impl DomainError {
             Self::MutualAidNotAuthorised => "mutual-aid-not-authorised",
             Self::PersonInfoWindowClosed => "person-info-window-closed",
             Self::IdentityNotOnRecord => "identity-not-on-record",
+            Self::IdentityReadsExhausted => "identity-reads-exhausted",
             Self::AlreadyBound => "already-bound",
             Self::NotBound => "not-bound",
             Self::CannotBindSelf => "cannot-bind-self",

@@ -86,6 +86,7 @@ fn domain_status(e: &DomainError) -> StatusCode {
     match e {
         E::FamilyLimitReached
         | E::AccountShareLimitReached
+        | E::IdentityReadsExhausted
         | E::DeviceLimitReached
         | E::AlreadyBound
         | E::NotPending

@@ -24,7 +24,9 @@ use crate::domain::context::Context;
 use crate::domain::error::DomainError;
 use crate::http::error::ApiError;
 use crate::http::openapi::openapi_json;
-use crate::http::routes::{admin, devices, family, holder, page, public, settlement};
+use crate::http::routes::{
+    account_shares, admin, devices, family, holder, page, person_info, public, settlement,
+};
 
 /// Body limit of `POST /v1/handoffs`: 500 handoffs of about 300 bytes, with room.
 const HANDOFF_BODY_LIMIT: usize = 512 * 1024;
@@ -83,6 +85,29 @@ pub fn router(state: Context, body_limit: usize, timeout: Duration) -> Router {
             post(family::reject_request),
         )
         .route("/v1/family/audit", get(family::audit))
+        .route(
+            "/v1/account-shares/members",
+            post(account_shares::add_member).get(account_shares::members),
+        )
+        .route(
+            "/v1/account-shares/members/{member}",
+            delete(account_shares::end_member),
+        )
+        .route("/v1/account-shares/payers", get(account_shares::payers))
+        .route(
+            "/v1/account-shares/payers/{payer}",
+            delete(account_shares::end_payer),
+        )
+        .route("/v1/account-shares/requests", get(account_shares::requests))
+        .route(
+            "/v1/account-shares/requests/{payer}/{member}/approve",
+            post(account_shares::approve),
+        )
+        .route(
+            "/v1/account-shares/requests/{payer}/{member}/reject",
+            post(account_shares::reject),
+        )
+        .route("/v1/account-shares/audit", get(account_shares::audit))
         .route("/v1/admin/family/{voucher}/audit", get(family::admin_audit))
         .route(
             "/v1/handoffs",
@@ -95,6 +120,8 @@ pub fn router(state: Context, body_limit: usize, timeout: Duration) -> Router {
             post(settlement::complete),
         )
         .route("/v1/expenses", get(settlement::expenses))
+        .route("/v1/person-info", post(person_info::person_info))
+        .route("/v1/identity-reads", get(person_info::identity_reads))
         .route(
             "/v1/admin/vouchers/{id}/settlements",
             get(settlement::admin_settlements),

@@ -7,7 +7,9 @@ use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
-use crate::http::routes::{admin, devices, family, holder, page, public, settlement};
+use crate::http::routes::{
+    account_shares, admin, devices, family, holder, page, person_info, public, settlement,
+};
 
 /// The OpenAPI document of every endpoint.
 #[derive(Debug, OpenApi)]
@@ -22,10 +24,14 @@ use crate::http::routes::{admin, devices, family, holder, page, public, settleme
         family::member_token_svg, family::member_token_png, family::binders, family::approve,
         family::reject, family::requests, family::approve_request, family::reject_request,
         family::unbind_binder, family::audit, family::admin_audit,
+        account_shares::add_member, account_shares::members, account_shares::end_member,
+        account_shares::payers, account_shares::end_payer, account_shares::requests,
+        account_shares::approve, account_shares::reject, account_shares::audit,
         public::trust_bundle, public::institutions, public::healthz, public::readyz,
         public::metrics, openapi_json,
         settlement::hand_off, settlement::decode, settlement::complete, settlement::expenses,
-        settlement::admin_settlements, page::app,
+        settlement::admin_settlements, person_info::person_info, person_info::identity_reads,
+        page::app,
         devices::register, devices::renew, devices::list, devices::remove, devices::status_list,
         devices::challenge, devices::open_session, devices::sign_out,
     ),

@@ -51,9 +51,22 @@ pub struct Settlement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<u64>)]
     pub completed_at: Option<UnixTime>,
+    /// Every time the settling institution read the patient's identity (1101), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity_reads: Vec<IdentityRead>,
 }
 
-/// Settled amounts in fen (1/100 yuan): `fund + account + cash = total`.
+/// One read of a settled patient's identity by the settling institution (实名就医).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IdentityRead {
+    /// When.
+    #[schema(value_type = u64)]
+    pub at: UnixTime,
+    /// The terminal that asked.
+    pub terminal: String,
+}
+
+/// Settled amounts in fen (1/100 yuan): `fund + account + mutual_aid + cash = total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Amounts {
@@ -65,28 +78,45 @@ pub struct Amounts {
     pub account_fen: u64,
     /// Paid by the patient in cash (现金).
     pub cash_fen: u64,
+    /// Paid from a relative's personal account (个人账户家庭共济).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mutual_aid_fen: u64,
+    /// Whose personal account paid `mutual_aid_fen`: present exactly when it is above zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{16}$")]
+    pub mutual_aid_payer: Option<VoucherId>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Above any real bill (100 million yuan): a typo, not a visit.
 const MAX_TOTAL_FEN: u64 = 10_000_000_000;
 
 impl Amounts {
-    /// Whether the parts add up to the total and the total is plausible.
+    /// Whether the parts add up to the total, the total is plausible, and a mutual-aid part
+    /// names its payer (and only a mutual-aid part does).
     pub fn is_consistent(&self) -> bool {
         self.total_fen <= MAX_TOTAL_FEN
+            && (self.mutual_aid_fen > 0) == self.mutual_aid_payer.is_some()
             && self
                 .fund_fen
                 .checked_add(self.account_fen)
+                .and_then(|s| s.checked_add(self.mutual_aid_fen))
                 .and_then(|s| s.checked_add(self.cash_fen))
                 == Some(self.total_fen)
     }
 
-    /// Adds `other` (saturating; totals stay far below `u64::MAX`).
+    /// Adds `other`'s sums (saturating; totals stay far below `u64::MAX`). A sum of several
+    /// visits names no payer.
     pub fn add(&mut self, other: &Self) {
         self.total_fen = self.total_fen.saturating_add(other.total_fen);
         self.fund_fen = self.fund_fen.saturating_add(other.fund_fen);
         self.account_fen = self.account_fen.saturating_add(other.account_fen);
+        self.mutual_aid_fen = self.mutual_aid_fen.saturating_add(other.mutual_aid_fen);
         self.cash_fen = self.cash_fen.saturating_add(other.cash_fen);
+        self.mutual_aid_payer = None;
     }
 }
 
@@ -162,6 +192,7 @@ mod tests {
             fund_fen: 8_000,
             account_fen: 3_000,
             cash_fen: 1_345,
+            ..Amounts::default()
         };
         assert!(ok.is_consistent());
         assert!(
@@ -175,7 +206,7 @@ mod tests {
             total_fen: 5,
             fund_fen: u64::MAX,
             account_fen: 6,
-            cash_fen: 0,
+            ..Amounts::default()
         };
         assert!(!overflow.is_consistent());
         let huge = Amounts {
@@ -184,5 +215,33 @@ mod tests {
             ..Amounts::default()
         };
         assert!(!huge.is_consistent());
+        let aided = Amounts {
+            account_fen: 0,
+            mutual_aid_fen: 3_000,
+            mutual_aid_payer: Some(VoucherId([7; 8])),
+            ..ok
+        };
+        assert!(aided.is_consistent());
+        let unnamed = Amounts {
+            mutual_aid_payer: None,
+            ..aided
+        };
+        assert!(
+            !unnamed.is_consistent(),
+            "a mutual-aid part names its payer"
+        );
+        let named_without_part = Amounts {
+            mutual_aid_payer: Some(VoucherId([7; 8])),
+            ..ok
+        };
+        assert!(!named_without_part.is_consistent());
+        assert!(
+            !Amounts {
+                mutual_aid_fen: 1,
+                ..aided
+            }
+            .is_consistent(),
+            "the mutual-aid part counts toward the total"
+        );
     }
 }

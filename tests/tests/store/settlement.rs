@@ -26,6 +26,7 @@ pub(crate) fn settlement(token: u8, terminal: &str) -> Settlement {
         received_at: NOW,
         amounts: None,
         completed_at: None,
+        identity_reads: Vec::new(),
     }
 }
 
@@ -96,6 +97,8 @@ pub(crate) async fn completion_is_compare_and_set_and_double_use_recorded_once(s
             fund_fen: 60,
             account_fen: 30,
             cash_fen: 10,
+            mutual_aid_fen: 0,
+            mutual_aid_payer: None,
         }),
         completed_at: Some(NOW),
         ..open.clone()

@@ -9,6 +9,7 @@
 //! [`bind`](bind::bind) never tells a holder whether someone is in the registry.
 
 pub mod bind;
+pub mod shares;
 
 pub use self::bind::{Bind, BindAnswer, Guardianship, GuardianshipDocument, Requested};
 

@@ -1,10 +1,13 @@
-//! Completion: the hospital system records the settled amounts of a settlement it made.
+//! Completion: the hospital system records the settled amounts of a settlement it made,
+//! including a part paid from a relative's personal account (家庭共济) when that relative's
+//! authorisation was active when the code was verified.
 
 use yibao_shared::UnixTime;
 
 use crate::domain::caller::TerminalCaller;
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
+use crate::domain::family::shares::check_payer;
 use crate::model::settlement::{Amounts, Settlement, parse_reference};
 
 /// Records `amounts` (fen) on the settlement `reference` of the caller's institution.
@@ -14,6 +17,8 @@ use crate::model::settlement::{Amounts, Settlement, parse_reference};
 ///
 /// [`DomainError::AmountsInconsistent`], [`DomainError::SettlementNotFound`] (also for
 /// another institution's reference), [`DomainError::SettlementCompleted`],
+/// [`DomainError::MutualAidNotAuthorised`] for a payer with no authorisation active when the
+/// code was verified (or the patient themselves),
 /// [`DomainError::Conflict`] after three lost races; store failures.
 pub async fn complete(
     state: &Context,
@@ -40,6 +45,12 @@ pub async fn complete(
             Some(done) if done == amounts => return Ok(current),
             Some(_) => return Err(DomainError::SettlementCompleted),
             None => {}
+        }
+        if let Some(payer) = amounts.mutual_aid_payer {
+            if payer == current.voucher_id {
+                return Err(DomainError::MutualAidNotAuthorised);
+            }
+            check_payer(state, payer, current.voucher_id, current.verified_at).await?;
         }
         let completed = Settlement {
             amounts: Some(amounts),

@@ -9,6 +9,7 @@ use crate::domain::caller::TerminalCaller;
 use crate::domain::context::Context;
 use crate::domain::devices::status::KnownStatus;
 use crate::domain::error::DomainError;
+use crate::domain::family::shares::{Payer, payers_of};
 use crate::model::settlement::{DoubleUse, Settlement, reference};
 use crate::signing::KeyMaterial;
 
@@ -40,6 +41,8 @@ pub enum HandoffOutcome {
         token_id: TokenId,
         /// The settlement reference.
         reference: String,
+        /// Accounts that may pay for the visit (家庭共济).
+        payers: Vec<Payer>,
     },
     /// Another terminal settled this token first; recorded for audit.
     DoubleUse {
@@ -112,6 +115,7 @@ fn candidate(token: &VerifiedToken, presented: &Presented<'_>, now: UnixTime) ->
         received_at: now,
         amounts: None,
         completed_at: None,
+        identity_reads: Vec::new(),
     }
 }
 
@@ -241,6 +245,7 @@ pub async fn hand_off(
         .await?
         .into_iter();
     let mut results = Vec::with_capacity(capacity);
+    let mut settled = Vec::new();
     for prepared in prepared {
         let candidate = match prepared {
             Ok(candidate) => candidate,
@@ -253,14 +258,29 @@ pub async fn hand_off(
             .next()
             .ok_or_else(|| DomainError::Internal("store answered fewer settlements".into()))?;
         results.push(match resolve(state, candidate, found, now).await? {
-            Settled::New(s) | Settled::Repeat(s) => HandoffOutcome::Settled {
-                token_id: s.token_id,
-                reference: s.reference,
-            },
+            Settled::New(s) | Settled::Repeat(s) => {
+                settled.push((results.len(), s.voucher_id, s.verified_at));
+                HandoffOutcome::Settled {
+                    token_id: s.token_id,
+                    reference: s.reference,
+                    payers: Vec::new(),
+                }
+            }
             Settled::DoubleUse(s) => HandoffOutcome::DoubleUse {
                 token_id: s.token_id,
             },
         });
+    }
+    // Who may pay for each settled visit: looked up together, not one round trip after
+    // another.
+    let lookups = settled
+        .iter()
+        .map(|&(_, member, at)| payers_of(state, member, at));
+    let found = futures_util::future::try_join_all(lookups).await?;
+    for ((at, _, _), found) in settled.into_iter().zip(found) {
+        if let Some(HandoffOutcome::Settled { payers, .. }) = results.get_mut(at) {
+            *payers = found;
+        }
     }
     Ok(results)
 }
@@ -346,6 +366,8 @@ pub enum Decoded {
         token: VerifiedToken,
         /// The settlement reference.
         reference: String,
+        /// Accounts that may pay for the visit (家庭共济).
+        payers: Vec<Payer>,
     },
     /// This terminal settled it already (a retry after a lost answer): the offline
     /// verifier's `replayed`, with the terminal's own settlement.
@@ -391,6 +413,7 @@ pub async fn decode(
     };
     Ok(match settle(state, &token, &presented, now).await? {
         Settled::New(s) => Decoded::Accepted {
+            payers: payers_of(state, s.voucher_id, s.verified_at).await?,
             token,
             reference: s.reference,
         },

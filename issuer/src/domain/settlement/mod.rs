@@ -9,6 +9,7 @@
 pub mod completion;
 pub mod expenses;
 pub mod intake;
+pub mod person_info;
 
 use yibao_shared::VoucherId;
 

@@ -4,7 +4,9 @@
 
 pub mod activation;
 pub mod admin;
+pub mod completion;
 pub mod devices;
 pub mod family;
 pub mod ops;
+pub mod person_info;
 pub mod settlement;

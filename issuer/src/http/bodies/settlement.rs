@@ -6,8 +6,9 @@ use yibao_shared::{Claims, TokenId, UnixTime, VisitContext, VoucherId};
 use yibao_verifier::Rejection;
 
 use crate::domain::family::today;
-use crate::domain::settlement::expenses::{KindTotal, Ledger, LedgerVisit};
+use crate::domain::settlement::expenses::{AidGiven, KindTotal, Ledger, LedgerVisit};
 use crate::domain::settlement::intake::{Decoded, Handoff, HandoffOutcome};
+use crate::http::bodies::person_info::MutualAidPayer;
 use crate::model::InstitutionKind;
 use crate::model::settlement::{Amounts, DoubleUse, Settlement};
 
@@ -92,6 +93,9 @@ pub struct HandoffResult {
     /// Explanation (double use, rejected).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Settled: accounts that may pay for the visit (家庭共济), as of when it was verified.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mulaid_payers: Vec<MutualAidPayer>,
 }
 
 /// A code to decode online.
@@ -166,6 +170,9 @@ pub struct DecodeResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub claims: Option<Claims>,
+    /// Accepted: accounts that may pay for the visit (家庭共济).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mulaid_payers: Vec<MutualAidPayer>,
 }
 
 impl DecodeResponse {
@@ -180,6 +187,7 @@ impl DecodeResponse {
             voucher_id: None,
             expires_at: None,
             claims: None,
+            mulaid_payers: Vec::new(),
         }
     }
 }
@@ -218,6 +226,29 @@ pub struct ExpenseItem {
     pub shown_by_family: bool,
     /// Amounts in fen.
     pub amounts: Amounts,
+    /// The masked name of the relative whose personal account paid `mutual_aid_fen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mutual_aid_payer_name: Option<String>,
+}
+
+/// A relative's visit the voucher's personal account paid for (家庭共济).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct AidGivenItem {
+    /// The relative's settlement reference.
+    pub reference: String,
+    /// Visit date (China Standard Time), `YYYY-MM-DD`.
+    pub date: String,
+    /// The relative's voucher.
+    #[schema(value_type = String)]
+    pub member: VoucherId,
+    /// Their masked name.
+    pub member_name: String,
+    /// Institution code.
+    pub institution: String,
+    /// Institution name, when the institution is still registered.
+    pub institution_name: Option<String>,
+    /// What the account paid (fen).
+    pub paid_fen: u64,
 }
 
 /// Totals of one institution kind.
@@ -245,6 +276,10 @@ pub struct Expenses {
     pub by_kind: Vec<KindTotals>,
     /// Grand total.
     pub total: Amounts,
+    /// Relatives' visits the voucher's personal account paid for, newest first.
+    pub aid_given: Vec<AidGivenItem>,
+    /// Their sum (fen).
+    pub aid_given_fen: u64,
 }
 
 /// A voucher's settlements and refused double uses.
@@ -281,12 +316,14 @@ impl From<HandoffOutcome> for HandoffResult {
             HandoffOutcome::Settled {
                 token_id,
                 reference,
+                payers,
             } => Self {
                 status: HandoffStatus::Settled,
                 token_id: Some(token_id),
                 reference: Some(reference),
                 code: None,
                 message: None,
+                mulaid_payers: payers.into_iter().map(Into::into).collect(),
             },
             HandoffOutcome::DoubleUse { token_id } => Self {
                 status: HandoffStatus::DoubleUse,
@@ -294,6 +331,7 @@ impl From<HandoffOutcome> for HandoffResult {
                 reference: None,
                 code: Some("double-use"),
                 message: Some("already settled at another terminal".into()),
+                mulaid_payers: Vec::new(),
             },
             HandoffOutcome::Rejected {
                 token_id,
@@ -305,6 +343,7 @@ impl From<HandoffOutcome> for HandoffResult {
                 reference: None,
                 code: Some(code),
                 message: Some(message),
+                mulaid_payers: Vec::new(),
             },
         }
     }
@@ -314,7 +353,11 @@ impl From<Decoded> for DecodeResponse {
     fn from(d: Decoded) -> Self {
         match d {
             Decoded::Refused(rejection) => Self::refused(&rejection),
-            Decoded::Accepted { token, reference } => Self {
+            Decoded::Accepted {
+                token,
+                reference,
+                payers,
+            } => Self {
                 accepted: true,
                 code: None,
                 reason_zh: None,
@@ -324,6 +367,7 @@ impl From<Decoded> for DecodeResponse {
                 voucher_id: Some(token.voucher_id()),
                 expires_at: Some(token.expires_at()),
                 claims: Some(token.claims().clone()),
+                mulaid_payers: payers.into_iter().map(Into::into).collect(),
             },
             // The same terminal decoding the same code again: the offline verifier's
             // "replayed", with the terminal's own reference so a retry after a lost answer
@@ -363,6 +407,22 @@ impl From<LedgerVisit> for ExpenseItem {
             shown_by_family: s.shown_by.is_some(),
             reference: s.reference,
             amounts: v.amounts,
+            mutual_aid_payer_name: v.mutual_aid_payer_name,
+        }
+    }
+}
+
+impl From<AidGiven> for AidGivenItem {
+    fn from(a: AidGiven) -> Self {
+        let s = a.settlement;
+        Self {
+            date: today(s.verified_at).to_string(),
+            member: s.voucher_id,
+            member_name: a.member_name,
+            institution: s.institution,
+            institution_name: a.institution_name,
+            reference: s.reference,
+            paid_fen: a.paid_fen,
         }
     }
 }
@@ -385,6 +445,8 @@ impl From<Ledger> for Expenses {
             items: l.visits.into_iter().map(ExpenseItem::from).collect(),
             by_kind: l.by_kind.into_iter().map(KindTotals::from).collect(),
             total: l.total,
+            aid_given_fen: l.aid_given.iter().map(|a| a.paid_fen).sum(),
+            aid_given: l.aid_given.into_iter().map(AidGivenItem::from).collect(),
         }
     }
 }

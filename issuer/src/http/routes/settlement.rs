@@ -10,12 +10,13 @@ use crate::domain::error::DomainError;
 use crate::domain::settlement::intake::{self, Visit};
 use crate::domain::settlement::{self, completion, expenses};
 use crate::http::auth::AdminAuth;
+use crate::http::bodies::completion::CompletionRequest;
 use crate::http::bodies::settlement::{
     DecodeRequest, DecodeResponse, ExpenseQuery, Expenses, HandoffAnswers, HandoffBatch,
     HandoffResult, SettlementAudit,
 };
 use crate::http::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
-use crate::model::settlement::{Amounts, Settlement};
+use crate::model::settlement::Settlement;
 
 /// The most handoffs in one request (a terminal sends more in several).
 pub const MAX_HANDOFFS: usize = 500;
@@ -78,18 +79,20 @@ pub async fn decode(
     ))
 }
 
-/// Record the settled amounts (fen). Idempotent with the same amounts; other amounts after
-/// completion are refused.
+/// Record the settled amounts: in fen, or as the 2207 answer's split in yuan. A mutual-aid
+/// part (家庭共济) names its payer, whose authorisation must have been active when the code
+/// was verified. Idempotent with the same amounts; other amounts after completion are refused.
 #[utoipa::path(post, path = "/v1/settlements/{reference}/complete", tag = "settlement",
-    params(("reference" = String, Path)), request_body = Amounts, security(("bearer" = [])),
+    params(("reference" = String, Path)), request_body = CompletionRequest, security(("bearer" = [])),
     responses((status = 200, body = Settlement), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn complete(
     State(state): State<Context>,
     terminal: TerminalCaller,
     AppPath(reference): AppPath<String>,
-    AppJson(amounts): AppJson<Amounts>,
+    AppJson(request): AppJson<CompletionRequest>,
 ) -> Result<AppJson<Settlement>, ApiError> {
+    let amounts = request.amounts()?;
     let now = state.clock.now();
     Ok(AppJson(
         completion::complete(&state, &terminal, &reference, amounts, now).await?,

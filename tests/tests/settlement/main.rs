@@ -1,7 +1,10 @@
 //! Settlement through the HTTP API (`router(state).oneshot`), on both storage backends:
 //! handoffs settle each token once across terminals, double use is refused and recorded,
 //! online decode gives the offline verdict, completion checks its sums, and expenses are
-//! shown to the holder and an active binder only.
+//! shown to the holder and an active binder only; the hospital's door (person information,
+//! 家庭共济) in `hospital`.
+
+mod hospital;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -9,11 +12,11 @@ use yibao_issuer::demo::synthetic_person;
 use yibao_tests::api::{ADMIN, Harness, NOW, assert_code, code_of, credential_of};
 use yibao_tests::on_both_backends;
 
-const HOSPITAL: &str = "H11010500001";
-const PHARMACY: &str = "P11010500002";
+pub(crate) const HOSPITAL: &str = "H11010500001";
+pub(crate) const PHARMACY: &str = "P11010500002";
 
 /// Settlement calls a test drives.
-trait SettlementCalls {
+pub(crate) trait SettlementCalls {
     /// Registers the hospital (with terminals `h-1`, `h-2`) and the pharmacy (`p-1`);
     /// returns the three terminal credentials.
     async fn terminals(&self) -> [String; 3];
@@ -76,7 +79,7 @@ impl SettlementCalls for Harness {
     }
 }
 
-fn item(code: &str, institution: &str, verified_at: u64) -> Value {
+pub(crate) fn item(code: &str, institution: &str, verified_at: u64) -> Value {
     json!({"code": code, "institution": institution, "operator": "cashier-1",
         "business_type": "01301", "verified_at": verified_at, "offline": true})
 }
@@ -279,7 +282,7 @@ async fn online_decode_gives_the_offline_verdict(h: Harness) {
     );
 }
 
-fn amounts(total: u64, fund: u64, account: u64, cash: u64) -> Value {
+pub(crate) fn amounts(total: u64, fund: u64, account: u64, cash: u64) -> Value {
     json!({"total_fen": total, "fund_fen": fund, "account_fen": account, "cash_fen": cash})
 }
 
