@@ -11,7 +11,7 @@ use super::platform::{PHARMACY, Platform, TerminalDir};
 use yibao_tests::process::{binary, workspace_root};
 
 /// The shared library, built with the binaries (`yibao_tests::process::binary`).
-fn library() -> PathBuf {
+pub(crate) fn library() -> PathBuf {
     let path = binary("yibao-verify")
         .parent()
         .map(|dir| dir.join("libyibao_verifier_ffi.so"))

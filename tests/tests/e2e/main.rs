@@ -9,6 +9,7 @@ mod cluster;
 mod demo;
 mod devices;
 mod ffi;
+mod his;
 mod issuer;
 mod offline_page;
 mod outbox_faults;
