@@ -129,6 +129,7 @@ pub fn router(state: Context, body_limit: usize, timeout: Duration) -> Router {
         .route("/app", get(page::app))
         .route("/app/app.js", get(page::app_js))
         .route("/app/login.js", get(page::login_js))
+        .route("/app/shares.js", get(page::shares_js))
         .route("/app/offline.js", get(page::offline_js))
         .route("/app/qrcode.js", get(page::qr_js))
         .route("/app/manifest.webmanifest", get(page::manifest))

@@ -15,4 +15,5 @@ mod offline_page;
 mod outbox_faults;
 mod platform;
 mod redis_restart;
+mod shares_page;
 mod terminal;

@@ -13,6 +13,7 @@ use sha2::{Digest as _, Sha256};
 const APP: &str = include_str!("app/index.html");
 const APP_JS: &str = include_str!("app/app.js");
 const LOGIN_JS: &str = include_str!("app/login.js");
+const SHARES_JS: &str = include_str!("app/shares.js");
 const OFFLINE_JS: &str = include_str!("app/offline.js");
 const QR_JS: &str = include_str!("app/vendor/qrcode-generator-2.0.4.js");
 const SW_JS: &str = include_str!("app/sw.js");
@@ -22,10 +23,12 @@ const ICON: &str = include_str!("app/icon.svg");
 /// The service worker with its cache named after a digest of every asset it keeps: a changed
 /// page makes a changed worker, which the browser installs, and which drops the old cache.
 static SERVICE_WORKER: LazyLock<String> = LazyLock::new(|| {
-    let digest = [APP, APP_JS, LOGIN_JS, OFFLINE_JS, QR_JS, MANIFEST, ICON]
-        .iter()
-        .fold(Sha256::new(), |h, asset| h.chain_update(asset.as_bytes()))
-        .finalize();
+    let digest = [
+        APP, APP_JS, LOGIN_JS, SHARES_JS, OFFLINE_JS, QR_JS, MANIFEST, ICON,
+    ]
+    .iter()
+    .fold(Sha256::new(), |h, asset| h.chain_update(asset.as_bytes()))
+    .finalize();
     let version: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
     SW_JS.replace("__ASSETS_VERSION__", &version)
 });
@@ -64,6 +67,11 @@ pub async fn app_js() -> Response {
 /// The page's sign-in script: the device key as the phone's login.
 pub async fn login_js() -> Response {
     asset("text/javascript; charset=utf-8", LOGIN_JS)
+}
+
+/// The page's 家庭共济 and identity-reads script.
+pub async fn shares_js() -> Response {
+    asset("text/javascript; charset=utf-8", SHARES_JS)
 }
 
 /// The page's offline-code script: device key, certificates, presentations.
@@ -119,6 +127,7 @@ mod tests {
             "/app",
             "/app/app.js",
             "/app/login.js",
+            "/app/shares.js",
             "/app/offline.js",
             "/app/qrcode.js",
             "/app/manifest.webmanifest",

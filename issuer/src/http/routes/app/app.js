@@ -28,6 +28,8 @@ const ERRORS = {
   "rate-limited": ["操作太频繁，请稍后再试", "Too many requests; try again shortly"],
   "unavailable": ["服务暂时不可用，请稍后再试", "The service is temporarily unavailable"],
   "not-pending": ["此请求已处理", "This request was already decided"],
+  "account-share-limit-reached": ["个人账户最多为8位家人支付，请先结束一位", "An account pays for at most 8 relatives: end one first"],
+  "account-share-needs-employee": ["只有职工医保有个人账户可以共济", "Only employee insurance has a personal account to share"],
   "device-limit-reached": ["离线码最多可在 5 台设备上使用，现在已满。请在下面移除一台不再使用的设备，本机才能在断网时出示医保码。", "Offline codes work on at most 5 devices, and all 5 are in use. Remove one you no longer use below, so this phone can show codes without a network."],
   "signed-out-elsewhere": ["此手机已退出登录（在其他设备上移除，或已挂失）。请重新登录。", "This phone was signed out (removed from another device, or reported lost). Sign in again."],
   "network": ["无法连接服务：请检查网络。此手机还没有离线码：联网登录一次后，断网时也能出示", "No connection: check the network. This phone has no offline codes yet: sign in once online, and it shows codes offline too"],
@@ -83,7 +85,7 @@ function applyLang() {
   document.querySelectorAll("[data-zh]").forEach((el) => { el.textContent = el.dataset[lang]; });
   $("lang").textContent = lang === "zh" ? "English" : "中文";
   if (me) {
-    renderWho(); loadFamily();
+    renderWho(); loadFamily(); loadShares(); loadReads();
     if (!$("expenses-card").hidden) loadExpenses();
     if (!$("devices-card").hidden) loadDevices();
   }
@@ -285,12 +287,13 @@ function el(tag, text, cls) {
   if (cls) e.className = cls;
   return e;
 }
-function button(text, action, primary) {
+// A button that runs `action`, then redraws its list (`reload`, the family list by default).
+function button(text, action, primary, reload) {
   const b = el("button", text, primary ? "primary" : "");
   b.type = "button";
   b.addEventListener("click", async () => {
     try { await action(); $("error").hidden = true; } catch (e) { say(e.code); }
-    loadFamily();
+    (reload || loadFamily)();
   });
   return b;
 }
@@ -365,7 +368,7 @@ async function loadExpenses() {
   try {
     const data = await (await api("GET", `/v1/expenses?year=${year}${q}`)).json();
     const box = $("expenses"); box.replaceChildren();
-    if (!data.items.length) { box.append(el("p", t("本年度没有费用记录", "No expenses this year"))); return; }
+    if (!data.items.length && !data.aid_given.length) { box.append(el("p", t("本年度没有费用记录", "No expenses this year"))); return; }
     for (const k of data.by_kind) {
       box.append(row([el("span", k.institution_kind === "hospital" ? t("医院", "Hospitals") : t("药店", "Pharmacies"), "grow"),
         el("span", `${k.visits} ${t("次", "visits")}  ¥${fen(k.amounts.total_fen)}`, "amount")]));
@@ -374,6 +377,18 @@ async function loadExpenses() {
     for (const i of data.items) {
       box.append(row([el("span", `${i.date} ${i.institution_name || i.institution} · ${i.business_name_zh}`, "grow"),
         el("span", `¥${fen(i.amounts.total_fen)} (${t("统筹", "fund")} ${fen(i.amounts.fund_fen)} / ${t("个账", "account")} ${fen(i.amounts.account_fen)} / ${t("现金", "cash")} ${fen(i.amounts.cash_fen)})`, "amount")]));
+      if (i.amounts.mutual_aid_fen) {
+        box.append(row([el("span", t(`家庭共济：由 ${i.mutual_aid_payer_name || ""} 的个人账户支付 ¥${fen(i.amounts.mutual_aid_fen)}`,
+          `Family mutual aid: ¥${fen(i.amounts.mutual_aid_fen)} paid from ${i.mutual_aid_payer_name || ""}'s account`), "hint grow")]));
+      }
+    }
+    if (data.aid_given.length) {
+      box.append(row([el("strong", t("我的个人账户为家人支付", "Paid for relatives from this account"), "grow"),
+        el("strong", `¥${fen(data.aid_given_fen)}`, "amount")]));
+      for (const a of data.aid_given) {
+        box.append(row([el("span", `${a.date} ${a.member_name} · ${a.institution_name || a.institution}`, "grow"),
+          el("span", `¥${fen(a.paid_fen)}`, "amount")]));
+      }
     }
   } catch (e) { if (!isOutage(e)) say(e.code); }
 }

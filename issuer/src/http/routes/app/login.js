@@ -14,11 +14,10 @@ function showCards(online) {
   $("signout").hidden = false;
   for (const id of ["code-card", "family-card"]) $(id).hidden = false;
   $("add-person").hidden = false;
-  $("expenses-card").hidden = !online;
-  $("devices-card").hidden = !online;
+  for (const id of ["expenses-card", "devices-card", "shares-card", "reads-card"]) $(id).hidden = !online;
 }
 function showSignIn() {
-  for (const id of ["code-card", "family-card", "expenses-card", "devices-card", "choose"]) $(id).hidden = true;
+  for (const id of ["code-card", "family-card", "expenses-card", "devices-card", "shares-card", "reads-card", "choose"]) $(id).hidden = true;
   $("signout").hidden = true;
   $("signin").hidden = false;
 }
@@ -59,7 +58,7 @@ async function enter() {
   showCards(true);
   $("error").hidden = true;
   await loadCode();
-  loadFamily(); loadExpenses(); loadDevices();
+  loadFamily(); loadExpenses(); loadDevices(); loadShares(); loadReads();
 }
 
 // Registers this phone's key with the pasted credential (or renews it, for a holder whose key
@@ -116,7 +115,7 @@ async function reconnect() {
   if (!me) return;
   try {
     await openSession(me.voucher_id);
-    showCards(true); loadFamily(); loadExpenses(); loadDevices();
+    showCards(true); loadFamily(); loadExpenses(); loadDevices(); loadShares(); loadReads();
   } catch (e) { if (e.status === 401) await signedOutElsewhere(); }
 }
 

@@ -3,7 +3,7 @@
 // page brings a new worker, which replaces the old cache.
 "use strict";
 const CACHE = "yibao-app-__ASSETS_VERSION__";
-const ASSETS = ["/app", "/app/app.js", "/app/login.js", "/app/offline.js", "/app/qrcode.js", "/app/manifest.webmanifest", "/app/icon.svg"];
+const ASSETS = ["/app", "/app/app.js", "/app/login.js", "/app/shares.js", "/app/offline.js", "/app/qrcode.js", "/app/manifest.webmanifest", "/app/icon.svg"];
 // Slower than this and the cached page is shown: a hanging network is an outage too.
 const NETWORK_TIMEOUT_MS = 3000;
 
