@@ -56,10 +56,10 @@ run() {
 }
 # Revoking one's own credential would end the holder run early: it is covered by the API
 # tests instead.
-run holder "$holder" --include-path-regex '^/v1/(token|family|expenses)' \
+run holder "$holder" --include-path-regex '^/v1/(token|family|expenses|account-shares|identity-reads)' \
   --exclude-path /v1/holder/credential
 run channel "$channel" --include-path-regex '^/v1/(activations|deactivations)$'
-run terminal "$terminal" --include-path-regex '^/v1/(handoffs|decode|settlements)'
+run terminal "$terminal" --include-path-regex '^/v1/(handoffs|decode|settlements|person-info)'
 run admin "$admin" --include-path-regex '^/v1/admin/'
 run public "" --include-path-regex '^/(v1/(trust-bundle|institutions)|healthz|readyz|openapi\.json)$'
 exit "$status"
