@@ -343,7 +343,115 @@ async fn an_account_pays_for_at_most_eight(h: Harness) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
+async fn a_relative_confirms_or_declines_and_either_side_ends_it(h: Harness) {
+    let (payer, payer_voucher) = h.holder(PAYER).await;
+    let (member, member_voucher) = h.holder(4).await;
+    let (declines, declines_voucher) = h.holder(7).await;
+    let (stranger, _) = h.holder(6).await;
+    // Without a channel's attestation an adult relative confirms first.
+    for i in [4, 7] {
+        let (p, _, _) = synthetic_person(i);
+        let body = json!({"name": p.name, "id_number": p.id_number, "relation": "spouse"});
+        let (status, sent) = h
+            .json(
+                Method::POST,
+                "/v1/account-shares/members",
+                Some(&payer),
+                Some(body),
+            )
+            .await;
+        assert_eq!(
+            (status, &sent["status"]),
+            (StatusCode::ACCEPTED, &json!("requested"))
+        );
+    }
+    h.state.deliveries_done().await;
+    let (_, asked) = h
+        .json(
+            Method::GET,
+            "/v1/account-shares/requests",
+            Some(&member),
+            None,
+        )
+        .await;
+    assert_eq!(asked[0]["binder"], payer_voucher.as_str(), "{asked}");
+    // The 亲情账户 requests are another list.
+    let (_, family) = h
+        .json(Method::GET, "/v1/family/requests", Some(&member), None)
+        .await;
+    assert_eq!(family, json!([]));
+    let decide = |voucher: &str, verdict: &str| {
+        format!("/v1/account-shares/requests/{payer_voucher}/{voucher}/{verdict}")
+    };
+    assert_code(
+        h.json(
+            Method::POST,
+            &decide(&member_voucher, "approve"),
+            Some(&stranger),
+            None,
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "not-bound",
+    );
+    let (status, approved) = h
+        .json(
+            Method::POST,
+            &decide(&member_voucher, "approve"),
+            Some(&member),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["status"], "active");
+    assert_eq!(approved["consent"], "member-approved");
+    let (status, declined) = h
+        .json(
+            Method::POST,
+            &decide(&declines_voucher, "reject"),
+            Some(&declines),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &declined["status"]),
+        (StatusCode::OK, &json!("rejected"))
+    );
+    // The payer sees the one who confirmed, not the one who declined.
+    let (_, members) = h
+        .json(
+            Method::GET,
+            "/v1/account-shares/members",
+            Some(&payer),
+            None,
+        )
+        .await;
+    let listed: Vec<&str> = members
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["member"].as_str())
+        .collect();
+    assert_eq!(listed, [member_voucher.as_str()], "{members}");
+    // The payer ends it; the member sees it ended.
+    let uri = format!("/v1/account-shares/members/{member_voucher}");
+    let (status, _, _) = h.raw(Method::DELETE, &uri, Some(&payer), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, payers) = h
+        .json(
+            Method::GET,
+            "/v1/account-shares/payers",
+            Some(&member),
+            None,
+        )
+        .await;
+    assert_eq!(payers[0]["status"], "unbound", "{payers}");
+    let (status, _, _) = h.raw(Method::DELETE, &uri, Some(&payer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "nothing left to end");
+}
+
 on_both_backends!(
+    a_relative_confirms_or_declines_and_either_side_ends_it,
     person_info_goes_to_the_settling_institution_alone,
     person_info_has_a_window_and_stops_at_suspension,
     mutual_aid_is_charged_only_as_authorised,

@@ -11,7 +11,7 @@ use crate::model::InsuredStatus;
 
 /// The 1101 input (`input.data`). Only the electronic voucher is served: `mdtrt_cert_type`
 /// `01` with the settlement reference (the `ecToken`) as `mdtrt_cert_no`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersonInfoRequest {
     /// 就诊凭证类型: `01` (医保电子凭证).
@@ -36,8 +36,18 @@ pub struct PersonInfoRequest {
     pub psn_name: Option<String>,
 }
 
+impl std::fmt::Debug for PersonInfoRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `certno` and `psn_name` may carry a real identity: never printed.
+        f.debug_struct("PersonInfoRequest")
+            .field("mdtrt_cert_type", &self.mdtrt_cert_type)
+            .field("mdtrt_cert_no", &self.mdtrt_cert_no)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The 1101 output.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PersonInfoResponse {
     /// 基本信息.
     pub baseinfo: BaseInfo,
@@ -47,8 +57,14 @@ pub struct PersonInfoResponse {
     pub mulaid_payers: Vec<MutualAidPayer>,
 }
 
-/// 基本信息.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+impl std::fmt::Debug for PersonInfoResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PersonInfoResponse(<redacted>)")
+    }
+}
+
+/// 基本信息 (never printed: it is the identity).
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BaseInfo {
     /// 人员编号.
     pub psn_no: String,
@@ -66,6 +82,12 @@ pub struct BaseInfo {
     pub brdy: String,
     /// 年龄 (completed years, China Standard Time).
     pub age: u16,
+}
+
+impl std::fmt::Debug for BaseInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BaseInfo(<redacted>)")
+    }
 }
 
 /// 参保信息.
