@@ -63,7 +63,8 @@ impl std::fmt::Debug for PersonInfoResponse {
     }
 }
 
-/// 基本信息 (never printed: it is the identity).
+// Never printed (no `Debug` beyond a placeholder): it is the identity.
+/// 基本信息.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct BaseInfo {
     /// 人员编号.
