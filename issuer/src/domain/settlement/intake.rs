@@ -41,8 +41,6 @@ pub enum HandoffOutcome {
         token_id: TokenId,
         /// The settlement reference.
         reference: String,
-        /// Accounts that may pay for the visit (家庭共济).
-        payers: Vec<Payer>,
     },
     /// Another terminal settled this token first; recorded for audit.
     DoubleUse {
@@ -245,7 +243,6 @@ pub async fn hand_off(
         .await?
         .into_iter();
     let mut results = Vec::with_capacity(capacity);
-    let mut settled = Vec::new();
     for prepared in prepared {
         let candidate = match prepared {
             Ok(candidate) => candidate,
@@ -258,30 +255,18 @@ pub async fn hand_off(
             .next()
             .ok_or_else(|| DomainError::Internal("store answered fewer settlements".into()))?;
         results.push(match resolve(state, candidate, found, now).await? {
-            Settled::New(s) | Settled::Repeat(s) => {
-                settled.push((results.len(), s.voucher_id, s.verified_at));
-                HandoffOutcome::Settled {
-                    token_id: s.token_id,
-                    reference: s.reference,
-                    payers: Vec::new(),
-                }
-            }
+            Settled::New(s) | Settled::Repeat(s) => HandoffOutcome::Settled {
+                token_id: s.token_id,
+                reference: s.reference,
+            },
             Settled::DoubleUse(s) => HandoffOutcome::DoubleUse {
                 token_id: s.token_id,
             },
         });
     }
-    // Who may pay for each settled visit: looked up together, not one round trip after
-    // another.
-    let lookups = settled
-        .iter()
-        .map(|&(_, member, at)| payers_of(state, member, at));
-    let found = futures_util::future::try_join_all(lookups).await?;
-    for ((at, _, _), found) in settled.into_iter().zip(found) {
-        if let Some(HandoffOutcome::Settled { payers, .. }) = results.get_mut(at) {
-            *payers = found;
-        }
-    }
+    // No 家庭共济 payers here: a handoff answers a terminal's outbox, which keeps only the
+    // reference; the hospital system reads the payers from person information (or decode).
+    // Looking them up per item cost 40% of intake on Redis (docs/PERFORMANCE.md).
     Ok(results)
 }
 

@@ -93,9 +93,6 @@ pub struct HandoffResult {
     /// Explanation (double use, rejected).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// Settled: accounts that may pay for the visit (家庭共济), as of when it was verified.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mulaid_payers: Vec<MutualAidPayer>,
 }
 
 /// A code to decode online.
@@ -316,14 +313,12 @@ impl From<HandoffOutcome> for HandoffResult {
             HandoffOutcome::Settled {
                 token_id,
                 reference,
-                payers,
             } => Self {
                 status: HandoffStatus::Settled,
                 token_id: Some(token_id),
                 reference: Some(reference),
                 code: None,
                 message: None,
-                mulaid_payers: payers.into_iter().map(Into::into).collect(),
             },
             HandoffOutcome::DoubleUse { token_id } => Self {
                 status: HandoffStatus::DoubleUse,
@@ -331,7 +326,6 @@ impl From<HandoffOutcome> for HandoffResult {
                 reference: None,
                 code: Some("double-use"),
                 message: Some("already settled at another terminal".into()),
-                mulaid_payers: Vec::new(),
             },
             HandoffOutcome::Rejected {
                 token_id,
@@ -343,7 +337,6 @@ impl From<HandoffOutcome> for HandoffResult {
                 reference: None,
                 code: Some(code),
                 message: Some(message),
-                mulaid_payers: Vec::new(),
             },
         }
     }
