@@ -266,7 +266,7 @@ pub async fn hand_off(
     }
     // No 家庭共济 payers here: a handoff answers a terminal's outbox, which keeps only the
     // reference; the hospital system reads the payers from person information (or decode).
-    // Looking them up per item cost 40% of intake on Redis (docs/PERFORMANCE.md).
+    // Looking them up per item cost a quarter of intake on Redis (docs/PERFORMANCE.md).
     Ok(results)
 }
 
