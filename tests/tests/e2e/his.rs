@@ -47,23 +47,8 @@ fn a_hospital_system_registers_offline_then_reads_the_identity_and_settles_mutua
     let mut platform = Platform::new();
     let (payer, payer_voucher) = platform.holder(PAYER);
     let (member, member_voucher) = platform.holder(MEMBER);
+    platform.share_attested(&payer, MEMBER);
     let (p, _, _) = synthetic_person(MEMBER);
-    let shared = platform
-        .http
-        .post(platform.url("/v1/account-shares/members"))
-        .bearer_auth(&payer)
-        .header("x-channel-key", &platform.channel)
-        .json(
-            &json!({"name": p.name, "id_number": p.id_number, "relation": "parent",
-            "member_attestation": {"real_name": true, "real_person": true, "method": "face"}}),
-        )
-        .send()
-        .expect("share");
-    assert_eq!(
-        shared.status(),
-        StatusCode::CREATED,
-        "the 家庭共济 authorisation"
-    );
 
     let credential = platform.register_terminal(HOSPITAL, "his-1");
     let dir = platform.data.path().join("terminal-his-1");

@@ -147,10 +147,20 @@ impl Platform {
     /// Binds synthetic person `member` for `binder`, relayed by the platform's channel, which
     /// attests the member's real-person verification (so the link is active at once).
     pub(crate) fn bind_attested(&self, binder: &str, member: usize) -> Value {
+        self.link_attested("/v1/family/members", binder, member)
+    }
+
+    /// `payer` authorises synthetic person `member` to use their personal account (家庭共济),
+    /// active at once as [`Self::bind_attested`].
+    pub(crate) fn share_attested(&self, payer: &str, member: usize) -> Value {
+        self.link_attested("/v1/account-shares/members", payer, member)
+    }
+
+    fn link_attested(&self, path: &str, binder: &str, member: usize) -> Value {
         let (p, _, _) = synthetic_person(member);
         let response = self
             .http
-            .post(self.url("/v1/family/members"))
+            .post(self.url(path))
             .bearer_auth(binder)
             .header("x-channel-key", &self.channel)
             .json(
@@ -159,7 +169,7 @@ impl Platform {
             )
             .send()
             .expect("request");
-        assert_eq!(response.status(), StatusCode::CREATED, "bind");
+        assert_eq!(response.status(), StatusCode::CREATED, "{path}");
         response.json().expect("json")
     }
 

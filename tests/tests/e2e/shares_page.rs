@@ -5,7 +5,6 @@
 
 use fantoccini::Client;
 use serde_json::json;
-use yibao_issuer::demo::synthetic_person;
 
 use super::browser::{
     Driver, PHONE, artifacts, browser, serious_accessibility_violations, sign_in, text_of, wait_for,
@@ -63,19 +62,7 @@ fn the_page_shows_mutual_aid_both_ways_and_who_read_the_identity() {
     let platform = Platform::new();
     let (payer, payer_voucher) = platform.holder(PAYER);
     let (member, _) = platform.holder(MEMBER);
-    let (p, _, _) = synthetic_person(MEMBER);
-    let shared = platform
-        .http
-        .post(platform.url("/v1/account-shares/members"))
-        .bearer_auth(&payer)
-        .header("x-channel-key", &platform.channel)
-        .json(
-            &json!({"name": p.name, "id_number": p.id_number, "relation": "parent",
-            "member_attestation": {"real_name": true, "real_person": true, "method": "face"}}),
-        )
-        .send()
-        .expect("share");
-    assert!(shared.status().is_success(), "{}", shared.status());
+    platform.share_attested(&payer, MEMBER);
     settled_with_mutual_aid(&platform, &member, &payer_voucher);
 
     let driver = Driver::start();

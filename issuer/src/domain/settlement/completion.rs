@@ -8,6 +8,7 @@ use crate::domain::caller::TerminalCaller;
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
 use crate::domain::family::shares::check_payer;
+use crate::domain::settlement::of_institution;
 use crate::model::settlement::{Amounts, Settlement, parse_reference};
 
 /// Records `amounts` (fen) on the settlement `reference` of the caller's institution.
@@ -30,17 +31,10 @@ pub async fn complete(
     if !amounts.is_consistent() {
         return Err(DomainError::AmountsInconsistent);
     }
-    let (voucher, token) = parse_reference(reference).ok_or(DomainError::SettlementNotFound)?;
+    let key = parse_reference(reference).ok_or(DomainError::SettlementNotFound)?;
     // Compare-and-set, retried: a concurrent completion either matches ours or wins.
     for _ in 0..3 {
-        let current = state
-            .store
-            .settlement(voucher, token)
-            .await?
-            // Another institution's settlement is not found, not forbidden: references are
-            // not a way to learn about other institutions' patients.
-            .filter(|s| s.institution == by.institution.code)
-            .ok_or(DomainError::SettlementNotFound)?;
+        let current = of_institution(state, by, key).await?;
         match current.amounts {
             Some(done) if done == amounts => return Ok(current),
             Some(_) => return Err(DomainError::SettlementCompleted),

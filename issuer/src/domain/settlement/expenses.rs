@@ -10,6 +10,7 @@ use crate::domain::caller::Holder;
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
 use crate::domain::family::{self, owner, today};
+use crate::domain::settlement::institution_names;
 use crate::model::settlement::{Amounts, Settlement};
 use crate::model::{InstitutionKind, LinkKind};
 
@@ -82,13 +83,7 @@ pub async fn expenses(
 ) -> Result<Ledger, DomainError> {
     family::may_act_for(state, caller, target, now).await?;
     let year = year.unwrap_or_else(|| today(now).year);
-    let names: HashMap<String, String> = state
-        .store
-        .institutions()
-        .await?
-        .into_iter()
-        .map(|i| (i.code, i.name))
-        .collect();
+    let names = institution_names(state).await?;
     let mut settled: Vec<(Settlement, Amounts)> = state
         .store
         .settlements_of(target)

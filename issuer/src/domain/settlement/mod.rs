@@ -11,8 +11,11 @@ pub mod expenses;
 pub mod intake;
 pub mod person_info;
 
-use yibao_shared::VoucherId;
+use std::collections::HashMap;
 
+use yibao_shared::{TokenId, VoucherId};
+
+use crate::domain::caller::TerminalCaller;
 use crate::domain::context::Context;
 use crate::domain::error::DomainError;
 use crate::model::settlement::{DoubleUse, Settlement};
@@ -38,4 +41,40 @@ pub async fn audit(
     let mut double_uses = state.store.double_uses_of(id).await?;
     double_uses.sort_by_key(|d| (d.received_at, d.token_id));
     Ok((settlements, double_uses))
+}
+
+/// The settlement of `voucher`'s token `token`, if the caller's institution made it.
+///
+/// # Errors
+///
+/// [`DomainError::SettlementNotFound`] also for another institution's: references are not a
+/// way to learn about other institutions' patients; store failures.
+pub(crate) async fn of_institution(
+    state: &Context,
+    by: &TerminalCaller,
+    (voucher, token): (VoucherId, TokenId),
+) -> Result<Settlement, DomainError> {
+    state
+        .store
+        .settlement(voucher, token)
+        .await?
+        .filter(|s| s.institution == by.institution.code)
+        .ok_or(DomainError::SettlementNotFound)
+}
+
+/// Institution codes and names, for the holder's lists.
+///
+/// # Errors
+///
+/// Store failures.
+pub(crate) async fn institution_names(
+    state: &Context,
+) -> Result<HashMap<String, String>, DomainError> {
+    Ok(state
+        .store
+        .institutions()
+        .await?
+        .into_iter()
+        .map(|i| (i.code, i.name))
+        .collect())
 }

@@ -14,7 +14,8 @@ use crate::domain::context::Context;
 use crate::domain::error::DomainError;
 use crate::domain::family::shares::{Payer, payers_of};
 use crate::domain::family::{self, owner};
-use crate::model::settlement::{IdentityRead, Settlement, parse_reference};
+use crate::domain::settlement::{institution_names, of_institution};
+use crate::model::settlement::{IdentityRead, parse_reference};
 use crate::model::{Person, VoucherStatus};
 use crate::sealed::{IdentityDetails, open};
 
@@ -34,8 +35,6 @@ pub struct PersonInfo {
     pub person: Person,
     /// The sealed part, opened: ID number, full name, 1101 fields.
     pub details: IdentityDetails,
-    /// The settlement the read was made for (with this read recorded).
-    pub settlement: Settlement,
     /// Accounts that may pay for this visit (家庭共济).
     pub payers: Vec<Payer>,
 }
@@ -58,14 +57,9 @@ pub async fn read(
     now: UnixTime,
 ) -> Result<PersonInfo, DomainError> {
     state.limits.person_info(&by.terminal.id).await?;
-    let (voucher, token) = parse_reference(reference).ok_or(DomainError::SettlementNotFound)?;
+    let key = parse_reference(reference).ok_or(DomainError::SettlementNotFound)?;
     for _ in 0..3 {
-        let current = state
-            .store
-            .settlement(voucher, token)
-            .await?
-            .filter(|s| s.institution == by.institution.code)
-            .ok_or(DomainError::SettlementNotFound)?;
+        let current = of_institution(state, by, key).await?;
         if now.as_secs() > current.received_at.as_secs() + PERSON_INFO_WINDOW_SECS {
             return Err(DomainError::PersonInfoWindowClosed);
         }
@@ -87,7 +81,6 @@ pub async fn read(
             return Ok(PersonInfo {
                 person,
                 details,
-                settlement: read,
                 payers,
             });
         }
@@ -150,13 +143,7 @@ pub async fn reads_of(
     now: UnixTime,
 ) -> Result<Vec<ReadSeen>, DomainError> {
     family::may_act_for(state, caller, target, now).await?;
-    let names: std::collections::HashMap<String, String> = state
-        .store
-        .institutions()
-        .await?
-        .into_iter()
-        .map(|i| (i.code, i.name))
-        .collect();
+    let names = institution_names(state).await?;
     let mut out: Vec<ReadSeen> = state
         .store
         .settlements_of(target)

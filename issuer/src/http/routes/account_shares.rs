@@ -6,15 +6,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::domain::caller::Holder;
 use crate::domain::context::Context;
-use crate::domain::family::{self, Bind, BindAnswer};
+use crate::domain::family::{self, Bind};
 use crate::http::auth::AttestingChannel;
 use crate::http::bodies::family::{AuditEntry, BindRequest, BindRequested, LinkView, all};
 use crate::http::error::{ApiError, AppJson, AppPath, ErrorBody};
-use crate::http::routes::family::voucher;
+use crate::http::routes::family::{bind_response, voucher};
 use crate::model::LinkKind;
 
 const SHARE: LinkKind = LinkKind::AccountShare;
@@ -42,16 +42,8 @@ pub async fn add_member(
         kind: SHARE,
         ..request.into()
     };
-    Ok(
-        match family::bind::bind(&state, &holder, channel.as_ref(), &bind).await? {
-            BindAnswer::Bound(link) => {
-                (StatusCode::CREATED, AppJson(LinkView::from(link))).into_response()
-            }
-            BindAnswer::Requested(sent) => {
-                (StatusCode::ACCEPTED, AppJson(BindRequested::from(sent))).into_response()
-            }
-        },
-    )
+    let answer = family::bind::bind(&state, &holder, channel.as_ref(), &bind).await?;
+    Ok(bind_response(answer))
 }
 
 /// The relatives the caller's account pays for, and ended authorisations.

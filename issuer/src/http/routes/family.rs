@@ -41,16 +41,21 @@ pub async fn bind(
     AttestingChannel(channel): AttestingChannel,
     AppJson(request): AppJson<BindRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(
-        match family::bind::bind(&state, &holder, channel.as_ref(), &request.into()).await? {
-            BindAnswer::Bound(link) => {
-                (StatusCode::CREATED, AppJson(LinkView::from(link))).into_response()
-            }
-            BindAnswer::Requested(sent) => {
-                (StatusCode::ACCEPTED, AppJson(BindRequested::from(sent))).into_response()
-            }
-        },
-    )
+    let answer = family::bind::bind(&state, &holder, channel.as_ref(), &request.into()).await?;
+    Ok(bind_response(answer))
+}
+
+/// A bind's answer: 201 with the link when it is active at once, 202 `requested` otherwise
+/// (for family members and 家庭共济 alike).
+pub(crate) fn bind_response(answer: BindAnswer) -> Response {
+    match answer {
+        BindAnswer::Bound(link) => {
+            (StatusCode::CREATED, AppJson(LinkView::from(link))).into_response()
+        }
+        BindAnswer::Requested(sent) => {
+            (StatusCode::ACCEPTED, AppJson(BindRequested::from(sent))).into_response()
+        }
+    }
 }
 
 /// The caller's family members and their status.
