@@ -157,14 +157,12 @@ impl KeyMaterial {
         sequence: u64,
         issued_at: UnixTime,
         revoked: Vec<RevokedCertificate>,
-    ) -> String {
-        StatusList {
-            key_id: self.key_id,
-            since,
-            sequence,
-            issued_at,
-            revoked,
-        }
-        .sign(&self.secret)
+    ) -> Vec<u8> {
+        let list = if since == 0 {
+            StatusList::complete(self.key_id, sequence, issued_at, revoked)
+        } else {
+            StatusList::delta(self.key_id, since, sequence, issued_at, revoked)
+        };
+        list.sign(&self.secret)
     }
 }

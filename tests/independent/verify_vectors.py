@@ -334,37 +334,103 @@ def verify(text, bundle, status, now, policy):
 
 
 # --- §10 status list -----------------------------------------------------------------------
+BLOCK = 256
+
+
+class Bits:
+    """Bits read most significant first."""
+
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def bit(self):
+        if self.pos >= 8 * len(self.data):
+            raise Reject("status-list-invalid")
+        b = (self.data[self.pos // 8] >> (7 - self.pos % 8)) & 1
+        self.pos += 1
+        return b
+
+    def rice(self, k):
+        q = 0
+        while self.bit():
+            q += 1
+        low = 0
+        for _ in range(k):
+            low = (low << 1) | self.bit()
+        return (q << k) | low
+
+
 def open_status(document, bundle, now, leeway):
-    env = json.loads(document)
-    if set(env) != {"format", "key_id", "payload", "signature"} or env["format"] != "yibao-status-list-v1":
+    """Returns {issued_at, sequence, sure, all}: ids surely unexpired, and every id listed."""
+    raw = b64url(document)
+    if len(raw) < 5 + 2 + 24 + 4 + 4 + 64 or raw[:5] != b"YBSL\x02":
         raise Reject("status-list-invalid")
-    key = next((k for k in bundle["keys"] if k["key_id"] == env["key_id"]), None)
+    signed, signature = raw[:-64], raw[-64:]
+    key_id = int.from_bytes(signed[5:7], "big")
+    key = next((k for k in bundle["keys"] if k["key_id"] == key_id), None)
     if key is None or key["status"] == "revoked":
         raise Reject("status-list-invalid")
-    payload, signature = env["payload"].encode("utf-8"), b64url(env["signature"])
-    if not ed25519_ok(b64url(key["public_key"]), b"yibao.status.v1" + payload, signature):
+    if not ed25519_ok(b64url(key["public_key"]), b"yibao.status.v2" + signed, signature):
         raise Reject("status-list-bad-signature")
-    body = json.loads(payload)
-    if set(body) != {"key_id", "since", "sequence", "issued_at", "revoked"} or body["key_id"] != env["key_id"]:
+    pos = 7
+
+    def take(n):
+        nonlocal pos
+        if pos + n > len(signed):
+            raise Reject("status-list-invalid")
+        pos += n
+        return signed[pos - n : pos]
+
+    def u(n):
+        return int.from_bytes(take(n), "big")
+
+    since, sequence, issued_at = u(8), u(8), u(8)
+    if since != 0:  # a verifier holding nothing takes only a complete list
+        raise Reject("status-list-out-of-order")
+    cutoff = now - leeway
+    sure, listed = set(), set()
+    count = u(4)
+    if count:
+        first, k = u(8), u(1)
+        if k > 63:
+            raise Reject("status-list-invalid")
+        blocks = [(u(4), u(4)) for _ in range((count + BLOCK - 1) // BLOCK)]
+        bits = Bits(take(u(4)))
+        value = first
+        for i in range(count):
+            if i:
+                value += bits.rice(k) + 1
+            if value >= 1 << 64:
+                raise Reject("status-list-invalid")
+            earliest, latest = blocks[i // BLOCK]
+            listed.add(value.to_bytes(8, "big"))
+            if earliest > cutoff:
+                sure.add(value.to_bytes(8, "big"))
+        # The gaps end in the last byte, padded with zero bits.
+        if (bits.pos + 7) // 8 != len(bits.data) or any(bits.bit() for _ in range(8 * len(bits.data) - bits.pos)):
+            raise Reject("status-list-invalid")
+    plain = u(4)
+    if len(signed) - pos != 16 * plain:
         raise Reject("status-list-invalid")
-    raw = b64url(body["revoked"])
-    if len(raw) % 16 or body["since"] != 0:  # a verifier holding nothing takes only a complete list
-        raise Reject("status-list-invalid" if len(raw) % 16 else "status-list-out-of-order")
-    revoked = set()
-    for i in range(0, len(raw), 16):
-        if int.from_bytes(raw[i + 8 : i + 12], "big") > now - leeway:
-            revoked.add(raw[i : i + 8])
-    return {"issued_at": body["issued_at"], "sequence": body["sequence"], "revoked": revoked}
+    for i in range(plain):
+        entry = take(16)
+        listed.add(entry[:8])
+        if int.from_bytes(entry[8:12], "big") > cutoff:
+            sure.add(entry[:8])
+    return {"issued_at": issued_at, "sequence": sequence, "sure": sure, "revoked": listed}
 
 
 def replace_status(held, offered):
     """§10: a complete list after a held one: never older, never the held sequence with
-    other entries (either would undo revocations)."""
+    other entries (either would undo revocations). "Other" is judged on entries surely
+    unexpired on one side, looked up among everything the other lists."""
     if offered["issued_at"] < held["issued_at"]:
         raise Reject("status-list-out-of-order")
     if offered["sequence"] < held["sequence"]:
         raise Reject("status-list-rollback")
-    if offered["sequence"] == held["sequence"] and offered["revoked"] != held["revoked"]:
+    if offered["sequence"] == held["sequence"] and not (
+        held["sure"] <= offered["revoked"] and offered["sure"] <= held["revoked"]
+    ):
         raise Reject("status-list-rollback")
     return offered
 

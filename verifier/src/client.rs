@@ -133,10 +133,11 @@ impl IssuerClient {
     /// # Errors
     ///
     /// A [`ClientError`].
-    pub fn status_list(&self, since: u64) -> Result<String, ClientError> {
+    pub fn status_list(&self, since: u64) -> Result<Vec<u8>, ClientError> {
         let mut response = self
             .agent
             .get(format!("{}/v1/status-list", self.base))
+            .header("accept", yibao_shared::status_list::STATUS_MEDIA_TYPE)
             .query("since", since.to_string())
             .call()
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
@@ -145,7 +146,7 @@ impl IssuerClient {
             .body_mut()
             .with_config()
             .limit(yibao_shared::status_list::MAX_STATUS_BYTES as u64)
-            .read_to_string()
+            .read_to_vec()
             .map_err(|e| ClientError::Unreachable(e.to_string()))
     }
 

@@ -171,11 +171,12 @@ pub enum Rejection {
     },
     /// The device certificate was revoked (lost phone, suspended voucher, unbound family
     /// link, removed device).
-    #[error("device certificate {certificate_id} revoked at {revoked_at}")]
+    #[error("device certificate {certificate_id} revoked (listed by {revoked_at})")]
     CertificateRevoked {
         /// The certificate.
         certificate_id: CertificateId,
-        /// When the issuer revoked it.
+        /// When the issuer revoked it; for an entry of a complete list's compact part, which
+        /// keeps no times, when that list was signed (it was revoked by then).
         revoked_at: UnixTime,
     },
     /// A status list document was refused (signature, key, shape).

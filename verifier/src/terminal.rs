@@ -306,7 +306,7 @@ impl Terminal {
     /// # Errors
     ///
     /// The issuer could not be asked.
-    pub fn fetch_status(&self) -> Result<String, ClientError> {
+    pub fn fetch_status(&self) -> Result<Vec<u8>, ClientError> {
         let since = self.verifier().status().map_or(0, HeldStatus::sequence);
         self.client.status_list(since)
     }
@@ -316,7 +316,11 @@ impl Terminal {
     /// # Errors
     ///
     /// A [`SyncError`]; the held list stays.
-    pub fn install_status(&self, document: &str, now: UnixTime) -> Result<StatusUpdate, SyncError> {
+    pub fn install_status(
+        &self,
+        document: &[u8],
+        now: UnixTime,
+    ) -> Result<StatusUpdate, SyncError> {
         let _installing = self
             .installing
             .lock()

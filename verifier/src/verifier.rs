@@ -155,7 +155,7 @@ impl Verifier {
     /// [`Rejection::StatusListOutOfOrder`]; on error the held list stays.
     pub fn install_status(
         &mut self,
-        document: &str,
+        document: &[u8],
         now: UnixTime,
     ) -> Result<StatusUpdate, Rejection> {
         let bundle = self.bundle.as_ref().ok_or(Rejection::NoBundle)?;

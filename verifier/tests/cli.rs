@@ -1,6 +1,8 @@
 //! `yibao-verify check` as a terminal operator runs it: every committed vector through the
 //! real binary, exit codes 0/1/2, standard input as a scanner types it.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -78,9 +80,11 @@ fn every_vector_gets_its_verdict_and_exit_code_from_the_cli() {
         let code = case["code"].as_str().expect("code");
         // A case may replace the default status list, or hold none (`null`).
         let status = case.get("status_list").unwrap_or(&doc["status_list"]);
-        let status_path = t._dir.path().join("status.json");
+        let status_path = t._dir.path().join("status.bin");
         let mut extra = vec!["--json".to_owned()];
         if let Some(document) = status.as_str() {
+            // Binary; the vectors carry it as base64url.
+            let document = URL_SAFE_NO_PAD.decode(document).expect("base64url");
             std::fs::write(&status_path, document).expect("write");
             extra.extend([
                 "--status-list".to_owned(),
@@ -181,7 +185,7 @@ fn a_secret_key_file_is_refused_as_the_root_key() {
 }
 
 #[test]
-fn a_status_list_that_is_not_utf8_is_a_verdict_not_an_io_error() {
+fn a_status_list_that_is_not_one_is_a_verdict_not_an_io_error() {
     let doc = vectors();
     let t = terminal(&doc, doc["bundle"].as_str().expect("bundle"));
     let status = t._dir.path().join("status.bin");

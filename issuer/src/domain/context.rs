@@ -6,6 +6,7 @@ use tokio_util::task::TaskTracker;
 
 use yibao_verifier::Clock;
 
+use crate::domain::devices::numbers::CertificateNumbers;
 use crate::domain::limits::RateLimits;
 use crate::secrets::{CredentialHash, IndexKey};
 use crate::signing::KeyMaterial;
@@ -34,6 +35,8 @@ pub struct Context {
     pub handoff_window_secs: u64,
     /// Per-caller rate limits.
     pub limits: Arc<RateLimits>,
+    /// This node's reserved certificate numbers (the ids of device certificates).
+    pub certificate_numbers: Arc<CertificateNumbers>,
     /// Work done after the answer was sent: family requests delivered to their member, so an
     /// unattested bind's answer never waits on who the member is (`family/bind.rs`).
     pub deliveries: TaskTracker,

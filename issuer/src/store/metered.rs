@@ -109,6 +109,7 @@ metered! {
     fn device(&self, holder: VoucherId, device_id: &str) -> Option<Device>;
     fn devices_of(&self, holder: VoucherId) -> Vec<Device>;
     fn delete_device(&self, device: &Device) -> bool;
+    fn reserve_certificate_numbers(&self, count: u64) -> u64;
     fn append_revocations(&self, revoked: &[RevokedCertificate]) -> u64;
     fn revocations_since(&self, since: u64) -> (u64, Vec<RevokedCertificate>);
     fn revocation(&self, certificate: CertificateId) -> Option<RevokedCertificate>;

@@ -275,6 +275,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a device record; `false` if it was not there.
     async fn delete_device(&self, device: &Device) -> Result<bool, StoreError>;
 
+    /// Reserves `count` certificate numbers never reserved before and returns the first
+    /// (numbers start at 1). Durable before it answers (replicated on Redis), so no number is
+    /// handed out twice, even across a failover: the status list's compact part is keyed by
+    /// them (`docs/token-format.md` §10).
+    async fn reserve_certificate_numbers(&self, count: u64) -> Result<u64, StoreError>;
     /// Appends revoked certificates to the status list, each with the next sequence, in one
     /// atomic step: a reader never sees a later sequence without every earlier one (so a
     /// terminal's delta "after sequence n" never misses an entry). Returns the new sequence.

@@ -4,12 +4,18 @@
 use serde_json::{Value, json};
 use yibao_shared::*;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use super::{DAY, NOW, hex, seed, text_of, to_bytes};
 
 /// The phone's P-256 scalar in every case (synthetic).
 const DEVICE_SCALAR: u8 = 0x66;
-/// The revoked certificate the default status list names.
-const REVOKED: CertificateId = CertificateId([0xde, 0xad, 0, 0, 0, 0, 0, 0x01]);
+/// The revoked certificate the default status list names: numbered (below 2^40), so it is
+/// in the list's compact part.
+const REVOKED: CertificateId = CertificateId([0, 0, 0, 0x12, 0x34, 0x56, 0x78, 0x9a]);
+/// A revoked certificate from before numbering: a plain entry of the default list.
+const REVOKED_UNNUMBERED: CertificateId = CertificateId([0xde, 0xad, 0, 0, 0, 0, 0, 0x01]);
 const HOUR: u64 = 3_600;
 
 fn device() -> DeviceSecretKey {
@@ -55,19 +61,20 @@ fn case(name: &str, code: String, expect: &str) -> Value {
 }
 
 /// The default status list: complete, signed by key 1 ten minutes ago, naming [`REVOKED`].
+/// Documents are binary: vectors carry them as base64url.
 pub(crate) fn status_list(issued_at: u64, signer_seed: u8) -> String {
-    StatusList {
-        key_id: KeyId(1),
-        since: 0,
-        sequence: 3,
-        issued_at: UnixTime::from_secs(issued_at),
-        revoked: vec![RevokedCertificate {
-            certificate_id: REVOKED,
-            expires_at: UnixTime::from_secs(NOW + 2 * DAY),
-            revoked_at: UnixTime::from_secs(NOW - HOUR),
-        }],
-    }
-    .sign(&SecretKey::from_seed(&seed(signer_seed)))
+    let revoked = |certificate_id| RevokedCertificate {
+        certificate_id,
+        expires_at: UnixTime::from_secs(NOW + 2 * DAY),
+        revoked_at: UnixTime::from_secs(NOW - HOUR),
+    };
+    // Numbered neighbours around REVOKED, so the compact part has gaps to decode.
+    let mut entries: Vec<_> = (1..=300u64)
+        .map(|i| revoked(CertificateId((0x12_3456_0000u64 + i * 977).to_be_bytes())))
+        .collect();
+    entries.extend([revoked(REVOKED), revoked(REVOKED_UNNUMBERED)]);
+    let list = StatusList::complete(KeyId(1), 3, UnixTime::from_secs(issued_at), entries);
+    URL_SAFE_NO_PAD.encode(list.sign(&SecretKey::from_seed(&seed(signer_seed))))
 }
 
 pub(crate) fn default_status_list() -> String {
@@ -185,6 +192,18 @@ pub(crate) fn cases() -> Vec<Value> {
         good(&revoked, NOW - 10),
         "certificate-revoked",
     ));
+    revoked.certificate_id = REVOKED_UNNUMBERED;
+    cases.push(case(
+        "device-certificate-revoked-before-numbering",
+        good(&revoked, NOW - 10),
+        "certificate-revoked",
+    ));
+    revoked.certificate_id = CertificateId([0, 0, 0, 0x12, 0x34, 0x56, 0x78, 0x9b]);
+    cases.push(case(
+        "device-certificate-next-to-a-revoked-one",
+        good(&revoked, NOW - 10),
+        "accept",
+    ));
 
     // Forgeries.
     cases.push(case(
@@ -301,21 +320,16 @@ pub(crate) fn cases() -> Vec<Value> {
 
 /// A complete status list of `sequence` naming `revoked` (last bytes of the ids).
 fn complete_list(sequence: u64, issued_at: u64, revoked: &[u8]) -> String {
-    StatusList {
-        key_id: KeyId(1),
-        since: 0,
-        sequence,
-        issued_at: UnixTime::from_secs(issued_at),
-        revoked: revoked
-            .iter()
-            .map(|last| RevokedCertificate {
-                certificate_id: CertificateId([0xde, 0xad, 0, 0, 0, 0, 0, *last]),
-                expires_at: UnixTime::from_secs(NOW + 2 * DAY),
-                revoked_at: UnixTime::from_secs(NOW - HOUR),
-            })
-            .collect(),
-    }
-    .sign(&SecretKey::from_seed(&seed(0x11)))
+    let entries = revoked
+        .iter()
+        .map(|last| RevokedCertificate {
+            certificate_id: CertificateId([0, 0, 0, 0, 0, 0, 0x01, *last]),
+            expires_at: UnixTime::from_secs(NOW + 2 * DAY),
+            revoked_at: UnixTime::from_secs(NOW - HOUR),
+        })
+        .collect();
+    let list = StatusList::complete(KeyId(1), sequence, UnixTime::from_secs(issued_at), entries);
+    URL_SAFE_NO_PAD.encode(list.sign(&SecretKey::from_seed(&seed(0x11))))
 }
 
 /// A held status list, then one offered after it: what a verifier must do with the second

@@ -68,7 +68,7 @@ async fn terminal_verifier(h: &Harness) -> Verifier {
     verifier
 }
 
-async fn status_list(h: &Harness, since: u64) -> String {
+async fn status_list(h: &Harness, since: u64) -> Vec<u8> {
     let (status, body, _) = h
         .raw(
             Method::GET,
@@ -78,7 +78,7 @@ async fn status_list(h: &Harness, since: u64) -> String {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    String::from_utf8(body).expect("utf-8")
+    body
 }
 
 async fn a_device_gets_certificates_for_itself_and_its_family(h: Harness) {

@@ -138,3 +138,31 @@ pub(crate) async fn concurrent_revocations_get_distinct_sequences(store: &dyn St
         assert_eq!(pair[0].certificate_id.0[0] + 1, pair[1].certificate_id.0[0]);
     }
 }
+
+pub(crate) async fn certificate_numbers_are_never_handed_out_twice(store: &dyn Store) {
+    let (a, b, c) = tokio::join!(
+        store.reserve_certificate_numbers(256),
+        store.reserve_certificate_numbers(256),
+        store.reserve_certificate_numbers(1),
+    );
+    let mut firsts = [
+        (a.expect("a"), 256),
+        (b.expect("b"), 256),
+        (c.expect("c"), 1),
+    ];
+    firsts.sort_unstable();
+    assert!(firsts[0].0 >= 1, "numbers start at 1");
+    for pair in firsts.windows(2) {
+        assert_eq!(
+            pair[0].0 + pair[0].1,
+            pair[1].0,
+            "{firsts:?}: ranges meet, never overlap"
+        );
+    }
+    let next = store.reserve_certificate_numbers(10).await.expect("next");
+    assert_eq!(
+        next,
+        firsts[2].0 + firsts[2].1,
+        "after every earlier reservation"
+    );
+}

@@ -48,6 +48,7 @@ macro_rules! with_every_case {
             devices_are_kept_per_holder,
             revocations_are_read_as_deltas_in_order,
             concurrent_revocations_get_distinct_sequences,
+            certificate_numbers_are_never_handed_out_twice,
             person_round_trip_and_reimport,
             channel_keys_resolve_and_rotate,
             institutions_and_terminals,

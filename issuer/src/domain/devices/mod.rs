@@ -3,6 +3,7 @@
 //! renews them while online, lists and removes devices. Revocation (`revoke`) and the signed
 //! status list (`status`) live beside.
 
+pub mod numbers;
 pub mod revoke;
 pub mod session;
 pub mod status;
@@ -281,8 +282,7 @@ async fn certify(
             Err(e) if proxy.is_none() => return Err(e),
             Err(_) => continue,
         };
-        let certificate_id =
-            CertificateId(random_bytes().map_err(|e| DomainError::Internal(e.to_string()))?);
+        let certificate_id = state.certificate_numbers.next(state.store.as_ref()).await?;
         let signed = keys
             .certify(certificate_id, now, hours, claims, key)
             .map_err(|e| DomainError::Internal(e.to_string()))?;

@@ -13,7 +13,7 @@ use crate::domain::error::DomainError;
 /// # Errors
 ///
 /// Store failures.
-pub async fn document(state: &Context, since: u64) -> Result<String, DomainError> {
+pub async fn document(state: &Context, since: u64) -> Result<Vec<u8>, DomainError> {
     let now = state.clock.now();
     let (mut sequence, mut entries) = state.store.revocations_since(since).await?;
     let mut from = since;

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use yibao_shared::status_list::STATUS_MEDIA_TYPE;
 
 use crate::domain::caller::Holder;
 use crate::domain::context::Context;
@@ -125,8 +126,8 @@ pub struct StatusQuery {
 /// The issuer-signed status list of revoked device certificates: the delta after `since`
 /// (the complete list for 0). Terminals sync it with the trust bundle.
 #[utoipa::path(get, path = "/v1/status-list", tag = "public", params(StatusQuery),
-    responses((status = 200, content_type = "application/json",
-        description = "signed status list envelope (docs/token-format.md §10)"),
+    responses((status = 200, content_type = "application/vnd.yibao.status-list.v2",
+        description = "signed status list document, binary (docs/token-format.md §10)"),
         (status = 400, body = ErrorBody)))]
 pub async fn status_list(
     State(state): State<Context>,
@@ -135,7 +136,7 @@ pub async fn status_list(
     let document = devices::status::document(&state, query.since).await?;
     Ok((
         [
-            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_TYPE, STATUS_MEDIA_TYPE),
             (header::CACHE_CONTROL, "no-store"),
         ],
         document,

@@ -13,6 +13,8 @@ use crate::model::device::Device;
 use crate::store::{StoreError, decode, encode};
 
 const SEQUENCE: &str = "sequence";
+/// The last certificate number reserved.
+const CERTIFICATE_NUMBER: &str = "certificate_number";
 
 fn log_key(sequence: u64) -> String {
     format!("{sequence:020}")
@@ -75,6 +77,21 @@ impl EmbeddedStore {
                 .remove(index.as_str())
                 .map_err(backend)?;
             Ok(existed)
+        })
+        .await
+    }
+
+    pub(super) async fn reserve_certificate_numbers_in_redb(
+        &self,
+        count: u64,
+    ) -> Result<u64, StoreError> {
+        self.write(move |txn| {
+            let last: u64 = get_in(txn, STATUS_META, CERTIFICATE_NUMBER)?.unwrap_or(0);
+            let next = last
+                .checked_add(count)
+                .ok_or_else(|| StoreError::Backend("certificate numbers exhausted".into()))?;
+            put(txn, STATUS_META, CERTIFICATE_NUMBER, &encode(&next))?;
+            Ok(last + 1)
         })
         .await
     }

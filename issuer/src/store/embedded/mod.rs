@@ -3,6 +3,7 @@
 
 mod devices;
 mod family;
+mod prefix;
 mod settlement;
 
 use std::path::Path;
@@ -555,6 +556,10 @@ impl Store for EmbeddedStore {
         self.delete_device_in_redb(device).await
     }
 
+    async fn reserve_certificate_numbers(&self, count: u64) -> Result<u64, StoreError> {
+        self.reserve_certificate_numbers_in_redb(count).await
+    }
+
     async fn append_revocations(&self, revoked: &[RevokedCertificate]) -> Result<u64, StoreError> {
         self.append_revocations_in_redb(revoked).await
     }
@@ -575,26 +580,5 @@ impl Store for EmbeddedStore {
 
     async fn prune_revocations(&self, before: UnixTime) -> Result<usize, StoreError> {
         self.prune_revocations_in_redb(before).await
-    }
-}
-
-impl EmbeddedStore {
-    /// Every record whose key starts with `prefix`, in key order.
-    fn with_prefix<T: for<'de> serde::Deserialize<'de>>(
-        &self,
-        table: Table,
-        prefix: &str,
-    ) -> Result<Vec<T>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let table = txn.open_table(table).map_err(backend)?;
-        let mut out = Vec::new();
-        for entry in table.range(prefix..).map_err(backend)? {
-            let (key, value) = entry.map_err(backend)?;
-            if !key.value().starts_with(prefix) {
-                break;
-            }
-            out.push(decode(value.value())?);
-        }
-        Ok(out)
     }
 }

@@ -24,6 +24,8 @@ fn devices_key(holder: VoucherId) -> String {
     format!("yb:v:{{{holder}}}:devices")
 }
 const SEQ: &str = "yb:status:{rev}:seq";
+/// The last certificate number reserved.
+const CERTIFICATE_NUMBER: &str = "yb:status:{rev}:certno";
 const LOG: &str = "yb:status:{rev}:log";
 const EXPIRY: &str = "yb:status:{rev}:expiry";
 const REVOKED: &str = "yb:status:{rev}:revoked";
@@ -100,6 +102,20 @@ impl RedisStore {
             .map_err(failed)?;
         self.replicated(&[&devices_key(device.holder)]).await?;
         Ok(removed > 0)
+    }
+
+    pub(super) async fn reserve_certificate_numbers_in_redis(
+        &self,
+        count: u64,
+    ) -> Result<u64, StoreError> {
+        let last: u64 = redis::cmd("INCRBY")
+            .arg(CERTIFICATE_NUMBER)
+            .arg(count)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(failed)?;
+        self.replicated(&[CERTIFICATE_NUMBER]).await?;
+        Ok(last + 1 - count)
     }
 
     pub(super) async fn append_revocations_in_redis(

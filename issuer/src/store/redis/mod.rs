@@ -561,6 +561,10 @@ impl Store for RedisStore {
         self.delete_device_in_redis(device).await
     }
 
+    async fn reserve_certificate_numbers(&self, count: u64) -> Result<u64, StoreError> {
+        self.reserve_certificate_numbers_in_redis(count).await
+    }
+
     async fn append_revocations(&self, revoked: &[RevokedCertificate]) -> Result<u64, StoreError> {
         self.append_revocations_in_redis(revoked).await
     }

@@ -141,8 +141,7 @@ fn verify(args: &VerifyArgs, code: &str) -> anyhow::Result<Outcome> {
             let root = config::read_root_key(root_key)?;
             let bundle = std::fs::read_to_string(bundle)
                 .with_context(|| format!("reading trust bundle {}", bundle.display()))?;
-            // Read as bytes: a file that is not UTF-8 is a status list that does not verify
-            // (a verdict, exit 1), not an I/O error.
+            // A status list is binary (`GET /v1/status-list` saved as it came).
             let status = args
                 .status_list
                 .as_ref()
@@ -150,22 +149,13 @@ fn verify(args: &VerifyArgs, code: &str) -> anyhow::Result<Outcome> {
                     std::fs::read(path)
                         .with_context(|| format!("reading status list {}", path.display()))
                 })
-                .transpose()?
-                .map(String::from_utf8);
+                .transpose()?;
             let mut verifier = Verifier::new(root, args.policy());
             // A bundle or status list that does not verify means no code can be accepted:
             // that is a verdict (exit 1) with its own reason, not a usage error.
             let verdict = verifier.install_bundle(&bundle, now).and_then(|_| {
-                match &status {
-                    Some(Ok(status)) => {
-                        verifier.install_status(status, now)?;
-                    }
-                    Some(Err(_)) => {
-                        return Err(yibao_verifier::Rejection::StatusListInvalid(
-                            yibao_shared::StatusListError::Malformed("not UTF-8 text".into()),
-                        ));
-                    }
-                    None => {}
+                if let Some(status) = &status {
+                    verifier.install_status(status, now)?;
                 }
                 verifier.verify_text(code, now)
             });
