@@ -28,25 +28,33 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-wrk_run() { # url bearer -> "rps p99_ms"
-  local out
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system time of a process
+
+wrk_run() { # url bearer issuer_pid -> "rps p99_ms issuer_cpu_us_per_request"
+  local out before after
+  before=$(cpu_ticks "$3")
   out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $2" "$1")
-  python3 - "$out" <<'PY'
+  after=$(cpu_ticks "$3")
+  python3 - "$out" "$before" "$after" "$CLK_TCK" <<'PY'
 import re, sys
 text = sys.argv[1]
+ticks = (int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4])
+total = int(re.search(r"(\d+) requests in", text).group(1))
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 m = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", text)
 p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
 errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 if errors:
     sys.exit(f"wrk saw {errors.group(1)} error responses:\n{text}")
-print(f"{rps:.0f} {p99:.2f}")
+print(f"{rps:.0f} {p99:.2f} {ticks * 1e6 / total:.1f}")
 PY
 }
 
 start_issuer() { # log -> sets ISSUER_PORT; the store comes from YIBAO__STORE__*
   ISSUER_PORT=$(free_port)
   YIBAO__LISTEN="127.0.0.1:$ISSUER_PORT" RUST_LOG=warn "$BIN/yibao-issuer" serve > "$1" 2>&1 &
+  ISSUER_PID=$!
   PIDS+=($!)
   for _ in $(seq 100); do grep -q "serving on" "$1" && break; sleep 0.1; done
 }
@@ -61,8 +69,10 @@ bench_backend() { # name [issuer nodes, default 1]; the store comes from YIBAO__
   export YIBAO__LIMITS__HOLDER_PER_MIN=1000000000 YIBAO__LIMITS__CHANNEL_PER_SEC=1000000
   "$BIN/yibao-issuer" synthetic-registry --rows 10000 > "$data/registry.csv"
   "$BIN/yibao-issuer" import "$data/registry.csv" >/dev/null
-  local ports=()
-  for n in $(seq "$nodes"); do start_issuer "$data/serve-$n.log"; ports+=("$ISSUER_PORT"); done
+  local ports=() pids=()
+  for n in $(seq "$nodes"); do
+    start_issuer "$data/serve-$n.log"; ports+=("$ISSUER_PORT"); pids+=("$ISSUER_PID")
+  done
   port=${ports[0]}
   local base="http://127.0.0.1:$port" admin key person holder
   admin=$(cat "$data/admin.token")
@@ -80,26 +90,28 @@ PY
     # Every node: its own /healthz baseline, then the token endpoint (the holder was
     # activated through the first node; the others read the shared store).
     for n in $(seq "$nodes"); do
-      local node_base="http://127.0.0.1:${ports[$((n - 1))]}"
-      read -r h_rps h_p99 < <(wrk_run "$node_base/healthz" none)
-      read -r t_rps t_p99 < <(wrk_run "$node_base/v1/token" "$holder")
-      python3 - "$name node $n" "$h_rps" "$h_p99" "$t_rps" "$t_p99" <<'PY'
+      local node_base="http://127.0.0.1:${ports[$((n - 1))]}" pid=${pids[$((n - 1))]}
+      read -r h_rps h_p99 h_cpu < <(wrk_run "$node_base/healthz" none "$pid")
+      read -r t_rps t_p99 t_cpu < <(wrk_run "$node_base/v1/token" "$holder" "$pid")
+      python3 - "$name node $n" "$h_rps" "$h_p99" "$h_cpu" "$t_rps" "$t_p99" "$t_cpu" <<'PY'
 import sys
-name, h, hp, t, tp = sys.argv[1], *map(float, sys.argv[2:])
-print(f"| {name} | /healthz | {h:,.0f} | {hp:.2f} | 1.00 |")
-print(f"| {name} | /v1/token | {t:,.0f} | {tp:.2f} | {t / h:.2f} |")
+name, h, hp, hc, t, tp, tc = sys.argv[1], *map(float, sys.argv[2:])
+print(f"| {name} | /healthz | {h:,.0f} | {hp:.2f} | 1.00 | {hc:.1f} |")
+print(f"| {name} | /v1/token | {t:,.0f} | {tp:.2f} | {t / h:.2f} | {tc:.1f} |")
 PY
     done
   else
-    read -r h_rps h_p99 < <(wrk_run "$base/healthz" none)
-    read -r t_rps t_p99 < <(wrk_run "$base/v1/token" "$holder")
-    read -r s_rps s_p99 < <(wrk_run "$base/v1/token.svg" "$holder")
-    python3 - "$name" "$h_rps" "$h_p99" "$t_rps" "$t_p99" "$s_rps" "$s_p99" <<'PY'
+    local pid=${pids[0]}
+    read -r h_rps h_p99 h_cpu < <(wrk_run "$base/healthz" none "$pid")
+    read -r t_rps t_p99 t_cpu < <(wrk_run "$base/v1/token" "$holder" "$pid")
+    read -r s_rps s_p99 s_cpu < <(wrk_run "$base/v1/token.svg" "$holder" "$pid")
+    python3 - "$name" "$h_rps" "$h_p99" "$h_cpu" "$t_rps" "$t_p99" "$t_cpu" \
+      "$s_rps" "$s_p99" "$s_cpu" <<'PY'
 import sys
-name, h, hp, t, tp, s, sp = sys.argv[1], *map(float, sys.argv[2:])
-print(f"| {name} | /healthz | {h:,.0f} | {hp:.2f} | 1.00 |")
-print(f"| {name} | /v1/token | {t:,.0f} | {tp:.2f} | {t / h:.2f} |")
-print(f"| {name} | /v1/token.svg | {s:,.0f} | {sp:.2f} | {s / h:.2f} |")
+name, h, hp, hc, t, tp, tc, s, sp, sc = sys.argv[1], *map(float, sys.argv[2:])
+print(f"| {name} | /healthz | {h:,.0f} | {hp:.2f} | 1.00 | {hc:.1f} |")
+print(f"| {name} | /v1/token | {t:,.0f} | {tp:.2f} | {t / h:.2f} | {tc:.1f} |")
+print(f"| {name} | /v1/token.svg | {s:,.0f} | {sp:.2f} | {s / h:.2f} | {sc:.1f} |")
 PY
   fi
   for _ in $(seq "$nodes"); do kill "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; done
@@ -139,8 +151,8 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))')
 
 echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s on $(nproc) cores; issuer, wrk (and redis) share them"
 echo
-echo "| store | endpoint | requests/s | p99 ms | ratio to /healthz |"
-echo "|---|---|---|---|---|"
+echo "| store | endpoint | requests/s | p99 ms | ratio to /healthz | issuer CPU µs/request |"
+echo "|---|---|---|---|---|---|"
 unset YIBAO__STORE__TYPE YIBAO__STORE__URL YIBAO__STORE__NODES
 bench_backend embedded
 REDIS_PORT=$(free_port)

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use yibao_shared::{CertificateId, RevokedCertificate, TokenId, UnixTime, VoucherId};
 
-use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth};
+use super::{Activation, Grant, LinkSave, Quota, Store, StoreError, StoreHealth};
 use crate::model::device::Device;
 use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
@@ -75,7 +75,7 @@ macro_rules! metered {
 metered! {
     fn ping(&self) -> ();
     fn health(&self) -> StoreHealth;
-    fn admit(&self, caller: &str, quota: Quota) -> Option<Duration>;
+    fn take_quota(&self, caller: &str, quota: Quota, want: u32, unused: u32) -> Grant;
     fn upsert_persons(&self, persons: Vec<Person>) -> ();
     fn person(&self, id_key: &IdKey) -> Option<Person>;
     fn put_channel(&self, channel: &Channel) -> ();

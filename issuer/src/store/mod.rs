@@ -71,6 +71,15 @@ pub struct Quota {
     pub burst: u32,
 }
 
+/// What a shared quota gave ([`Store::take_quota`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// This many requests (at least one, at most the number wanted) may be admitted.
+    Granted(u32),
+    /// None: the quota has room again after this long.
+    Wait(Duration),
+}
+
 /// What `/readyz` says about the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreHealth {
@@ -119,11 +128,18 @@ pub trait Store: Send + Sync + 'static {
     /// What `/readyz` reports (after a successful [`Self::ping`]).
     async fn health(&self) -> Result<StoreHealth, StoreError>;
 
-    /// Counts one request of `caller` against `quota` in a limit shared by every issuer
-    /// node: `Ok(None)` admitted, `Ok(Some(wait))` refused until then; `Err` with
+    /// Takes up to `want` requests (at least one) of `caller`'s quota in a limit shared by
+    /// every issuer node, after giving back `unused` requests a lease of this node took
+    /// earlier and did not spend; [`Grant`] says how many it got. `Err` with
     /// [`StoreError::Unsupported`] when this backend is one process's (the embedded store),
     /// whose limits stay in memory.
-    async fn admit(&self, caller: &str, quota: Quota) -> Result<Option<Duration>, StoreError>;
+    async fn take_quota(
+        &self,
+        caller: &str,
+        quota: Quota,
+        want: u32,
+        unused: u32,
+    ) -> Result<Grant, StoreError>;
 
     /// Writes registry rows (insert or replace by `id_key`). Each row is one record, so a
     /// row is never half-applied; a batch may be cut short by an error, and re-importing is

@@ -154,6 +154,7 @@ async fn cluster_passes_every_case(flavour: Flavour) {
     };
     with_every_case!(conformance_in_turn!(store, empty()));
     shared_limits_admit_a_burst_then_refuse(&*store).await;
+    shared_limits_lease_what_is_left_and_take_back_what_is_given(&*store).await;
     let health = store.health().await.expect("health");
     assert_eq!(health.backend, "redis-cluster");
     let cluster_health = health.cluster.expect("cluster state");
@@ -254,9 +255,11 @@ async fn an_import_rides_out_a_stalled_server() {
 }
 
 #[tokio::test]
-async fn redis_shared_limits_admit_a_burst_then_refuse() {
+async fn redis_shared_limits_admit_a_burst_lease_and_hold_across_nodes() {
     let (store, _server) = open_redis().await;
     shared_limits_admit_a_burst_then_refuse(&*store).await;
+    shared_limits_lease_what_is_left_and_take_back_what_is_given(&*store).await;
+    leases_keep_one_quota_across_nodes(store).await;
 }
 
 #[tokio::test]

@@ -8,13 +8,12 @@ mod settlement;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use yibao_shared::{CertificateId, RevokedCertificate, TokenId, UnixTime, VoucherId};
 
-use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth, decode, encode};
+use super::{Activation, Grant, LinkSave, Quota, Store, StoreError, StoreHealth, decode, encode};
 use crate::model::device::Device;
 use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
@@ -256,7 +255,7 @@ impl Store for EmbeddedStore {
         })
     }
 
-    async fn admit(&self, _caller: &str, _quota: Quota) -> Result<Option<Duration>, StoreError> {
+    async fn take_quota(&self, _: &str, _: Quota, _: u32, _: u32) -> Result<Grant, StoreError> {
         // One process owns the file: its limits stay in memory (`limits::RateLimits`).
         Err(StoreError::Unsupported)
     }

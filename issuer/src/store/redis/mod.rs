@@ -19,20 +19,18 @@
 //! yb:v:{<voucher>}:double-use  hash: "<token>/<terminal>" → refused double use
 //! yb:v:{<voucher>}:devices   hash: device id → registered device (`devices.rs`)
 //! yb:status:{rev}:…          the status list of revoked device certificates (`devices.rs`)
+//! yb:rl:{<caller>}           a shared rate limit's cell time (`limits.rs`, expires itself)
 //! ```
 //!
 //! A token's settlement lives under its voucher's tag, so insert-if-absent (the once-only
-//! rule) and the ledger read are single-slot operations.
-//!
-//! Mutable state lives in its own key so every change is one single-key write, never a
-//! read-modify-write of a record. Activation touches three slots (person, voucher,
-//! credential) in an order that makes a crash at any point harmless:
-//! 1. `SET yb:p:{k}:v <candidate> NX GET` claims the person's voucher id, or returns the
-//!    existing one;
-//! 2. `SET yb:v:{id} <record> NX` writes the voucher record (and repairs it if an earlier
-//!    attempt died between 1 and 2);
-//! 3. `SADD yb:v:{id}:creds <hash>` then `SET yb:c:{hash}`: a crash between them leaves a
-//!    hash in the set with no credential, which was never handed out and is skipped.
+//! rule) and the ledger read are single-slot operations. Mutable state lives in its own key
+//! so every change is one single-key write, never a read-modify-write of a record.
+//! Activation touches three slots (person, voucher, credential) in an order that makes a
+//! crash at any point harmless: 1. `SET yb:p:{k}:v <candidate> NX GET` claims the person's
+//! voucher id, or returns the existing one; 2. `SET yb:v:{id} <record> NX` writes the
+//! voucher record (repairing an attempt that died between 1 and 2); 3. `SADD
+//! yb:v:{id}:creds <hash>` then `SET yb:c:{hash}`: a crash between them leaves a hash in the
+//! set with no credential, which was never handed out and is skipped.
 
 mod batch;
 mod cluster;
@@ -59,7 +57,7 @@ use self::keys::{
     INSTITUTIONS, credential_key, credential_revoked_key, person_key, person_voucher_key,
     voucher_creds_key, voucher_key, voucher_status_key,
 };
-use super::{Activation, LinkSave, Quota, Store, StoreError, StoreHealth, decode, encode};
+use super::{Activation, Grant, LinkSave, Quota, Store, StoreError, StoreHealth, decode, encode};
 use crate::model::device::Device;
 use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
@@ -255,8 +253,14 @@ impl Store for RedisStore {
         })
     }
 
-    async fn admit(&self, caller: &str, quota: Quota) -> Result<Option<Duration>, StoreError> {
-        self.admit_in_redis(caller, quota).await
+    async fn take_quota(
+        &self,
+        caller: &str,
+        quota: Quota,
+        want: u32,
+        unused: u32,
+    ) -> Result<Grant, StoreError> {
+        self.take_quota_in_redis(caller, quota, want, unused).await
     }
 
     async fn upsert_persons(&self, persons: Vec<Person>) -> Result<(), StoreError> {

@@ -1,17 +1,21 @@
 //! Per-caller rate limits: channels (activations), holder credentials (tokens) and family
 //! binds. With the embedded store the issuer is one process and keeps them in memory
 //! (`governor`); with Redis several issuer nodes serve the same callers, so the limits live
-//! in Redis ([`crate::store::Store::admit`]) and hold across nodes, at one round trip per
-//! limited request (`docs/SCALE.md`).
+//! in Redis ([`crate::store::Store::take_quota`]) and hold across nodes. A busy caller's
+//! requests are taken from Redis in small leases (`lease.rs`), so its quota costs a round
+//! trip per lease, not per request (`docs/SCALE.md`).
+
+mod lease;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::domain::error::DomainError;
 use crate::secrets::CredentialHash;
-use crate::store::{Quota, Store};
+use crate::store::{Grant, Quota, Store};
 use governor::{DefaultKeyedRateLimiter, Quota as GovernorQuota, RateLimiter};
+use lease::{Ask, Leases, largest_lease};
 use serde::Deserialize;
 use yibao_shared::VoucherId;
 
@@ -69,8 +73,8 @@ struct Quotas {
 enum Keeper {
     /// This process's memory (one issuer).
     Local(Box<LocalLimiters>),
-    /// The shared store (several issuer nodes).
-    Shared(Arc<dyn Store>),
+    /// The shared store (several issuer nodes), and this node's leases of it.
+    Shared(Arc<dyn Store>, Leases),
 }
 
 struct LocalLimiters {
@@ -110,7 +114,7 @@ impl RateLimits {
     pub fn shared(limits: &Limits, store: Arc<dyn Store>) -> Self {
         Self {
             quotas: Quotas::of(limits),
-            keeper: Keeper::Shared(store),
+            keeper: Keeper::Shared(store, Leases::default()),
         }
     }
 
@@ -123,7 +127,9 @@ impl RateLimits {
     pub async fn channel(&self, id: &str) -> Result<(), DomainError> {
         match &self.keeper {
             Keeper::Local(l) => local(l.channel.check_key(&id.to_owned())),
-            Keeper::Shared(store) => shared(store, &format!("ch:{id}"), self.quotas.channel).await,
+            Keeper::Shared(store, leases) => {
+                shared(store, leases, &format!("ch:{id}"), self.quotas.channel).await
+            }
         }
     }
 
@@ -135,9 +141,9 @@ impl RateLimits {
     pub async fn holder(&self, credential: &CredentialHash) -> Result<(), DomainError> {
         match &self.keeper {
             Keeper::Local(l) => local(l.holder.check_key(credential)),
-            Keeper::Shared(store) => {
+            Keeper::Shared(store, leases) => {
                 let caller = format!("h:{}", credential.to_hex());
-                shared(store, &caller, self.quotas.holder).await
+                shared(store, leases, &caller, self.quotas.holder).await
             }
         }
     }
@@ -151,7 +157,9 @@ impl RateLimits {
     pub async fn bind(&self, binder: VoucherId) -> Result<(), DomainError> {
         match &self.keeper {
             Keeper::Local(l) => local(l.bind.check_key(&binder)),
-            Keeper::Shared(store) => shared(store, &format!("b:{binder}"), self.quotas.bind).await,
+            Keeper::Shared(store, leases) => {
+                shared(store, leases, &format!("b:{binder}"), self.quotas.bind).await
+            }
         }
     }
 
@@ -163,8 +171,9 @@ impl RateLimits {
     pub async fn person_info(&self, terminal: &str) -> Result<(), DomainError> {
         match &self.keeper {
             Keeper::Local(l) => local(l.person_info.check_key(&terminal.to_owned())),
-            Keeper::Shared(store) => {
-                shared(store, &format!("pi:{terminal}"), self.quotas.person_info).await
+            Keeper::Shared(store, leases) => {
+                let caller = format!("pi:{terminal}");
+                shared(store, leases, &caller, self.quotas.person_info).await
             }
         }
     }
@@ -180,9 +189,10 @@ impl RateLimits {
     pub async fn answer_once(&self, nonce: [u8; 16]) -> Result<(), DomainError> {
         let answer = match &self.keeper {
             Keeper::Local(l) => local(l.answered.check_key(&nonce)),
-            Keeper::Shared(store) => {
+            Keeper::Shared(store, leases) => {
                 let hex: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
-                shared(store, &format!("c:{hex}"), once_within(CHALLENGE_SECS)).await
+                let caller = format!("c:{hex}");
+                shared(store, leases, &caller, once_within(CHALLENGE_SECS)).await
             }
         };
         answer.map_err(|e| match e {
@@ -191,15 +201,18 @@ impl RateLimits {
         })
     }
 
-    /// Forgets callers idle long enough to be back at full quota (bounds memory; shared
-    /// limits expire in Redis by themselves).
+    /// Forgets callers idle long enough to be back at full quota, and expired leases
+    /// (bounds memory; shared limits expire in Redis by themselves).
     pub fn forget_idle(&self) {
-        if let Keeper::Local(l) = &self.keeper {
-            l.answered.retain_recent();
-            l.channel.retain_recent();
-            l.holder.retain_recent();
-            l.bind.retain_recent();
-            l.person_info.retain_recent();
+        match &self.keeper {
+            Keeper::Local(l) => {
+                l.answered.retain_recent();
+                l.channel.retain_recent();
+                l.holder.retain_recent();
+                l.bind.retain_recent();
+                l.person_info.retain_recent();
+            }
+            Keeper::Shared(_, leases) => leases.forget_expired(Instant::now()),
         }
     }
 }
@@ -258,10 +271,34 @@ fn local(
     })
 }
 
-async fn shared(store: &Arc<dyn Store>, caller: &str, quota: Quota) -> Result<(), DomainError> {
-    match store.admit(caller, quota).await? {
-        None => Ok(()),
-        Some(wait) => Err(DomainError::RateLimited(whole_seconds(wait))),
+/// Admits one request of `caller` from this node's lease, or takes a new lease.
+async fn shared(
+    store: &Arc<dyn Store>,
+    leases: &Leases,
+    caller: &str,
+    quota: Quota,
+) -> Result<(), DomainError> {
+    let largest = largest_lease(quota);
+    // A quota too small to lease is taken a request at a time and needs no lease at all.
+    let ask = if largest == 1 {
+        Ask { want: 1, unused: 0 }
+    } else {
+        match leases.admit_or_ask(caller, largest, Instant::now()) {
+            None => return Ok(()),
+            Some(ask) => ask,
+        }
+    };
+    match store
+        .take_quota(caller, quota, ask.want, ask.unused)
+        .await?
+    {
+        Grant::Granted(granted) => {
+            if largest > 1 {
+                leases.granted(caller, ask, granted, Instant::now());
+            }
+            Ok(())
+        }
+        Grant::Wait(wait) => Err(DomainError::RateLimited(whole_seconds(wait))),
     }
 }
 
