@@ -221,6 +221,7 @@ pub async fn populate(
         regions: vec![],
         key_hash: channel_key.hash,
         created_at: now,
+        disabled: false,
     };
     state.store.put_channel(&channel).await?;
     let institution = Institution {
@@ -230,7 +231,10 @@ pub async fn populate(
         region: RegionCode::parse("110105").context("region")?,
         accepts_voucher: true,
     };
-    state.store.put_institution(&institution).await?;
+    state
+        .store
+        .put_institutions(std::slice::from_ref(&institution))
+        .await?;
     let terminal_key = new_credential("ybt")?;
     state
         .store
@@ -239,6 +243,7 @@ pub async fn populate(
             institution: institution.code.clone(),
             key_hash: terminal_key.hash,
             created_at: now,
+            revoked: false,
         })
         .await?;
 

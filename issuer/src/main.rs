@@ -1,4 +1,7 @@
-//! `yibao-issuer`: serve the issuer, import the registry, or run the demo.
+//! `yibao-issuer`: serve the issuer, import the registry, run the demo, or operate a running
+//! issuer (`admin …`).
+
+mod operator_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +48,9 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         rows: usize,
     },
+    /// Operate a running issuer through its admin API: channels, institutions, terminals,
+    /// vouchers, keys, status.
+    Admin(operator_cli::AdminArgs),
     /// Run the demo on the embedded store: dev keys, a synthetic registry, a demo channel,
     /// institution, terminal and three holders; prints a guide and serves.
     Demo {
@@ -96,6 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Admin(args) => Ok(operator_cli::run(args).await),
         Command::Demo { data_dir, listen } => {
             // The demo pins its own paths; limits and lifetime still come from the environment.
             let config = Config::load(None)

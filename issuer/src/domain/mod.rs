@@ -12,7 +12,9 @@ pub mod error;
 pub mod family;
 pub mod limits;
 pub mod operator;
+pub mod operator_records;
 pub mod registry;
+pub mod service_status;
 pub mod settlement;
 
 pub use context::Context;

@@ -1,5 +1,6 @@
 //! The operator's operations: channels, designated institutions and their terminals,
 //! voucher suspension, key reload. Credentials are drawn here and shown once by the caller.
+//! Listing, re-keying, disabling and revoking are in `operator_records.rs`.
 
 use yibao_shared::{RegionCode, VoucherId};
 
@@ -9,7 +10,7 @@ use crate::model::{Channel, Institution, InstitutionKind, Terminal, VoucherStatu
 use crate::secrets::{NewCredential, new_credential};
 use crate::signing::KeyMaterial;
 
-fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 32
         && id
@@ -17,7 +18,7 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn fresh(prefix: &str) -> Result<NewCredential, DomainError> {
+pub(crate) fn fresh(prefix: &str) -> Result<NewCredential, DomainError> {
     new_credential(prefix).map_err(|e| DomainError::Internal(e.to_string()))
 }
 
@@ -53,6 +54,7 @@ pub async fn register_channel(
             regions,
             key_hash: key.hash,
             created_at: state.clock.now(),
+            disabled: false,
         })
         .await?;
     tracing::info!(channel = %id, "channel registered");
@@ -83,6 +85,20 @@ pub async fn register_institution(
     state: &Context,
     entry: &InstitutionEntry<'_>,
 ) -> Result<Institution, DomainError> {
+    let institution = institution_of(entry)?;
+    state
+        .store
+        .put_institutions(std::slice::from_ref(&institution))
+        .await?;
+    Ok(institution)
+}
+
+/// The institution `entry` describes, validated.
+///
+/// # Errors
+///
+/// [`DomainError::InvalidField`] for the code, name or region.
+pub fn institution_of(entry: &InstitutionEntry<'_>) -> Result<Institution, DomainError> {
     if entry.code.is_empty()
         || entry.code.len() > 32
         || !entry.code.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -92,15 +108,13 @@ pub async fn register_institution(
     if entry.name.trim().is_empty() || entry.name.len() > 200 {
         return Err(DomainError::InvalidField("name"));
     }
-    let institution = Institution {
+    Ok(Institution {
         code: entry.code.to_owned(),
         name: entry.name.to_owned(),
         kind: entry.kind,
         region: RegionCode::parse(entry.region).ok_or(DomainError::InvalidField("region"))?,
         accepts_voucher: entry.accepts_voucher,
-    };
-    state.store.put_institution(&institution).await?;
-    Ok(institution)
+    })
 }
 
 /// The designated institutions that accept the voucher, within `region` (a prefix) and of
@@ -155,6 +169,7 @@ pub async fn register_terminal(
             institution: code.to_owned(),
             key_hash: key.hash,
             created_at: state.clock.now(),
+            revoked: false,
         })
         .await?;
     Ok(key)

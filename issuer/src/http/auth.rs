@@ -41,6 +41,7 @@ impl FromRequestParts<Context> for ChannelAuth {
             .store
             .channel_by_key(&hash)
             .await?
+            .filter(|c| !c.disabled)
             .ok_or(DomainError::Unauthorized)?;
         state.limits.channel(&channel.id).await?;
         Ok(Self(channel))
@@ -73,6 +74,7 @@ impl FromRequestParts<Context> for AttestingChannel {
             .store
             .channel_by_key(&hash_credential(key))
             .await?
+            .filter(|c| !c.disabled)
             .ok_or(DomainError::Unauthorized)?;
         state.limits.channel(&channel.id).await?;
         Ok(Self(Some(channel)))
@@ -160,6 +162,7 @@ impl FromRequestParts<Context> for TerminalCaller {
             .store
             .terminal_by_key(&hash)
             .await?
+            .filter(|t| !t.revoked)
             .ok_or(DomainError::Unauthorized)?;
         let institution = state
             .store

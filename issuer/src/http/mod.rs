@@ -25,11 +25,16 @@ use crate::domain::error::DomainError;
 use crate::http::error::ApiError;
 use crate::http::openapi::openapi_json;
 use crate::http::routes::{
-    account_shares, admin, devices, family, holder, page, person_info, public, settlement,
+    account_shares, admin, admin_records, devices, family, holder, page, person_info, public,
+    settlement,
 };
 
 /// Body limit of `POST /v1/handoffs`: 500 handoffs of about 300 bytes, with room.
 const HANDOFF_BODY_LIMIT: usize = 512 * 1024;
+
+/// Body limit of `POST /v1/admin/institutions/batch`: 1000 institutions of up to 400 bytes
+/// (a 200-byte name of three-byte characters, the rest), with room.
+const INSTITUTION_BATCH_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Builds the service.
 pub fn router(state: Context, body_limit: usize, timeout: Duration) -> Router {
@@ -45,12 +50,37 @@ pub fn router(state: Context, body_limit: usize, timeout: Duration) -> Router {
             "/v1/holder/credential",
             delete(holder::revoke_own_credential),
         )
-        .route("/v1/admin/channels", post(admin::register_channel))
-        .route("/v1/admin/institutions", post(admin::register_institution))
+        .route(
+            "/v1/admin/channels",
+            post(admin::register_channel).get(admin_records::list_channels),
+        )
+        .route(
+            "/v1/admin/channels/{id}/rekey",
+            post(admin_records::rekey_channel),
+        )
+        .route(
+            "/v1/admin/channels/{id}/disable",
+            post(admin_records::disable_channel),
+        )
+        .route(
+            "/v1/admin/institutions",
+            post(admin::register_institution).get(admin_records::list_institutions),
+        )
+        .route(
+            "/v1/admin/institutions/batch",
+            post(admin_records::import_institutions)
+                .layer(DefaultBodyLimit::max(INSTITUTION_BATCH_BODY_LIMIT)),
+        )
         .route(
             "/v1/admin/institutions/{code}/terminals",
-            post(admin::register_terminal),
+            post(admin::register_terminal).get(admin_records::list_terminals),
         )
+        .route(
+            "/v1/admin/terminals/{id}/revoke",
+            post(admin_records::revoke_terminal),
+        )
+        .route("/v1/admin/vouchers/{id}", get(admin_records::show_voucher))
+        .route("/v1/admin/status", get(admin_records::status))
         .route("/v1/admin/vouchers/{id}/suspend", post(admin::suspend))
         .route("/v1/admin/vouchers/{id}/reinstate", post(admin::reinstate))
         .route("/v1/admin/keys/reload", post(admin::reload_keys))

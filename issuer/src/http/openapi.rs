@@ -8,7 +8,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 use crate::http::routes::{
-    account_shares, admin, devices, family, holder, page, person_info, public, settlement,
+    account_shares, admin, admin_records, devices, family, holder, page, person_info, public,
+    settlement,
 };
 
 /// The OpenAPI document of every endpoint.
@@ -20,6 +21,10 @@ use crate::http::routes::{
         holder::token_png, holder::revoke_own_credential,
         admin::register_channel, admin::register_institution, admin::register_terminal,
         admin::suspend, admin::reinstate, admin::reload_keys,
+        admin_records::list_channels, admin_records::rekey_channel,
+        admin_records::disable_channel, admin_records::list_institutions,
+        admin_records::import_institutions, admin_records::list_terminals,
+        admin_records::revoke_terminal, admin_records::show_voucher, admin_records::status,
         family::bind, family::members, family::unbind_member, family::member_token,
         family::member_token_svg, family::member_token_png, family::binders, family::approve,
         family::reject, family::requests, family::approve_request, family::reject_request,

@@ -57,7 +57,7 @@ pub struct Person {
 }
 
 /// Voucher status, set by an operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum VoucherStatus {
     /// In use.
@@ -112,6 +112,9 @@ pub struct Channel {
     pub key_hash: CredentialHash,
     /// When registered.
     pub created_at: UnixTime,
+    /// Disabled by the operator: its key no longer signs in (re-key to restore it).
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 impl Channel {
@@ -170,6 +173,9 @@ pub struct Terminal {
     pub key_hash: CredentialHash,
     /// When registered.
     pub created_at: UnixTime,
+    /// Revoked by the operator: its credential no longer signs in (re-register to restore).
+    #[serde(default)]
+    pub revoked: bool,
 }
 
 /// State of a family link (亲情账户 binding).

@@ -80,11 +80,15 @@ metered! {
     fn person(&self, id_key: &IdKey) -> Option<Person>;
     fn put_channel(&self, channel: &Channel) -> ();
     fn channel_by_key(&self, key: &CredentialHash) -> Option<Channel>;
-    fn put_institution(&self, institution: &Institution) -> ();
+    fn channel(&self, id: &str) -> Option<Channel>;
+    fn channels(&self) -> Vec<Channel>;
+    fn put_institutions(&self, institutions: &[Institution]) -> ();
     fn institution(&self, code: &str) -> Option<Institution>;
     fn institutions(&self) -> Vec<Institution>;
     fn put_terminal(&self, terminal: &Terminal) -> ();
     fn terminal_by_key(&self, key: &CredentialHash) -> Option<Terminal>;
+    fn terminal(&self, id: &str) -> Option<Terminal>;
+    fn terminals_of(&self, code: &str) -> Vec<Terminal>;
     fn activate(&self, candidate: &Voucher, credential: &HolderCredential) -> Activation;
     fn voucher_of(&self, id_key: &IdKey) -> Option<Voucher>;
     fn voucher(&self, id: VoucherId) -> Option<Voucher>;

@@ -152,9 +152,13 @@ pub trait Store: Send + Sync + 'static {
     async fn put_channel(&self, channel: &Channel) -> Result<(), StoreError>;
     /// A channel by the hash of its API key.
     async fn channel_by_key(&self, key: &CredentialHash) -> Result<Option<Channel>, StoreError>;
+    /// A channel by id.
+    async fn channel(&self, id: &str) -> Result<Option<Channel>, StoreError>;
+    /// Every channel (a platform has tens).
+    async fn channels(&self) -> Result<Vec<Channel>, StoreError>;
 
-    /// Creates or replaces an institution.
-    async fn put_institution(&self, institution: &Institution) -> Result<(), StoreError>;
+    /// Creates or replaces institutions (one write for the batch).
+    async fn put_institutions(&self, institutions: &[Institution]) -> Result<(), StoreError>;
     /// An institution by code.
     async fn institution(&self, code: &str) -> Result<Option<Institution>, StoreError>;
     /// All institutions.
@@ -163,6 +167,10 @@ pub trait Store: Send + Sync + 'static {
     async fn put_terminal(&self, terminal: &Terminal) -> Result<(), StoreError>;
     /// A terminal by the hash of its credential.
     async fn terminal_by_key(&self, key: &CredentialHash) -> Result<Option<Terminal>, StoreError>;
+    /// A terminal by id.
+    async fn terminal(&self, id: &str) -> Result<Option<Terminal>, StoreError>;
+    /// The terminals of institution `code`.
+    async fn terminals_of(&self, code: &str) -> Result<Vec<Terminal>, StoreError>;
 
     /// Activates the person's voucher, idempotently: if the person has one, it is kept and
     /// `candidate` is ignored; otherwise `candidate` becomes it. Either way `credential`

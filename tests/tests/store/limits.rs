@@ -105,6 +105,9 @@ pub(crate) async fn leases_keep_one_quota_across_nodes(store: Arc<dyn Store>) {
     // The quota refills one request every 0.94 s: at most one more fits in this test's time.
     assert!(total <= 65, "{admitted:?} admitted of a quota of 64");
     // A lease of this quota holds at most 64 / 8 = 8 requests, one of them admitted at once.
-    assert!(total >= 64 - 2 * 7, "{admitted:?} admitted of a quota of 64");
+    assert!(
+        total >= 64 - 2 * 7,
+        "{admitted:?} admitted of a quota of 64"
+    );
     assert!(admitted.iter().all(|&n| n > 0), "{admitted:?}");
 }

@@ -4,6 +4,7 @@
 
 pub mod activation;
 pub mod admin;
+pub mod admin_records;
 pub mod completion;
 pub mod devices;
 pub mod family;

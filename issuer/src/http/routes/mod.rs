@@ -2,6 +2,7 @@
 
 pub mod account_shares;
 pub mod admin;
+pub mod admin_records;
 pub mod devices;
 pub mod family;
 pub mod holder;

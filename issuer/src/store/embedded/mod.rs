@@ -4,6 +4,7 @@
 mod devices;
 mod family;
 mod prefix;
+mod records;
 mod settlement;
 
 use std::path::Path;
@@ -13,7 +14,8 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use yibao_shared::{CertificateId, RevokedCertificate, TokenId, UnixTime, VoucherId};
 
-use super::{Activation, Grant, LinkSave, Quota, Store, StoreError, StoreHealth, decode, encode};
+use self::records::{claim_voucher_in, get_in, put, put_keyed};
+use super::{Activation, Grant, LinkSave, Quota, Store, StoreError, StoreHealth, encode};
 use crate::model::device::Device;
 use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
@@ -121,125 +123,6 @@ impl EmbeddedStore {
         txn.commit().map_err(backend)?;
         Ok(Self { db: Arc::new(db) })
     }
-
-    fn get(&self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let table = txn.open_table(table).map_err(backend)?;
-        Ok(table.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
-    }
-
-    fn get_record<T: for<'de> serde::Deserialize<'de>>(
-        &self,
-        table: Table,
-        key: &str,
-    ) -> Result<Option<T>, StoreError> {
-        self.get(table, key)?.map(|b| decode(&b)).transpose()
-    }
-
-    /// A record found through a key-hash index (channel or terminal credentials).
-    fn by_key<T: for<'de> serde::Deserialize<'de>>(
-        &self,
-        keys: Table,
-        records: Table,
-        key: &CredentialHash,
-    ) -> Result<Option<T>, StoreError> {
-        let Some(id) = self.get(keys, &key.to_hex())? else {
-            return Ok(None);
-        };
-        let id = String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.get_record(records, &id)
-    }
-
-    /// Runs a write transaction on a blocking thread and commits it.
-    async fn write<R: Send + 'static>(
-        &self,
-        work: impl FnOnce(&redb::WriteTransaction) -> Result<R, StoreError> + Send + 'static,
-    ) -> Result<R, StoreError> {
-        let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || {
-            let txn = db.begin_write().map_err(backend)?;
-            let out = work(&txn)?;
-            txn.commit().map_err(backend)?;
-            Ok(out)
-        })
-        .await
-        .map_err(backend)?
-    }
-}
-
-fn put(
-    txn: &redb::WriteTransaction,
-    table: Table,
-    key: &str,
-    value: &[u8],
-) -> Result<(), StoreError> {
-    txn.open_table(table)
-        .map_err(backend)?
-        .insert(key, value)
-        .map_err(backend)?;
-    Ok(())
-}
-
-/// Writes a record and its key-hash index entry; a replaced key's old entry is removed, so
-/// re-registering retires the old credential.
-fn put_keyed(
-    txn: &redb::WriteTransaction,
-    records: Table,
-    keys: Table,
-    id: &str,
-    record: &[u8],
-    old_key: Option<CredentialHash>,
-    new_key: &CredentialHash,
-) -> Result<(), StoreError> {
-    if let Some(old) = old_key {
-        txn.open_table(keys)
-            .map_err(backend)?
-            .remove(old.to_hex().as_str())
-            .map_err(backend)?;
-    }
-    put(txn, records, id, record)?;
-    put(txn, keys, &new_key.to_hex(), id.as_bytes())
-}
-
-/// The person's voucher inside a write transaction, created from `candidate` if missing.
-fn claim_voucher_in(
-    txn: &redb::WriteTransaction,
-    candidate: Voucher,
-) -> Result<Activation, StoreError> {
-    let person = candidate.id_key.to_hex();
-    let existing = {
-        let table = txn.open_table(PERSON_VOUCHER).map_err(backend)?;
-        table
-            .get(person.as_str())
-            .map_err(backend)?
-            .map(|v| v.value().to_vec())
-    };
-    if let Some(id) = existing {
-        let id = String::from_utf8(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let voucher = get_in::<Voucher>(txn, VOUCHERS, &id)?
-            .ok_or_else(|| StoreError::Corrupt(format!("voucher {id} missing")))?;
-        return Ok(Activation {
-            voucher,
-            created: false,
-        });
-    }
-    let id = candidate.voucher_id.to_string();
-    put(txn, VOUCHERS, &id, &encode(&candidate))?;
-    put(txn, PERSON_VOUCHER, &person, id.as_bytes())?;
-    Ok(Activation {
-        voucher: candidate,
-        created: true,
-    })
-}
-
-fn get_in<T: for<'de> serde::Deserialize<'de>>(
-    txn: &redb::WriteTransaction,
-    table: Table,
-    key: &str,
-) -> Result<Option<T>, StoreError> {
-    let table = txn.open_table(table).map_err(backend)?;
-    let bytes = table.get(key).map_err(backend)?.map(|v| v.value().to_vec());
-    bytes.map(|b| decode(&b)).transpose()
 }
 
 #[async_trait]
@@ -303,10 +186,25 @@ impl Store for EmbeddedStore {
         self.by_key(CHANNEL_KEYS, CHANNELS, key)
     }
 
-    async fn put_institution(&self, institution: &Institution) -> Result<(), StoreError> {
-        let institution = institution.clone();
-        self.write(move |txn| put(txn, INSTITUTIONS, &institution.code, &encode(&institution)))
-            .await
+    async fn channel(&self, id: &str) -> Result<Option<Channel>, StoreError> {
+        self.get_record(CHANNELS, id)
+    }
+
+    async fn channels(&self) -> Result<Vec<Channel>, StoreError> {
+        self.all_records(CHANNELS)
+    }
+
+    async fn put_institutions(&self, institutions: &[Institution]) -> Result<(), StoreError> {
+        let encoded: Vec<(String, Vec<u8>)> = institutions
+            .iter()
+            .map(|i| (i.code.clone(), encode(i)))
+            .collect();
+        self.write(move |txn| {
+            encoded
+                .iter()
+                .try_for_each(|(code, record)| put(txn, INSTITUTIONS, code, record))
+        })
+        .await
     }
 
     async fn institution(&self, code: &str) -> Result<Option<Institution>, StoreError> {
@@ -314,14 +212,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn institutions(&self) -> Result<Vec<Institution>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let table = txn.open_table(INSTITUTIONS).map_err(backend)?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(backend)? {
-            let (_, value) = entry.map_err(backend)?;
-            out.push(decode(value.value())?);
-        }
-        Ok(out)
+        self.all_records(INSTITUTIONS)
     }
 
     async fn put_terminal(&self, terminal: &Terminal) -> Result<(), StoreError> {
@@ -343,6 +234,15 @@ impl Store for EmbeddedStore {
 
     async fn terminal_by_key(&self, key: &CredentialHash) -> Result<Option<Terminal>, StoreError> {
         self.by_key(TERMINAL_KEYS, TERMINALS, key)
+    }
+
+    async fn terminal(&self, id: &str) -> Result<Option<Terminal>, StoreError> {
+        self.get_record(TERMINALS, id)
+    }
+
+    async fn terminals_of(&self, code: &str) -> Result<Vec<Terminal>, StoreError> {
+        let all: Vec<Terminal> = self.all_records(TERMINALS)?;
+        Ok(all.into_iter().filter(|t| t.institution == code).collect())
     }
 
     async fn activate(

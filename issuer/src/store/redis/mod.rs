@@ -10,8 +10,9 @@
 //! yb:v:{<voucher>}:creds     set of credential hashes (same slot as the voucher)
 //! yb:c:{<hash>}              holder credential record (immutable)
 //! yb:c:{<hash>}:revoked      "1" once revoked
-//! yb:ch:{<id>} / yb:chk:{<key hash>}    channel record / key → channel id
+//! yb:ch:{<id>} / yb:chk:{<key hash>}    channel record / key → channel id (`operators.rs`)
 //! yb:t:{<id>}  / yb:tk:{<key hash>}     terminal record / key → terminal id
+//! yb:channels / yb:it:{<code>}          set of channel ids / an institution's terminal ids
 //! yb:inst                    hash: institution code → record (one key)
 //! yb:v:{<voucher>}:members   hash: member voucher → family link (binder's side)
 //! yb:v:{<voucher>}:binders   set of binder vouchers (member's index)
@@ -40,6 +41,7 @@ mod durable;
 mod family;
 mod keys;
 mod limits;
+mod operators;
 mod settlement;
 
 use std::time::Duration;
@@ -133,50 +135,6 @@ impl RedisStore {
 
     fn conn(&self) -> Connection {
         self.conn.clone()
-    }
-
-    async fn get_record<T: for<'de> serde::Deserialize<'de>>(
-        &self,
-        key: &str,
-    ) -> Result<Option<T>, StoreError> {
-        let bytes: Option<Vec<u8>> = self.conn().get(key).await.map_err(failed)?;
-        bytes.map(|b| decode(&b)).transpose()
-    }
-
-    async fn lookup<T: for<'de> serde::Deserialize<'de>>(
-        &self,
-        index_key: &str,
-        record_prefix: &str,
-    ) -> Result<Option<T>, StoreError> {
-        let id: Option<String> = self.conn().get(index_key).await.map_err(failed)?;
-        match id {
-            Some(id) => self.get_record(&format!("{record_prefix}{{{id}}}")).await,
-            None => Ok(None),
-        }
-    }
-
-    async fn put_with_key_index(
-        &self,
-        record_key: String,
-        record: Vec<u8>,
-        key_prefix: &str,
-        old_key_hash: Option<CredentialHash>,
-        new_key_hash: &CredentialHash,
-        id: &str,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        // New index first, then the record, then drop the old index: at every point the
-        // record's current key resolves.
-        let new_index = format!("{key_prefix}{{{}}}", new_key_hash.to_hex());
-        let _: () = conn.set(&new_index, id).await.map_err(failed)?;
-        let _: () = conn.set(&record_key, record).await.map_err(failed)?;
-        let mut written = vec![new_index, record_key];
-        if let Some(old) = old_key_hash.filter(|old| old != new_key_hash) {
-            let old_index = format!("{key_prefix}{{{}}}", old.to_hex());
-            let _: () = conn.del(&old_index).await.map_err(failed)?;
-            written.push(old_index);
-        }
-        self.replicated(&keys_of(&written)).await
     }
 }
 
@@ -273,17 +231,7 @@ impl Store for RedisStore {
     }
 
     async fn put_channel(&self, channel: &Channel) -> Result<(), StoreError> {
-        let record_key = format!("yb:ch:{{{}}}", channel.id);
-        let old: Option<Channel> = self.get_record(&record_key).await?;
-        self.put_with_key_index(
-            record_key,
-            encode(channel),
-            "yb:chk:",
-            old.map(|c| c.key_hash),
-            &channel.key_hash,
-            &channel.id,
-        )
-        .await
+        self.put_channel_in_redis(channel).await
     }
 
     async fn channel_by_key(&self, key: &CredentialHash) -> Result<Option<Channel>, StoreError> {
@@ -291,13 +239,16 @@ impl Store for RedisStore {
             .await
     }
 
-    async fn put_institution(&self, institution: &Institution) -> Result<(), StoreError> {
-        let _: () = self
-            .conn()
-            .hset(INSTITUTIONS, &institution.code, encode(institution))
-            .await
-            .map_err(failed)?;
-        self.replicated(&[INSTITUTIONS]).await
+    async fn channel(&self, id: &str) -> Result<Option<Channel>, StoreError> {
+        self.get_record(&format!("yb:ch:{{{id}}}")).await
+    }
+
+    async fn channels(&self) -> Result<Vec<Channel>, StoreError> {
+        self.channels_in_redis().await
+    }
+
+    async fn put_institutions(&self, institutions: &[Institution]) -> Result<(), StoreError> {
+        self.put_institutions_in_redis(institutions).await
     }
 
     async fn institution(&self, code: &str) -> Result<Option<Institution>, StoreError> {
@@ -312,22 +263,20 @@ impl Store for RedisStore {
     }
 
     async fn put_terminal(&self, terminal: &Terminal) -> Result<(), StoreError> {
-        let record_key = format!("yb:t:{{{}}}", terminal.id);
-        let old: Option<Terminal> = self.get_record(&record_key).await?;
-        self.put_with_key_index(
-            record_key,
-            encode(terminal),
-            "yb:tk:",
-            old.map(|t| t.key_hash),
-            &terminal.key_hash,
-            &terminal.id,
-        )
-        .await
+        self.put_terminal_in_redis(terminal).await
     }
 
     async fn terminal_by_key(&self, key: &CredentialHash) -> Result<Option<Terminal>, StoreError> {
         self.lookup(&format!("yb:tk:{{{}}}", key.to_hex()), "yb:t:")
             .await
+    }
+
+    async fn terminal(&self, id: &str) -> Result<Option<Terminal>, StoreError> {
+        self.get_record(&format!("yb:t:{{{id}}}")).await
+    }
+
+    async fn terminals_of(&self, code: &str) -> Result<Vec<Terminal>, StoreError> {
+        self.terminals_of_in_redis(code).await
     }
 
     async fn activate(
