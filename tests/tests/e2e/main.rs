@@ -2,6 +2,7 @@
 //! processes on
 //! loopback. One binary for all of them (`cargo test -p yibao-tests --test e2e`).
 
+mod admin_cli;
 mod app_login;
 mod browser;
 mod cashier;

@@ -181,7 +181,7 @@ async fn cluster_passes_every_case(flavour: Flavour) {
         .await
         .expect("connects to the cluster");
     let refused = impatient
-        .put_institution(&institution("H11010500009"))
+        .put_institutions(&[institution("H11010500009")])
         .await;
     assert!(
         matches!(refused, Err(ref e) if e.is_unavailable()),
@@ -192,7 +192,7 @@ async fn cluster_passes_every_case(flavour: Flavour) {
     cluster.restart(replica);
     cluster.wait_healthy(std::time::Duration::from_secs(30));
     store
-        .put_institution(&institution("H11010500009"))
+        .put_institutions(&[institution("H11010500009")])
         .await
         .expect("acknowledged once the replica is back");
 }

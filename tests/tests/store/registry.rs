@@ -34,6 +34,7 @@ pub(crate) async fn channel_keys_resolve_and_rotate(store: &dyn Store) {
         regions: vec!["11".into()],
         key_hash: hash_credential("ybc_one"),
         created_at: NOW,
+        disabled: false,
     };
     store.put_channel(&channel).await.expect("put");
     assert_eq!(
@@ -57,8 +58,17 @@ pub(crate) async fn channel_keys_resolve_and_rotate(store: &dyn Store) {
             .channel_by_key(&hash_credential("ybc_two"))
             .await
             .expect("get"),
-        Some(channel)
+        Some(channel.clone())
     );
+    // By id and listed, once however often it was written; disabled is kept.
+    channel.disabled = true;
+    store.put_channel(&channel).await.expect("disable");
+    assert_eq!(
+        store.channel("wechat").await.expect("get"),
+        Some(channel.clone())
+    );
+    assert_eq!(store.channel("alipay").await.expect("get"), None);
+    assert_eq!(store.channels().await.expect("list"), vec![channel]);
 }
 
 pub(crate) async fn institutions_and_terminals(store: &dyn Store) {
@@ -76,8 +86,14 @@ pub(crate) async fn institutions_and_terminals(store: &dyn Store) {
         region: RegionCode::parse("310101").expect("region"),
         accepts_voucher: false,
     };
-    store.put_institution(&pharmacy).await.expect("put");
-    store.put_institution(&hospital).await.expect("put");
+    store
+        .put_institutions(std::slice::from_ref(&pharmacy))
+        .await
+        .expect("put");
+    store
+        .put_institutions(&[hospital.clone(), hospital.clone()])
+        .await
+        .expect("put a batch (the same code twice: one record)");
     let mut all = store.institutions().await.expect("list");
     all.sort_by(|a, b| a.code.cmp(&b.code));
     assert_eq!(all, vec![hospital, pharmacy.clone()]);
@@ -91,6 +107,7 @@ pub(crate) async fn institutions_and_terminals(store: &dyn Store) {
         institution: "P11010500001".into(),
         key_hash: hash_credential("ybt_one"),
         created_at: NOW,
+        revoked: false,
     };
     store.put_terminal(&terminal).await.expect("put");
     assert_eq!(
@@ -114,7 +131,28 @@ pub(crate) async fn institutions_and_terminals(store: &dyn Store) {
             .terminal_by_key(&hash_credential("ybt_two"))
             .await
             .expect("get"),
-        Some(terminal)
+        Some(terminal.clone())
+    );
+    // By id, listed under its institution; revoked is kept; a move changes the list.
+    terminal.revoked = true;
+    store.put_terminal(&terminal).await.expect("revoke");
+    assert_eq!(
+        store.terminal("T1").await.expect("get"),
+        Some(terminal.clone())
+    );
+    assert_eq!(
+        store.terminals_of("P11010500001").await.expect("list"),
+        vec![terminal.clone()]
+    );
+    terminal.institution = "H31010100001".into();
+    store.put_terminal(&terminal).await.expect("move");
+    assert_eq!(
+        store.terminals_of("P11010500001").await.expect("list"),
+        vec![]
+    );
+    assert_eq!(
+        store.terminals_of("H31010100001").await.expect("list"),
+        vec![terminal]
     );
 }
 
