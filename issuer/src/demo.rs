@@ -325,6 +325,9 @@ pub fn guide(info: &DemoInfo, data_dir: &Path) -> String {
          a family account: the first holder is the registered guardian of {child} (ID {child_id}):\n  \
          add her on that holder's app page (亲情账户 → 添加家人): bound at once, her voucher\n  \
          activated by proxy; anyone else's request waits for the guardian's approval\n\
+         operate it (channels, institutions, terminals, vouchers, keys):\n  \
+         alias ya='cargo run -q -p yibao-issuer -- admin --url {url} --data-dir {data}'\n  \
+         ya status && ya channel list && ya terminal list {inst} && ya voucher show {voucher}\n\
          API: {url}/openapi.json   metrics: {url}/metrics\n",
         child = demo_child().name,
         child_id = demo_child().id_number,
@@ -340,5 +343,7 @@ pub fn guide(info: &DemoInfo, data_dir: &Path) -> String {
             .join("\n"),
         cred = h.holder_credential,
         root = info.root_key_path.display(),
+        data = data_dir.display(),
+        voucher = h.voucher_id,
     )
 }
