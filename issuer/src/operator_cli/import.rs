@@ -20,6 +20,9 @@ const BATCH: usize = 1_000;
 /// Bad rows printed before the rest are only counted.
 const SHOWN_BAD_ROWS: usize = 100;
 
+/// The fields of a row, as the CSV header names them.
+const FIELDS: [&str; 5] = ["code", "name", "kind", "region", "accepts_voucher"];
+
 /// A row as the file has it.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -95,7 +98,10 @@ pub async fn import(
         }
         number += 1;
         progress.inc(read as u64);
-        let text = line.trim_end_matches(['\n', '\r']);
+        // Spreadsheets export UTF-8 with a byte-order mark.
+        let text = line
+            .trim_end_matches(['\n', '\r'])
+            .trim_start_matches('\u{feff}');
         if text.trim().is_empty() {
             continue;
         }
@@ -105,7 +111,7 @@ pub async fn import(
             csv_row(header, text)
         } else {
             header = Some(
-                csv_record(text)
+                csv_header(text)
                     .map_err(|e| CliError::Usage(format!("{}: header: {e}", file.display())))?,
             );
             continue;
@@ -142,6 +148,19 @@ fn csv_record(text: &str) -> Result<csv::StringRecord, String> {
         .next()
         .unwrap_or_else(|| Ok(csv::StringRecord::new()))
         .map_err(|e| e.to_string())
+}
+
+/// The header row, which must name every field (in any order; nothing else).
+fn csv_header(text: &str) -> Result<csv::StringRecord, String> {
+    let header = csv_record(text)?;
+    let mut names: Vec<&str> = header.iter().map(str::trim).collect();
+    names.sort_unstable();
+    let mut expected = FIELDS.to_vec();
+    expected.sort_unstable();
+    if names != expected {
+        return Err(format!("expected the columns {}", FIELDS.join(",")));
+    }
+    Ok(header.iter().map(str::trim).collect())
 }
 
 fn csv_row(header: &csv::StringRecord, text: &str) -> Result<Row, String> {

@@ -225,6 +225,32 @@ fn every_admin_command(env: &[(&str, String)], data: &Path, backend: &str) {
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("1 imported, 0 bad"), "{out}");
+    // A spreadsheet's export (byte-order mark, columns in another order) imports; a file
+    // without the columns is a usage error, not 800,000 bad rows.
+    let exported = data.join("exported.csv");
+    std::fs::write(
+        &exported,
+        "\u{feff}name,code,kind,region,accepts_voucher\n药店,P4402,pharmacy,440106,true\n",
+    )
+    .expect("write");
+    let (code, out, err) = admin(
+        env,
+        &base,
+        &["institution", "import", exported.to_str().expect("path")],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let headless = data.join("headless.csv");
+    std::fs::write(&headless, "P4403,药店,pharmacy,440106,true\n").expect("write");
+    let (code, _, err) = admin(
+        env,
+        &base,
+        &["institution", "import", headless.to_str().expect("path")],
+    );
+    assert_eq!(
+        (code, err.contains("expected the columns")),
+        (2, true),
+        "{err}"
+    );
 
     // Terminals: add shows the credential once; list; revoke stops it.
     let terminal = admin_json(env, &base, &["terminal", "add", "P11010500001", "pos-1"]);

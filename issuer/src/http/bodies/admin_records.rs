@@ -21,7 +21,7 @@ pub struct ChannelView {
     pub name: String,
     /// Region prefixes it may serve; empty for all.
     pub regions: Vec<String>,
-    /// When registered or last re-keyed.
+    /// When registered.
     #[schema(value_type = u64)]
     pub created_at: UnixTime,
     /// Disabled: its key no longer signs in.
