@@ -31,14 +31,29 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system time of a process
 
-wrk_run() { # url bearer issuer_pid -> "rps p99_ms issuer_cpu_us_per_request"
-  local out before after
+# Commands every Redis server in REDIS_PORTS (none for the embedded store) has processed.
+REDIS_PORTS=()
+redis_commands() {
+  local total=0 p n
+  for p in "${REDIS_PORTS[@]}"; do
+    n=$(redis-cli -p "$p" info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p')
+    total=$((total + n))
+  done
+  echo "$total"
+}
+
+wrk_run() { # url bearer issuer_pid -> "rps p99_ms issuer_cpu_us_per_request redis_commands_per_request"
+  local out before after commands_before commands_after
   before=$(cpu_ticks "$3")
+  commands_before=$(redis_commands)
   out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $2" "$1")
   after=$(cpu_ticks "$3")
-  python3 - "$out" "$before" "$after" "$CLK_TCK" <<'PY'
+  commands_after=$(redis_commands)
+  python3 - "$out" "$before" "$after" "$CLK_TCK" "$commands_before" "$commands_after" \
+    "${#REDIS_PORTS[@]}" <<'PY'
 import re, sys
 text = sys.argv[1]
+commands = (int(sys.argv[6]) - int(sys.argv[5])) if int(sys.argv[7]) else None
 ticks = (int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4])
 total = int(re.search(r"(\d+) requests in", text).group(1))
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
@@ -47,7 +62,8 @@ p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
 errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 if errors:
     sys.exit(f"wrk saw {errors.group(1)} error responses:\n{text}")
-print(f"{rps:.0f} {p99:.2f} {ticks * 1e6 / total:.1f}")
+per_request = "-" if commands is None else f"{commands / total:.2f}"
+print(f"{rps:.0f} {p99:.2f} {ticks * 1e6 / total:.1f} {per_request}")
 PY
 }
 
@@ -91,27 +107,30 @@ PY
     # activated through the first node; the others read the shared store).
     for n in $(seq "$nodes"); do
       local node_base="http://127.0.0.1:${ports[$((n - 1))]}" pid=${pids[$((n - 1))]}
-      read -r h_rps h_p99 h_cpu < <(wrk_run "$node_base/healthz" none "$pid")
-      read -r t_rps t_p99 t_cpu < <(wrk_run "$node_base/v1/token" "$holder" "$pid")
-      python3 - "$name node $n" "$h_rps" "$h_p99" "$h_cpu" "$t_rps" "$t_p99" "$t_cpu" <<'PY'
+      read -r h_rps h_p99 h_cpu h_cmd < <(wrk_run "$node_base/healthz" none "$pid")
+      read -r t_rps t_p99 t_cpu t_cmd < <(wrk_run "$node_base/v1/token" "$holder" "$pid")
+      python3 - "$name node $n" "$h_rps" "$h_p99" "$h_cpu" "$h_cmd" \
+        "$t_rps" "$t_p99" "$t_cpu" "$t_cmd" <<'PY'
 import sys
-name, h, hp, hc, t, tp, tc = sys.argv[1], *map(float, sys.argv[2:])
-print(f"| {name} | /healthz | {h:,.0f} | {hp:.2f} | 1.00 | {hc:.1f} |")
-print(f"| {name} | /v1/token | {t:,.0f} | {tp:.2f} | {t / h:.2f} | {tc:.1f} |")
+name, h, hp, hc, hk, t, tp, tc, tk = sys.argv[1:]
+h, hp, hc, t, tp, tc = map(float, (h, hp, hc, t, tp, tc))
+print(f"| {name} | /healthz | {h:,.0f} | {hp:.2f} | 1.00 | {hc:.1f} | {hk} |")
+print(f"| {name} | /v1/token | {t:,.0f} | {tp:.2f} | {t / h:.2f} | {tc:.1f} | {tk} |")
 PY
     done
   else
     local pid=${pids[0]}
-    read -r h_rps h_p99 h_cpu < <(wrk_run "$base/healthz" none "$pid")
-    read -r t_rps t_p99 t_cpu < <(wrk_run "$base/v1/token" "$holder" "$pid")
-    read -r s_rps s_p99 s_cpu < <(wrk_run "$base/v1/token.svg" "$holder" "$pid")
-    python3 - "$name" "$h_rps" "$h_p99" "$h_cpu" "$t_rps" "$t_p99" "$t_cpu" \
-      "$s_rps" "$s_p99" "$s_cpu" <<'PY'
+    read -r h_rps h_p99 h_cpu h_cmd < <(wrk_run "$base/healthz" none "$pid")
+    read -r t_rps t_p99 t_cpu t_cmd < <(wrk_run "$base/v1/token" "$holder" "$pid")
+    read -r s_rps s_p99 s_cpu s_cmd < <(wrk_run "$base/v1/token.svg" "$holder" "$pid")
+    python3 - "$name" "$h_rps" "$h_p99" "$h_cpu" "$h_cmd" "$t_rps" "$t_p99" "$t_cpu" "$t_cmd" \
+      "$s_rps" "$s_p99" "$s_cpu" "$s_cmd" <<'PY'
 import sys
-name, h, hp, hc, t, tp, tc, s, sp, sc = sys.argv[1], *map(float, sys.argv[2:])
-print(f"| {name} | /healthz | {h:,.0f} | {hp:.2f} | 1.00 | {hc:.1f} |")
-print(f"| {name} | /v1/token | {t:,.0f} | {tp:.2f} | {t / h:.2f} | {tc:.1f} |")
-print(f"| {name} | /v1/token.svg | {s:,.0f} | {sp:.2f} | {s / h:.2f} | {sc:.1f} |")
+name, h, hp, hc, hk, t, tp, tc, tk, s, sp, sc, sk = sys.argv[1:]
+h, hp, hc, t, tp, tc, s, sp, sc = map(float, (h, hp, hc, t, tp, tc, s, sp, sc))
+print(f"| {name} | /healthz | {h:,.0f} | {hp:.2f} | 1.00 | {hc:.1f} | {hk} |")
+print(f"| {name} | /v1/token | {t:,.0f} | {tp:.2f} | {t / h:.2f} | {tc:.1f} | {tk} |")
+print(f"| {name} | /v1/token.svg | {s:,.0f} | {sp:.2f} | {s / h:.2f} | {sc:.1f} | {sk} |")
 PY
   fi
   for _ in $(seq "$nodes"); do kill "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; done
@@ -147,12 +166,13 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))')
     sleep 0.1
   done
   CLUSTER_NODES=$(printf 'redis://127.0.0.1:%s,' "${ports[@]}" | sed 's/,$//')
+  REDIS_PORTS=("${ports[@]}") # replicas count the writes they apply too
 }
 
 echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s on $(nproc) cores; issuer, wrk (and redis) share them"
 echo
-echo "| store | endpoint | requests/s | p99 ms | ratio to /healthz | issuer CPU µs/request |"
-echo "|---|---|---|---|---|---|"
+echo "| store | endpoint | requests/s | p99 ms | ratio to /healthz | issuer CPU µs/request | Redis commands/request |"
+echo "|---|---|---|---|---|---|---|"
 unset YIBAO__STORE__TYPE YIBAO__STORE__URL YIBAO__STORE__NODES
 bench_backend embedded
 REDIS_PORT=$(free_port)
@@ -160,6 +180,7 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes --
 PIDS+=($!)
 sleep 0.5
 export YIBAO__STORE__TYPE=redis YIBAO__STORE__URL="redis://127.0.0.1:$REDIS_PORT/0"
+REDIS_PORTS=("$REDIS_PORT")
 bench_backend redis
 # The cost of shared rate limits: the same with the limits kept per process.
 redis-cli -p "$REDIS_PORT" flushall >/dev/null

@@ -104,7 +104,6 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Con
         device_validity_hours: config.device_validity_hours,
         handoff_window_secs: config.handoff_window_secs,
         limits: Arc::new(limits),
-        known_credentials: Arc::default(),
         certificate_numbers: Default::default(),
         deliveries: tokio_util::task::TaskTracker::new(),
     };

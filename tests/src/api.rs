@@ -173,7 +173,6 @@ impl Harness {
             device_validity_hours: yibao_issuer::domain::devices::DEFAULT_VALIDITY_HOURS,
             handoff_window_secs: yibao_issuer::domain::settlement::DEFAULT_HANDOFF_WINDOW_SECS,
             limits: Arc::new(rate_limits),
-            known_credentials: Arc::default(),
             certificate_numbers: Default::default(),
             deliveries: tokio_util::task::TaskTracker::new(),
         };

@@ -7,7 +7,6 @@ use tokio_util::task::TaskTracker;
 use yibao_verifier::Clock;
 
 use crate::domain::devices::numbers::CertificateNumbers;
-use crate::domain::holder_sign_in::KnownCredentials;
 use crate::domain::limits::RateLimits;
 use crate::secrets::{CredentialHash, IndexKey};
 use crate::signing::KeyMaterial;
@@ -36,8 +35,6 @@ pub struct Context {
     pub handoff_window_secs: u64,
     /// Per-caller rate limits.
     pub limits: Arc<RateLimits>,
-    /// Which voucher and person the holder credentials this node has seen belong to.
-    pub known_credentials: Arc<KnownCredentials>,
     /// This node's reserved certificate numbers (the ids of device certificates).
     pub certificate_numbers: Arc<CertificateNumbers>,
     /// Work done after the answer was sent: family requests delivered to their member, so an

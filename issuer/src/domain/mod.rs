@@ -10,7 +10,6 @@ pub mod context;
 pub mod devices;
 pub mod error;
 pub mod family;
-pub mod holder_sign_in;
 pub mod limits;
 pub mod operator;
 pub mod operator_records;

@@ -9,7 +9,6 @@ use crate::domain::caller::{Holder, TerminalCaller};
 use crate::domain::context::Context;
 use crate::domain::devices::session;
 use crate::domain::error::DomainError;
-use crate::domain::holder_sign_in;
 use crate::http::error::ApiError;
 use crate::model::{Channel, HolderCredential};
 use crate::secrets::{CredentialHash, hash_credential};
@@ -91,7 +90,32 @@ impl FromRequestParts<Context> for Holder {
         if text.starts_with(session::SESSION_PREFIX) {
             return by_session(state, text, hash).await;
         }
-        Ok(holder_sign_in::holder_by_credential(state, hash).await?)
+        // The quota is keyed by the credential's hash, known before the look-up, so the two
+        // are one round trip to the store rather than two (shared limits live in Redis).
+        // An unknown credential is counted too: its key expires within a minute.
+        let (credential, admitted) =
+            tokio::join!(state.store.credential(&hash), state.limits.holder(&hash));
+        let credential = credential?.ok_or(DomainError::Unauthorized)?;
+        if credential.revoked {
+            return Err(DomainError::CredentialRevoked.into());
+        }
+        admitted?;
+        // Independent reads, issued together (pipelined on one Redis connection).
+        let (voucher, person) = tokio::join!(
+            state.store.voucher(credential.voucher_id),
+            state.store.person(&credential.id_key)
+        );
+        let voucher = voucher?
+            .ok_or_else(|| DomainError::Internal("credential points to no voucher".into()))?;
+        let person = person?.ok_or_else(|| {
+            DomainError::Internal("voucher of a person not in the registry".into())
+        })?;
+        Ok(Holder {
+            credential,
+            voucher,
+            person,
+            device: None,
+        })
     }
 }
 
