@@ -16,7 +16,9 @@
 //!
 //! A caller starts with leases of one request, and the lease doubles only while this node
 //! sees the caller again within a lease's life of the last one, so a phone refreshing
-//! once a minute never holds a lease; a load test or a busy channel soon does.
+//! once a minute never holds a lease; a load test or a busy channel soon does. A lease that
+//! just expired is followed by one as large (half if it was not spent), so a steady caller
+//! does not start over from one every second.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -72,18 +74,30 @@ impl Leases {
         let Some(lease) = leases.get_mut(caller) else {
             return Some(Ask { want: 1, unused: 0 });
         };
-        let live = now.saturating_duration_since(lease.taken) < LEASE_LIFE;
-        if live && lease.left > 0 {
+        let age = now.saturating_duration_since(lease.taken);
+        if age < LEASE_LIFE && lease.left > 0 {
             lease.left -= 1;
             return None;
         }
         let unused = std::mem::take(&mut lease.left);
-        let want = if live {
-            lease.size.saturating_mul(2).min(largest)
+        let want = if age < LEASE_LIFE {
+            // Spent within its life: the caller is busier than the lease.
+            lease.size.saturating_mul(2)
+        } else if age < 2 * LEASE_LIFE {
+            // Just expired: as large again if it was spent, half if some was left over, so a
+            // steady caller keeps its lease size instead of growing it again from one.
+            if unused == 0 {
+                lease.size
+            } else {
+                lease.size / 2
+            }
         } else {
             1
         };
-        Some(Ask { want, unused })
+        Some(Ask {
+            want: want.clamp(1, largest),
+            unused,
+        })
     }
 
     /// Records that the store granted `granted` requests for `ask`, one of them admitted now.
@@ -170,11 +184,19 @@ mod tests {
         leases.granted("h", Ask { want: 4, unused: 0 }, 4, t);
         let later = t + LEASE_LIFE;
         let ask = leases.admit_or_ask("h", 8, later).expect("expired");
-        assert_eq!(ask, Ask { want: 1, unused: 3 });
-        leases.granted("h", ask, 1, later);
-        // Given back once, not again.
+        // Three of four left over: the next lease is half the size.
+        assert_eq!(ask, Ask { want: 2, unused: 3 });
+        leases.granted("h", ask, 2, later);
+        assert_eq!(leases.admit_or_ask("h", 8, later), None);
+        // Given back once, not again; spent within its life, so the next one doubles.
         let ask = leases.admit_or_ask("h", 8, later).expect("spent");
-        assert_eq!(ask.unused, 0);
+        assert_eq!(ask, Ask { want: 4, unused: 0 });
+        // A caller back after a pause starts again from one.
+        leases.granted("h", ask, 4, later);
+        let ask = leases
+            .admit_or_ask("h", 8, later + 2 * LEASE_LIFE)
+            .expect("long expired");
+        assert_eq!(ask, Ask { want: 1, unused: 3 });
     }
 
     #[test]
