@@ -40,8 +40,8 @@ pub struct Limits {
     /// identities.
     #[serde(default = "default_person_info_per_min")]
     pub person_info_per_min: u32,
-    /// Keep the limits in the store, shared by every issuer node (one Redis round trip per
-    /// limited request), or in this process. Default: shared with a Redis store, per
+    /// Keep the limits in the store, shared by every issuer node (a Redis round trip per
+    /// request of a quiet caller, per lease of a busy one), or in this process. Default: shared with a Redis store, per
     /// process with the embedded one. Per process on Redis is only right for a single node.
     #[serde(default)]
     pub shared: Option<bool>,
