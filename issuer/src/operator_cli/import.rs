@@ -11,6 +11,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use yibao_issuer::domain::registry::Format;
 
 use super::client::{AdminClient, CliError};
 
@@ -35,7 +36,7 @@ struct Row {
 }
 
 /// What an import did.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default)]
 pub struct ImportReport {
     /// Rows read (header excluded).
     pub rows: u64,
@@ -57,20 +58,17 @@ pub struct ImportReport {
 pub async fn import(
     client: &AdminClient,
     file: &Path,
-    jsonl: Option<bool>,
+    format: Option<Format>,
 ) -> Result<ImportReport, CliError> {
-    let jsonl = match jsonl {
-        Some(j) => j,
-        None => match file.extension().and_then(|e| e.to_str()) {
-            Some("csv") => false,
-            Some("jsonl" | "ndjson") => true,
-            _ => {
-                return Err(CliError::Usage(format!(
-                    "{}: say --format csv or --format jsonl",
-                    file.display()
-                )));
-            }
-        },
+    // The registry import's formats, guessed from the extension the same way.
+    let jsonl = match format.or_else(|| Format::from_path(file)) {
+        Some(format) => format == Format::Jsonl,
+        None => {
+            return Err(CliError::Usage(format!(
+                "{}: say --format csv or --format jsonl",
+                file.display()
+            )));
+        }
     };
     let opened =
         File::open(file).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;

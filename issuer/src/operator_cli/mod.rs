@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
+use yibao_issuer::domain::registry::Format;
 
 use self::client::{AdminClient, CliError};
 use self::output::{print_object, print_rows};
@@ -104,12 +105,6 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum FileFormat {
-    Csv,
-    Jsonl,
-}
-
 #[derive(Debug, Subcommand)]
 enum InstitutionCommand {
     /// Register or update one institution.
@@ -150,7 +145,7 @@ enum InstitutionCommand {
         file: PathBuf,
         /// Format (default: from the extension).
         #[arg(long, value_enum)]
-        format: Option<FileFormat>,
+        format: Option<Format>,
     },
 }
 
@@ -427,8 +422,7 @@ async fn institution(
             }
         }
         InstitutionCommand::Import { file, format } => {
-            let jsonl = format.map(|f| matches!(f, FileFormat::Jsonl));
-            let report = import::import(client, file, jsonl).await?;
+            let report = import::import(client, file, *format).await?;
             import::print_report(json, &report);
             return Ok(report.bad.is_empty());
         }

@@ -24,7 +24,10 @@ local tat = tonumber(redis.call('GET', KEYS[1])) or now
 tat = tat - interval * tonumber(ARGV[4])
 if tat < now then tat = now end
 if now < tat - tolerance then
-  redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+  -- A refusal writes only to keep what was given back: a refused flood stays read-only.
+  if tonumber(ARGV[4]) > 0 then
+    redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+  end
   return {0, tat - tolerance - now}
 end
 local room = math.floor((now + tolerance - tat) / interval) + 1
