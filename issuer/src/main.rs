@@ -15,6 +15,12 @@ use yibao_issuer::domain::registry::{self, Format};
 use yibao_issuer::{demo, http, setup, shutdown, store, telemetry};
 use yibao_verifier::{Clock, SystemClock};
 
+/// mimalloc rather than glibc's malloc: under load the issuer's worker threads contended on
+/// glibc's arena locks (a sixth of its CPU time in malloc and free and their futex waits,
+/// `docs/PERFORMANCE.md`); mimalloc's per-thread heaps take no lock on the common path.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "yibao-issuer", version, about = "yibao issuer service")]
 struct Cli {

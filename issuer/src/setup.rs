@@ -11,7 +11,7 @@ use yibao_verifier::{Clock, SystemClock};
 use zeroize::Zeroizing;
 
 use crate::config::Config;
-use crate::domain::context::Context;
+use crate::domain::context::{Context, Shared};
 use crate::domain::limits::RateLimits;
 use crate::secrets::{IndexKey, hash_credential, new_credential, random_bytes};
 use crate::signing::KeyMaterial;
@@ -93,7 +93,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Con
         RateLimits::local(&config.limits)
     };
     let keys = KeyMaterial::load(&config.keys_dir(), clock.now()).context("loading issuer keys")?;
-    let state = Context {
+    let state = Context::new(Shared {
         store,
         keys: Arc::new(RwLock::new(Arc::new(keys))),
         keys_dir: config.keys_dir(),
@@ -106,7 +106,7 @@ pub async fn state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Con
         limits: Arc::new(limits),
         certificate_numbers: Default::default(),
         deliveries: tokio_util::task::TaskTracker::new(),
-    };
+    });
     let pruning = state.clone();
     tokio::spawn(async move {
         // Revocations of expired certificates leave the status list (a day after expiry,

@@ -31,7 +31,14 @@ macro_rules! hex_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+                // One write of the whole text: every token issued prints its id.
+                const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                let mut text = [0u8; 2 * $len];
+                for (pair, b) in text.chunks_exact_mut(2).zip(self.0) {
+                    pair[0] = DIGITS[usize::from(b >> 4)];
+                    pair[1] = DIGITS[usize::from(b & 0x0f)];
+                }
+                f.write_str(core::str::from_utf8(&text).map_err(|_| fmt::Error)?)
             }
         }
 

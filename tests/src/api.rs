@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use yibao_issuer::demo::{self, synthetic_person};
-use yibao_issuer::domain::context::Context;
+use yibao_issuer::domain::context::{Context, Shared};
 use yibao_issuer::domain::limits::Limits;
 use yibao_issuer::domain::limits::RateLimits;
 use yibao_issuer::domain::registry::{self, Format};
@@ -162,7 +162,7 @@ impl Harness {
             RateLimits::local(&limits)
         };
         let keys = KeyMaterial::load(&dir.path().join("keys"), now).expect("key material");
-        let state = Context {
+        let state = Context::new(Shared {
             store,
             keys: Arc::new(RwLock::new(Arc::new(keys))),
             keys_dir: dir.path().join("keys"),
@@ -175,7 +175,7 @@ impl Harness {
             limits: Arc::new(rate_limits),
             certificate_numbers: Default::default(),
             deliveries: tokio_util::task::TaskTracker::new(),
-        };
+        });
         let router = http::router(state.clone(), limits.body_bytes, Duration::from_secs(5));
         let mut harness = Self {
             router,

@@ -6,7 +6,7 @@ use crate::domain::context::Context;
 use crate::domain::error::DomainError;
 use crate::id_number::IdNumber;
 use crate::model::{Channel, HolderCredential, InsuredStatus, Person, Voucher, VoucherStatus};
-use crate::secrets::{new_credential, random_bytes};
+use crate::secrets::{new_credential, random_bytes, random_id};
 
 /// A channel's statement about how it verified the person (实名 + 实人).
 #[derive(Clone, Debug)]
@@ -224,7 +224,7 @@ pub fn issue_token(
 ) -> Result<SignedToken, DomainError> {
     let claims = claims_of(voucher, person, proxy)?;
     let now = state.clock.now();
-    let token_id = TokenId(random_bytes().map_err(|e| DomainError::Internal(e.to_string()))?);
+    let token_id = TokenId(random_id().map_err(|e| DomainError::Internal(e.to_string()))?);
     let keys = state.keys();
     let code = keys
         .sign(claims, token_id, now, state.token_lifetime_secs)

@@ -1,5 +1,6 @@
 //! Shared state of the service.
 
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use tokio_util::task::TaskTracker;
@@ -12,9 +13,30 @@ use crate::secrets::{CredentialHash, IndexKey};
 use crate::signing::KeyMaterial;
 use crate::store::Store;
 
-/// Everything a handler needs. Cheap to clone.
+/// Everything a handler needs, behind one `Arc`: axum clones the state for every extractor
+/// and middleware of every request, so a clone is one reference count (not a copy of
+/// [`Shared`]'s paths and keys).
 #[derive(Clone)]
-pub struct Context {
+pub struct Context(Arc<Shared>);
+
+impl Context {
+    /// The service's state.
+    #[must_use]
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for Context {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`Context`] shares.
+pub struct Shared {
     /// Storage backend.
     pub store: Arc<dyn Store>,
     /// Signing key and trust bundle, swappable at run time.
@@ -42,13 +64,19 @@ pub struct Context {
     pub deliveries: TaskTracker,
 }
 
-impl std::fmt::Debug for Context {
+impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").finish_non_exhaustive()
+        f.debug_struct("Shared").finish_non_exhaustive()
     }
 }
 
-impl Context {
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Context").finish_non_exhaustive()
+    }
+}
+
+impl Shared {
     /// Waits until every delivery started so far is done (shutdown, and tests that look at
     /// what a bind delivered).
     pub async fn deliveries_done(&self) {

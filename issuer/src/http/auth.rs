@@ -91,23 +91,22 @@ impl FromRequestParts<Context> for Holder {
             return by_session(state, text, hash).await;
         }
         // The quota is keyed by the credential's hash, known before the look-up, so the two
-        // are one round trip to the store rather than two (shared limits live in Redis).
-        // An unknown credential is counted too: its key expires within a minute.
-        let (credential, admitted) =
-            tokio::join!(state.store.credential(&hash), state.limits.holder(&hash));
-        let credential = credential?.ok_or(DomainError::Unauthorized)?;
-        if credential.revoked {
+        // go out together (shared limits live in Redis). An unknown credential is counted
+        // too: its key expires within a minute.
+        let (records, admitted) = tokio::join!(
+            state.store.holder_records(&hash),
+            state.limits.holder(&hash)
+        );
+        let records = records?.ok_or(DomainError::Unauthorized)?;
+        if records.credential.revoked {
             return Err(DomainError::CredentialRevoked.into());
         }
         admitted?;
-        // Independent reads, issued together (pipelined on one Redis connection).
-        let (voucher, person) = tokio::join!(
-            state.store.voucher(credential.voucher_id),
-            state.store.person(&credential.id_key)
-        );
-        let voucher = voucher?
+        let credential = records.credential;
+        let voucher = records
+            .voucher
             .ok_or_else(|| DomainError::Internal("credential points to no voucher".into()))?;
-        let person = person?.ok_or_else(|| {
+        let person = records.person.ok_or_else(|| {
             DomainError::Internal("voucher of a person not in the registry".into())
         })?;
         Ok(Holder {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use yibao_shared::{CertificateId, RevokedCertificate, TokenId, UnixTime, VoucherId};
 
-use super::{Activation, Grant, LinkSave, Quota, Store, StoreError, StoreHealth};
+use super::{Activation, Grant, HolderRecords, LinkSave, Quota, Store, StoreError, StoreHealth};
 use crate::model::device::Device;
 use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
@@ -94,6 +94,7 @@ metered! {
     fn voucher(&self, id: VoucherId) -> Option<Voucher>;
     fn set_voucher_status(&self, id: VoucherId, status: VoucherStatus) -> bool;
     fn credential(&self, hash: &CredentialHash) -> Option<HolderCredential>;
+    fn holder_records(&self, hash: &CredentialHash) -> Option<HolderRecords>;
     fn revoke_credential(&self, hash: &CredentialHash) -> bool;
     fn revoke_credentials_of(&self, voucher: VoucherId) -> usize;
     fn ensure_voucher(&self, candidate: &Voucher) -> Activation;

@@ -89,6 +89,38 @@ pub struct StoreHealth {
     pub cluster: Option<ClusterHealth>,
 }
 
+/// [`Store::holder_records`] read in order: the credential, then its voucher and person
+/// together.
+pub(crate) async fn holder_records_in_order<S: Store + ?Sized>(
+    store: &S,
+    hash: &CredentialHash,
+) -> Result<Option<HolderRecords>, StoreError> {
+    let Some(credential) = store.credential(hash).await? else {
+        return Ok(None);
+    };
+    let (voucher, person) = tokio::try_join!(
+        store.voucher(credential.voucher_id),
+        store.person(&credential.id_key)
+    )?;
+    Ok(Some(HolderRecords {
+        credential,
+        voucher,
+        person,
+    }))
+}
+
+/// A holder credential with its voucher and the voucher owner's registry entry, as read
+/// together to authenticate a request ([`Store::holder_records`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HolderRecords {
+    /// The credential, revoked or not.
+    pub credential: HolderCredential,
+    /// The voucher it unlocks (`None` only if the store is inconsistent).
+    pub voucher: Option<Voucher>,
+    /// The voucher owner in the registry (`None` only if the store is inconsistent).
+    pub person: Option<Person>,
+}
+
 /// What activation did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Activation {
@@ -195,6 +227,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         hash: &CredentialHash,
     ) -> Result<Option<HolderCredential>, StoreError>;
+    /// What authenticating a holder reads ([`HolderRecords`]); `None` when no credential has
+    /// this hash. A backend may read the three at once when it knows whose credential it is.
+    async fn holder_records(
+        &self,
+        hash: &CredentialHash,
+    ) -> Result<Option<HolderRecords>, StoreError> {
+        holder_records_in_order(self, hash).await
+    }
     /// Revokes one credential; `false` if unknown.
     async fn revoke_credential(&self, hash: &CredentialHash) -> Result<bool, StoreError>;
     /// Revokes every credential of a voucher (lost phone); returns how many were live.

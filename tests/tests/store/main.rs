@@ -54,6 +54,7 @@ macro_rules! with_every_case {
             institutions_and_terminals,
             activation_is_idempotent_per_person,
             suspension_and_revocation,
+            holder_records_are_current_on_every_read,
             links_are_compare_and_set_and_indexed_both_ways,
             at_most_five_active_links_and_unbinding_frees_a_place,
             account_shares_and_proxy_links_are_kept_apart,

@@ -271,3 +271,60 @@ pub(crate) async fn suspension_and_revocation(store: &dyn Store) {
         assert!(c.revoked, "{secret}");
     }
 }
+
+/// What authenticating a holder reads is always current: a second read of the same
+/// credential (which a Redis node answers in one round trip, from what it remembers of the
+/// first) still sees a suspension, a re-imported registry row and a revocation at once.
+pub(crate) async fn holder_records_are_current_on_every_read(store: &dyn Store) {
+    let p = person(1, InsuredStatus::Insured);
+    store.upsert_persons(vec![p.clone()]).await.expect("import");
+    store
+        .activate(&voucher(&p, 4), &credential("ybh_reader"))
+        .await
+        .expect("activate");
+    let hash = hash_credential("ybh_reader");
+    let read = || async {
+        store
+            .holder_records(&hash)
+            .await
+            .expect("read")
+            .expect("known credential")
+    };
+    let first = read().await;
+    assert_eq!(first.credential.voucher_id, VoucherId([4; 8]));
+    assert_eq!(first.voucher.map(|v| v.status), Some(VoucherStatus::Active));
+    assert_eq!(first.person.map(|p| p.status), Some(InsuredStatus::Insured));
+    assert!(!first.credential.revoked);
+
+    store
+        .set_voucher_status(VoucherId([4; 8]), VoucherStatus::Suspended)
+        .await
+        .expect("suspend");
+    let lapsed = Person {
+        status: InsuredStatus::Suspended,
+        ..p.clone()
+    };
+    store.upsert_persons(vec![lapsed]).await.expect("re-import");
+    let second = read().await;
+    assert_eq!(
+        second.voucher.map(|v| v.status),
+        Some(VoucherStatus::Suspended)
+    );
+    assert_eq!(
+        second.person.map(|p| p.status),
+        Some(InsuredStatus::Suspended)
+    );
+
+    assert!(store.revoke_credential(&hash).await.expect("revoke"));
+    assert!(
+        read().await.credential.revoked,
+        "revocation is seen at once"
+    );
+    assert_eq!(
+        store
+            .holder_records(&hash_credential("ybh_never-issued"))
+            .await
+            .expect("read"),
+        None
+    );
+}

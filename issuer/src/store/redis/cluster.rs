@@ -54,7 +54,11 @@ impl RedisStore {
         let cluster = client.get_async_connection().await.map_err(failed)?;
         let mut conn = Connection::Cluster(cluster);
         connection::check_persistence(&mut conn, allow_without_aof).await?;
-        Ok(Self { conn, durability })
+        Ok(Self {
+            conn,
+            durability,
+            owners: Default::default(),
+        })
     }
 
     /// The cluster's state, or `None` on one server.

@@ -39,11 +39,13 @@ mod connection;
 mod devices;
 mod durable;
 mod family;
+mod holders;
 mod keys;
 mod limits;
 mod operators;
 mod settlement;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -55,11 +57,15 @@ pub use self::cluster::ClusterHealth;
 pub(super) use self::connection::failed;
 use self::connection::{Connection, Reconnecting};
 pub use self::durable::Durability;
+use self::holders::{Owners, credential_from, voucher_from};
 use self::keys::{
     INSTITUTIONS, credential_key, credential_revoked_key, person_key, person_voucher_key,
     voucher_creds_key, voucher_key, voucher_status_key,
 };
-use super::{Activation, Grant, LinkSave, Quota, Store, StoreError, StoreHealth, decode, encode};
+use super::{
+    Activation, Grant, HolderRecords, LinkSave, Quota, Store, StoreError, StoreHealth, decode,
+    encode,
+};
 use crate::model::device::Device;
 use crate::model::settlement::{DoubleUse, Settlement};
 use crate::model::{
@@ -78,6 +84,8 @@ pub struct RedisStore {
     conn: Connection,
     /// What a write waits for before the issuer acknowledges it (`durable.rs`).
     durability: Durability,
+    /// Whose credentials this node has seen (`holders.rs`).
+    owners: Arc<Owners>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -130,7 +138,11 @@ impl RedisStore {
             .map_err(failed)?;
         let mut conn = Connection::Single(Reconnecting(manager));
         connection::check_persistence(&mut conn, allow_without_aof).await?;
-        Ok(Self { conn, durability })
+        Ok(Self {
+            conn,
+            durability,
+            owners: Default::default(),
+        })
     }
 
     fn conn(&self) -> Connection {
@@ -327,14 +339,7 @@ impl Store for RedisStore {
             .query_async(&mut self.conn())
             .await
             .map_err(failed)?;
-        let Some(record) = record else {
-            return Ok(None);
-        };
-        let mut voucher: Voucher = decode(&record)?;
-        if status.as_deref() == Some("suspended") {
-            voucher.status = VoucherStatus::Suspended;
-        }
-        Ok(Some(voucher))
+        voucher_from(record, status)
     }
 
     async fn set_voucher_status(
@@ -366,12 +371,14 @@ impl Store for RedisStore {
             .query_async(&mut self.conn())
             .await
             .map_err(failed)?;
-        let Some(record) = record else {
-            return Ok(None);
-        };
-        let mut credential: HolderCredential = decode(&record)?;
-        credential.revoked |= revoked.is_some();
-        Ok(Some(credential))
+        credential_from(record, revoked)
+    }
+
+    async fn holder_records(
+        &self,
+        hash: &CredentialHash,
+    ) -> Result<Option<HolderRecords>, StoreError> {
+        self.holder_records_in_redis(hash).await
     }
 
     async fn revoke_credential(&self, hash: &CredentialHash) -> Result<bool, StoreError> {
