@@ -52,8 +52,10 @@ type Pair = (Option<Vec<u8>>, Option<String>);
 
 /// Credentials remembered per node. An entry is about 120 bytes with the cache's own
 /// bookkeeping, so this is at most about 24 MB. A node sees a phone about once a minute
-/// while its code is on screen; past this many phones a minute per node the oldest are
-/// forgotten and those requests take the two round trips of an unknown credential.
+/// while its code is on screen; past this many phones a minute per node some are forgotten
+/// (the cache keeps those seen more than once) and their requests take the two round trips
+/// of an unknown credential. Only credentials the store knows are remembered, so a flood of
+/// made-up ones cannot push real ones out.
 const REMEMBERED: usize = 200_000;
 
 /// Which voucher and person each recently seen credential belongs to.
@@ -76,8 +78,13 @@ impl RedisStore {
             let (credential, voucher, person) =
                 self.read_together(hash, voucher_id, &id_key).await?;
             let Some(credential) = credential else {
+                self.owners.0.remove(hash);
                 return Ok(None);
             };
+            if credential.revoked {
+                // Refused from now on: no need to keep its place.
+                self.owners.0.remove(hash);
+            }
             if credential.voucher_id == voucher_id && credential.id_key == id_key {
                 return Ok(Some(HolderRecords {
                     credential,
