@@ -19,8 +19,9 @@ WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+BIN=target/release
+# shellcheck source=scripts/lib/bench-issuer.sh
+. scripts/lib/bench-issuer.sh
 
 REDIS_PORT=$(free_port)
 mkdir -p "$WORK/redis" "$WORK/data"
@@ -32,9 +33,7 @@ for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
 export YIBAO__DATA_DIR="$WORK/data" YIBAO__STORE__TYPE=redis
 export YIBAO__STORE__URL="redis://127.0.0.1:$REDIS_PORT/0"
 export YIBAO__LIMITS__HOLDER_PER_MIN=1000000000 YIBAO__LIMITS__CHANNEL_PER_SEC=1000000
-target/release/yibao-keys --dir "$WORK/data/keys" root init >/dev/null
-target/release/yibao-keys --dir "$WORK/data/keys" issuer new >/dev/null
-target/release/yibao-keys --dir "$WORK/data/keys" bundle sign >/dev/null
+issuer_keys
 "$1" synthetic-registry --rows 1000 > "$WORK/registry.csv"
 "$1" import "$WORK/registry.csv" >/dev/null
 
@@ -48,16 +47,7 @@ serve() { # binary -> sets PORT and PID
 
 serve "$1"
 base="http://127.0.0.1:$PORT"
-admin=$(cat "$WORK/data/admin.token")
-key=$(curl -s -X POST "$base/v1/admin/channels" -H "Authorization: Bearer $admin" \
-  -H 'content-type: application/json' -d '{"id":"ab","name":"a/b test","regions":[]}' \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["credential"])')
-holder=$(python3 - "$(sed -n 2p "$WORK/registry.csv")" <<'PY' | curl -s -X POST "$base/v1/activations" -H "Authorization: Bearer $key" -H 'content-type: application/json' -d @- | python3 -c 'import json,sys; print(json.load(sys.stdin)["holder_credential"])'
-import json, sys
-f = sys.argv[1].split(",")
-print(json.dumps({"name": f[1], "id_number": f[2], "attestation": {"real_name": True, "real_person": True, "method": "face"}}))
-PY
-)
+holder=$(activate_holder "$base" "$WORK/registry.csv")
 kill "$PID"; wait "$PID" 2>/dev/null || true
 
 TCK=$(getconf CLK_TCK)
@@ -69,10 +59,10 @@ for _ in $(seq "$ROUNDS"); do
     wrk -t2 -c32 -d2s "http://127.0.0.1:$PORT/healthz" >/dev/null # warm-up
     healthz=$(wrk -t2 -c32 -d"${SECONDS_PER_RUN}s" "http://127.0.0.1:$PORT/healthz" \
       | sed -n 's/Requests\/sec:\s*//p')
-    issuer_before=$(ticks "$PID"); redis_before=$(ticks "$REDIS_PID")
+    issuer_before=$(cpu_ticks "$PID"); redis_before=$(cpu_ticks "$REDIS_PID")
     out=$(wrk -t2 -c32 -d"${SECONDS_PER_RUN}s" -H "Authorization: Bearer $holder" \
       "http://127.0.0.1:$PORT/v1/token")
-    issuer_after=$(ticks "$PID"); redis_after=$(ticks "$REDIS_PID")
+    issuer_after=$(cpu_ticks "$PID"); redis_after=$(cpu_ticks "$REDIS_PID")
     if grep -q "Non-2xx" <<<"$out"; then echo "token requests failed:"; echo "$out"; exit 1; fi
     python3 - "$binary" "$healthz" "$out" "$TCK" "$issuer_before" "$issuer_after" \
       "$redis_before" "$redis_after" <<'PY'

@@ -26,10 +26,9 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
+# shellcheck source=scripts/lib/bench-issuer.sh
+. scripts/lib/bench-issuer.sh
 CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system time of a process
 
 # Commands every Redis server in REDIS_PORTS (none for the embedded store) has processed.
 REDIS_PORTS=()
@@ -78,10 +77,8 @@ start_issuer() { # log -> sets ISSUER_PORT; the store comes from YIBAO__STORE__*
 bench_backend() { # name [issuer nodes, default 1]; the store comes from YIBAO__STORE__*
   local name=$1 nodes=${2:-1} data="$WORK/$1" port
   mkdir -p "$data"
-  "$BIN/yibao-keys" --dir "$data/keys" root init >/dev/null
-  "$BIN/yibao-keys" --dir "$data/keys" issuer new >/dev/null
-  "$BIN/yibao-keys" --dir "$data/keys" bundle sign >/dev/null
   export YIBAO__DATA_DIR="$data"
+  issuer_keys
   export YIBAO__LIMITS__HOLDER_PER_MIN=1000000000 YIBAO__LIMITS__CHANNEL_PER_SEC=1000000
   "$BIN/yibao-issuer" synthetic-registry --rows 10000 > "$data/registry.csv"
   "$BIN/yibao-issuer" import "$data/registry.csv" >/dev/null
@@ -90,18 +87,8 @@ bench_backend() { # name [issuer nodes, default 1]; the store comes from YIBAO__
     start_issuer "$data/serve-$n.log"; ports+=("$ISSUER_PORT"); pids+=("$ISSUER_PID")
   done
   port=${ports[0]}
-  local base="http://127.0.0.1:$port" admin key person holder
-  admin=$(cat "$data/admin.token")
-  key=$(curl -s -X POST "$base/v1/admin/channels" -H "Authorization: Bearer $admin" \
-    -H 'content-type: application/json' -d '{"id":"load","name":"load test","regions":[]}' \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["credential"])')
-  person=$(sed -n 2p "$data/registry.csv")
-  holder=$(python3 - "$person" <<'PY' | curl -s -X POST "$base/v1/activations" -H "Authorization: Bearer $key" -H 'content-type: application/json' -d @- | python3 -c 'import json,sys; print(json.load(sys.stdin)["holder_credential"])'
-import json, sys
-f = sys.argv[1].split(",")
-print(json.dumps({"name": f[1], "id_number": f[2], "attestation": {"real_name": True, "real_person": True, "method": "face"}}))
-PY
-)
+  local base="http://127.0.0.1:$port" holder
+  holder=$(activate_holder "$base" "$data/registry.csv")
   if [ "$nodes" -gt 1 ]; then
     # Every node: its own /healthz baseline, then the token endpoint (the holder was
     # activated through the first node; the others read the shared store).
