@@ -19,7 +19,7 @@ use yibao_issuer::model::{
     LinkStatus, Person, Terminal, Voucher, VoucherStatus,
 };
 use yibao_issuer::secrets::{CredentialHash, IndexKey, hash_credential};
-use yibao_issuer::store::{Durability, EmbeddedStore, LinkSave, RedisStore, Store};
+use yibao_issuer::store::{Durability, EmbeddedStore, HolderRecords, LinkSave, RedisStore, Store};
 use yibao_shared::{
     BusinessType, Gender, InsuranceType, MaskedName, RegionCode, Relation, TokenId, UnixTime,
     VisitContext, VoucherId,
@@ -154,6 +154,10 @@ async fn cluster_passes_every_case(flavour: Flavour) {
             .expect("flushall");
     };
     with_every_case!(conformance_in_turn!(store, empty()));
+    let other_node = RedisStore::open_cluster(&cluster.urls(), false, waiting(3_000))
+        .await
+        .expect("connects to the cluster");
+    holder_records_follow_another_nodes_writes(&*store, &other_node).await;
     shared_limits_admit_a_burst_then_refuse(&*store).await;
     shared_limits_lease_what_is_left_and_take_back_what_is_given(&*store).await;
     let health = store.health().await.expect("health");
@@ -261,6 +265,17 @@ async fn redis_shared_limits_admit_a_burst_lease_and_hold_across_nodes() {
     shared_limits_admit_a_burst_then_refuse(&*store).await;
     shared_limits_lease_what_is_left_and_take_back_what_is_given(&*store).await;
     leases_keep_one_quota_across_nodes(store).await;
+}
+
+/// Two issuer nodes on one server: [`holder_records_follow_another_nodes_writes`].
+#[tokio::test]
+async fn redis_and_valkey_nodes_see_each_others_holder_writes_at_once() {
+    for flavour in [Flavour::Redis, Flavour::Valkey] {
+        let server = RedisServer::start_flavour(flavour);
+        let reader = RedisStore::open(&server.url()).await.expect("connects");
+        let writer = RedisStore::open(&server.url()).await.expect("connects");
+        holder_records_follow_another_nodes_writes(&reader, &writer).await;
+    }
 }
 
 #[tokio::test]

@@ -328,3 +328,92 @@ pub(crate) async fn holder_records_are_current_on_every_read(store: &dyn Store) 
         None
     );
 }
+
+/// Two nodes on one store: what the reader remembers of a holder (read three times, so it
+/// answers from what it checked against the voucher's generation) gives way at once to a
+/// suspension, a re-imported row, a revocation and a deactivation made through the writer.
+pub(crate) async fn holder_records_follow_another_nodes_writes(
+    reader: &dyn Store,
+    writer: &dyn Store,
+) {
+    let p = person(7, InsuredStatus::Insured);
+    writer
+        .upsert_persons(vec![p.clone()])
+        .await
+        .expect("import");
+    let voucher_id = VoucherId([7; 8]);
+    for secret in ["ybh_phone", "ybh_tablet"] {
+        writer
+            .activate(
+                &voucher(&p, 7),
+                &HolderCredential {
+                    id_key: p.id_key,
+                    ..credential(secret)
+                },
+            )
+            .await
+            .expect("activate");
+    }
+    let read = |secret: &'static str| async move {
+        let mut last = None;
+        for _ in 0..3 {
+            last = reader
+                .holder_records(&hash_credential(secret))
+                .await
+                .expect("read");
+        }
+        last.expect("known credential")
+    };
+    let remembered = read("ybh_phone").await;
+    assert_eq!(remembered.credential.voucher_id, voucher_id);
+    assert_eq!(
+        remembered.voucher.map(|v| v.status),
+        Some(VoucherStatus::Active)
+    );
+    assert_eq!(read("ybh_tablet").await.credential.voucher_id, voucher_id);
+
+    writer
+        .set_voucher_status(voucher_id, VoucherStatus::Suspended)
+        .await
+        .expect("suspend");
+    let status = |r: HolderRecords| r.voucher.map(|v| v.status);
+    assert_eq!(
+        status(read("ybh_phone").await),
+        Some(VoucherStatus::Suspended)
+    );
+    writer
+        .set_voucher_status(voucher_id, VoucherStatus::Active)
+        .await
+        .expect("resume");
+    assert_eq!(status(read("ybh_phone").await), Some(VoucherStatus::Active));
+
+    let lapsed = Person {
+        status: InsuredStatus::Suspended,
+        ..p.clone()
+    };
+    writer
+        .upsert_persons(vec![lapsed])
+        .await
+        .expect("re-import");
+    assert_eq!(
+        read("ybh_phone").await.person.map(|p| p.status),
+        Some(InsuredStatus::Suspended)
+    );
+
+    assert!(
+        writer
+            .revoke_credential(&hash_credential("ybh_phone"))
+            .await
+            .expect("revoke")
+    );
+    assert!(read("ybh_phone").await.credential.revoked);
+    assert!(!read("ybh_tablet").await.credential.revoked);
+    assert_eq!(
+        writer
+            .revoke_credentials_of(voucher_id)
+            .await
+            .expect("deactivate"),
+        1
+    );
+    assert!(read("ybh_tablet").await.credential.revoked);
+}

@@ -57,7 +57,7 @@ impl RedisStore {
         Ok(Self {
             conn,
             durability,
-            owners: Default::default(),
+            holders: Default::default(),
         })
     }
 

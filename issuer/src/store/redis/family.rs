@@ -6,7 +6,9 @@
 use redis::AsyncCommands;
 use yibao_shared::VoucherId;
 
-use super::keys::{person_voucher_key, voucher_creds_key, voucher_key, voucher_status_key};
+use super::keys::{
+    person_voucher_key, voucher_creds_key, voucher_generation_key, voucher_key, voucher_status_key,
+};
 use super::{RedisStore, failed};
 use crate::model::{FamilyLink, LinkKind, Voucher};
 use crate::store::{LinkSave, StoreError, decode, encode};
@@ -58,7 +60,7 @@ for _, index in ipairs({KEYS[3], KEYS[5]}) do
     if b ~= ARGV[1] then return 0 end
   end
 end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 return 1
 "#;
 
@@ -95,6 +97,7 @@ impl RedisStore {
             .key(member_binders_key(LinkKind::Proxy, id))
             .key(voucher_status_key(id))
             .key(member_binders_key(LinkKind::AccountShare, id))
+            .key(voucher_generation_key(id))
             .arg(binder.to_string())
             .invoke_async(&mut conn)
             .await

@@ -26,3 +26,6 @@ pub(super) fn credential_revoked_key(h: &CredentialHash) -> String {
     format!("yb:c:{{{}}}:revoked", h.to_hex())
 }
 pub(super) const INSTITUTIONS: &str = "yb:inst";
+pub(super) fn voucher_generation_key(v: VoucherId) -> String {
+    format!("yb:v:{{{v}}}:gen")
+}

@@ -8,6 +8,8 @@
 //! yb:v:{<voucher>}           voucher record           (immutable after creation)
 //! yb:v:{<voucher>}:status    "suspended" when suspended (absent = active)
 //! yb:v:{<voucher>}:creds     set of credential hashes (same slot as the voucher)
+//! yb:v:{<voucher>}:gen       holder generation: bumped by every write a holder's
+//!                            authentication reads (`holders.rs`)
 //! yb:c:{<hash>}              holder credential record (immutable)
 //! yb:c:{<hash>}:revoked      "1" once revoked
 //! yb:ch:{<id>} / yb:chk:{<key hash>}    channel record / key → channel id (`operators.rs`)
@@ -57,7 +59,7 @@ pub use self::cluster::ClusterHealth;
 pub(super) use self::connection::failed;
 use self::connection::{Connection, Reconnecting};
 pub use self::durable::Durability;
-use self::holders::{Owners, credential_from, voucher_from};
+use self::holders::{HolderMemory, credential_from, voucher_from};
 use self::keys::{
     INSTITUTIONS, credential_key, credential_revoked_key, person_key, person_voucher_key,
     voucher_creds_key, voucher_key, voucher_status_key,
@@ -84,8 +86,8 @@ pub struct RedisStore {
     conn: Connection,
     /// What a write waits for before the issuer acknowledges it (`durable.rs`).
     durability: Durability,
-    /// Whose credentials this node has seen (`holders.rs`).
-    owners: Arc<Owners>,
+    /// The holders this node has seen, and what it read of them (`holders.rs`).
+    holders: Arc<HolderMemory>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -141,7 +143,7 @@ impl RedisStore {
         Ok(Self {
             conn,
             durability,
-            owners: Default::default(),
+            holders: Default::default(),
         })
     }
 
@@ -235,6 +237,7 @@ impl Store for RedisStore {
 
     async fn upsert_persons(&self, persons: Vec<Person>) -> Result<(), StoreError> {
         self.upsert_persons_in_redis(&persons).await?;
+        self.persons_changed(&persons).await?;
         self.replicated_everywhere().await
     }
 
@@ -347,18 +350,7 @@ impl Store for RedisStore {
         id: VoucherId,
         status: VoucherStatus,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let exists: bool = conn.exists(voucher_key(id)).await.map_err(failed)?;
-        if !exists {
-            return Ok(false);
-        }
-        let _: () = match status {
-            VoucherStatus::Suspended => conn.set(voucher_status_key(id), "suspended").await,
-            VoucherStatus::Active => conn.del(voucher_status_key(id)).await,
-        }
-        .map_err(failed)?;
-        self.replicated(&[&voucher_status_key(id)]).await?;
-        Ok(true)
+        self.set_voucher_status_in_redis(id, status).await
     }
 
     async fn credential(
@@ -382,42 +374,11 @@ impl Store for RedisStore {
     }
 
     async fn revoke_credential(&self, hash: &CredentialHash) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let exists: bool = conn.exists(credential_key(hash)).await.map_err(failed)?;
-        if exists {
-            let _: () = conn
-                .set(credential_revoked_key(hash), "1")
-                .await
-                .map_err(failed)?;
-            self.replicated(&[&credential_revoked_key(hash)]).await?;
-        }
-        Ok(exists)
+        self.revoke_credential_in_redis(hash).await
     }
 
     async fn revoke_credentials_of(&self, voucher: VoucherId) -> Result<usize, StoreError> {
-        let hashes: Vec<String> = self
-            .conn()
-            .smembers(voucher_creds_key(voucher))
-            .await
-            .map_err(failed)?;
-        let mut revoked = 0;
-        let mut written = Vec::new();
-        for hash in hashes.iter().filter_map(|h| CredentialHash::from_hex(h)) {
-            let mut conn = self.conn();
-            let live: bool = conn.exists(credential_key(&hash)).await.map_err(failed)?;
-            // SET NX: counts only credentials this call revoked.
-            if live
-                && conn
-                    .set_nx(credential_revoked_key(&hash), "1")
-                    .await
-                    .map_err(failed)?
-            {
-                revoked += 1;
-            }
-            written.push(credential_revoked_key(&hash));
-        }
-        self.replicated(&keys_of(&written)).await?;
-        Ok(revoked)
+        self.revoke_credentials_of_in_redis(voucher).await
     }
 
     async fn ensure_voucher(&self, candidate: &Voucher) -> Result<Activation, StoreError> {
