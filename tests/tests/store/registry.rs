@@ -272,9 +272,9 @@ pub(crate) async fn suspension_and_revocation(store: &dyn Store) {
     }
 }
 
-/// What authenticating a holder reads is always current: a second read of the same
-/// credential (which a Redis node answers in one round trip, from what it remembers of the
-/// first) still sees a suspension, a re-imported registry row and a revocation at once.
+/// What authenticating a holder reads is always current: later reads of the same credential
+/// (which a Redis node answers from what it remembers, checked against the voucher's holder
+/// generation) still see a suspension, a re-imported registry row and a revocation at once.
 pub(crate) async fn holder_records_are_current_on_every_read(store: &dyn Store) {
     let p = person(1, InsuredStatus::Insured);
     store.upsert_persons(vec![p.clone()]).await.expect("import");

@@ -41,11 +41,11 @@ use crate::store::{HolderRecords, StoreError, decode, holder_records_in_order as
 /// How long remembered records are trusted on their counter alone (module docs).
 pub(super) const CHECKED_FOR: Duration = Duration::from_secs(30);
 
-/// What a node keeps of the holders it has seen: a budget in bytes of records (the cache's
-/// own bookkeeping is counted per entry). About 700 bytes a holder with the sealed identity,
-/// so some 90,000 holders; a node sees a phone about once a minute while its code is on
-/// screen, and past that the cache keeps those seen more than once. Only credentials the
-/// store knows are kept, so made-up ones cannot push real ones out.
+/// What a node keeps of the holders it has seen: a budget in bytes of records (each holder
+/// weighs its three records as stored, plus the cache's bookkeeping). A node sees a phone
+/// about once a minute while its code is on screen; past the budget the cache keeps those
+/// seen more than once. Only credentials the store knows are kept, so made-up ones cannot
+/// push real ones out.
 const REMEMBERED_BYTES: u64 = 64 << 20;
 /// Bookkeeping counted per entry on top of its records' bytes.
 const ENTRY_OVERHEAD: u64 = 160;
