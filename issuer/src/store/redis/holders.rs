@@ -3,22 +3,24 @@
 //!
 //! A token request needs a credential, its voucher and the voucher owner's registry row:
 //! three slots, so three nodes on a cluster. They change rarely, so a node remembers them per
-//! credential together with the voucher's *holder generation* (`yb:v:{v}:gen`), a counter
-//! that every write changing any of them bumps once it has written: a suspension or
+//! credential together with the voucher's *holder generation* (`yb:v:{v}:gen`), a value that
+//! every write changing any of them replaces once it has written: a suspension or
 //! resumption, a revocation of one or all of the voucher's credentials, an import of its
-//! owner's row. A request for a remembered credential reads that counter alone: unchanged,
+//! owner's row. A request for a remembered credential reads that value alone: unchanged,
 //! nothing the records hold has been written since they were read; changed, they are read
-//! again (counter first, records after, so what is kept is never older than its counter).
+//! again (generation first, records after, so what is kept is never older than its
+//! generation). The value is random, not a count: a failover that lost an unacknowledged
+//! bump could bring a count back to a number a node already holds for older records.
 //! A revocation or suspension acknowledged on any node is therefore refused on every node
 //! from the next request, for one read of one key.
 //!
-//! What a node keeps is also read again after [`CHECKED_FOR`] whatever the counter says. That
+//! What a node keeps is also read again after [`CHECKED_FOR`] whatever the generation says. That
 //! bounds what a writer that died between its write and its bump (a write never
 //! acknowledged), or a node of a version that does not bump, can leave unseen.
 //!
 //! A credential seen for the first time is read in order (its record names the voucher), and
-//! those reads came before any counter, so only its owners are remembered; its next request
-//! reads the counter, then the records, and keeps them.
+//! those reads came before any generation, so only its owners are remembered; its next
+//! request reads the generation, then the records, and keeps them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,10 +37,10 @@ use super::keys::{
 };
 use super::{RedisStore, failed};
 use crate::model::{HolderCredential, Person, Voucher, VoucherStatus};
-use crate::secrets::{CredentialHash, IdKey};
+use crate::secrets::{CredentialHash, IdKey, random_id};
 use crate::store::{HolderRecords, StoreError, decode, holder_records_in_order as in_order};
 
-/// How long remembered records are trusted on their counter alone (module docs).
+/// How long remembered records are trusted on their generation alone (module docs).
 pub(super) const CHECKED_FOR: Duration = Duration::from_secs(30);
 
 /// What a node keeps of the holders it has seen: a budget in bytes of records (each holder
@@ -49,6 +51,12 @@ pub(super) const CHECKED_FOR: Duration = Duration::from_secs(30);
 const REMEMBERED_BYTES: u64 = 64 << 20;
 /// Bookkeeping counted per entry on top of its records' bytes.
 const ENTRY_OVERHEAD: u64 = 160;
+
+/// A new holder generation: random and never 0, the value of a voucher that has none.
+fn fresh_generation() -> Result<u64, StoreError> {
+    let bytes = random_id::<8>().map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(u64::from_le_bytes(bytes) | 1)
+}
 
 /// A credential from its record and its `:revoked` key, as `MGET` returns them.
 pub(super) fn credential_from(
@@ -85,7 +93,7 @@ type Pair = (Option<Vec<u8>>, Option<String>);
 pub(super) struct Remembered {
     voucher_id: VoucherId,
     id_key: IdKey,
-    /// The records, once read after a counter.
+    /// The records, once read after a generation.
     checked: Option<Checked>,
 }
 
@@ -114,13 +122,14 @@ impl Default for HolderMemory {
     }
 }
 
-/// Sets or clears a voucher's suspension and bumps its holder generation, in one step (one
-/// slot): a crash cannot leave the one without the other. 0 when there is no such voucher.
+/// Sets or clears a voucher's suspension and replaces its holder generation (ARGV[2]), in
+/// one step (one slot): a crash cannot leave the one without the other. 0 when there is no
+/// such voucher.
 const SET_STATUS: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[1] == 'suspended' then redis.call('SET', KEYS[2], 'suspended')
 else redis.call('DEL', KEYS[2]) end
-redis.call('INCR', KEYS[3])
+redis.call('SET', KEYS[3], ARGV[2])
 return 1
 "#;
 
@@ -198,7 +207,7 @@ impl RedisStore {
 
     /// The voucher's holder generation, then the credential, the voucher and the person,
     /// with the records' size. On one server one pipeline (a connection's commands run in
-    /// order); on a cluster the counter and the voucher first (one slot), then the other two.
+    /// order); on a cluster the generation and the voucher first (one slot), then the other two.
     async fn read_after_generation(
         &self,
         hash: &CredentialHash,
@@ -268,6 +277,7 @@ impl RedisStore {
             .key(voucher_status_key(id))
             .key(voucher_generation_key(id))
             .arg(status)
+            .arg(fresh_generation()?)
             .invoke_async(&mut self.conn())
             .await
             .map_err(failed)?;
@@ -357,17 +367,21 @@ impl RedisStore {
             })
             .filter_map(VoucherId::parse)
             .collect();
+        let generations = (0..vouchers.len())
+            .map(|_| fresh_generation())
+            .collect::<Result<Vec<_>, _>>()?;
         self.each_item(vouchers.len(), 1, |pipe, i| {
-            pipe.incr(voucher_generation_key(vouchers[i]), 1);
+            pipe.set(voucher_generation_key(vouchers[i]), generations[i]);
         })
         .await?;
         Ok(())
     }
 
     async fn bump(&self, voucher: VoucherId) -> Result<(), StoreError> {
-        redis::cmd("INCR")
+        redis::cmd("SET")
             .arg(voucher_generation_key(voucher))
-            .query_async::<i64>(&mut self.conn())
+            .arg(fresh_generation()?)
+            .query_async::<()>(&mut self.conn())
             .await
             .map_err(failed)?;
         Ok(())
