@@ -35,7 +35,7 @@ use super::keys::{
     credential_key, credential_revoked_key, person_key, person_voucher_key, voucher_creds_key,
     voucher_generation_key, voucher_key, voucher_status_key,
 };
-use super::{RedisStore, failed};
+use super::{RedisStore, failed, keys_of};
 use crate::model::{HolderCredential, Person, Voucher, VoucherStatus};
 use crate::secrets::{CredentialHash, IdKey, random_id};
 use crate::store::{HolderRecords, StoreError, decode, holder_records_in_order as in_order};
@@ -220,28 +220,26 @@ impl RedisStore {
             .cmd("MGET")
             .arg(voucher_key(voucher_id))
             .arg(voucher_status_key(voucher_id));
-        let credential_read = || {
-            redis::cmd("MGET")
-                .arg(credential_key(hash))
-                .arg(credential_revoked_key(hash))
-                .clone()
-        };
-        let person_read = || redis::cmd("GET").arg(person_key(id_key)).clone();
+        let mut credential_read = redis::cmd("MGET");
+        credential_read
+            .arg(credential_key(hash))
+            .arg(credential_revoked_key(hash));
+        let mut person_read = redis::cmd("GET");
+        person_read.arg(person_key(id_key));
         let (generation, voucher, credential, person): (Option<u64>, Pair, Pair, Option<Vec<u8>>) =
             if let Connection::Cluster(_) = &self.conn {
                 let (generation, voucher): (Option<u64>, Pair) =
                     pipe.query_async(&mut self.conn()).await.map_err(failed)?;
-                let (credential_cmd, person_cmd) = (credential_read(), person_read());
                 let (mut a, mut b) = (self.conn(), self.conn());
                 let (credential, person) = tokio::try_join!(
-                    credential_cmd.query_async(&mut a),
-                    person_cmd.query_async(&mut b)
+                    credential_read.query_async(&mut a),
+                    person_read.query_async(&mut b)
                 )
                 .map_err(failed)?;
                 (generation, voucher, credential, person)
             } else {
-                pipe.add_command(credential_read())
-                    .add_command(person_read())
+                pipe.add_command(credential_read)
+                    .add_command(person_read)
                     .query_async(&mut self.conn())
                     .await
                     .map_err(failed)?
@@ -346,8 +344,7 @@ impl RedisStore {
             written.push(credential_revoked_key(&hash));
         }
         self.bump(voucher).await?;
-        let written: Vec<&str> = written.iter().map(String::as_str).collect();
-        self.replicated(&written).await?;
+        self.replicated(&keys_of(&written)).await?;
         Ok(revoked)
     }
 
