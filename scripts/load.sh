@@ -6,6 +6,8 @@
 #   GET /v1/token.svg  the same plus QR rendering
 # Each is driven by wrk for a fixed time over loopback (bounded: it stops by itself).
 # Usage: scripts/load.sh [seconds per run, default 10]
+# RUNS=n repeats the whole benchmark n times and ends with the median of each figure over
+# the runs: one run on a shared 2-core machine moves a ratio by ±0.05.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -20,6 +22,20 @@ for tool in wrk redis-server curl python3; do
 done
 
 cargo build --release -q -p yibao-issuer -p yibao-keys
+RUNS=${RUNS:-1}
+if [ "$RUNS" -gt 1 ]; then
+  TABLES=$(mktemp -d)
+  trap 'rm -rf "$TABLES"' EXIT
+  for run in $(seq "$RUNS"); do
+    echo "run $run of $RUNS"
+    RUNS=1 scripts/load.sh "$DURATION" | tee "$TABLES/$run"
+    echo
+  done
+  echo "median over $RUNS runs (each figure separately; the ratios of each run in brackets)"
+  echo
+  python3 scripts/lib/load_median.py "$TABLES"/*
+  exit
+fi
 BIN=target/release
 WORK=$(mktemp -d)
 PIDS=()
