@@ -51,8 +51,8 @@ run() {
   [ -n "$bearer" ] && auth=(-H "Authorization: Bearer ${bearer}")
   # From the scratch directory: schemathesis and hypothesis leave caches where they run.
   # One worker: workers are threads, and hypothesis parses source with `ast` to describe its
-  # strategies, which CPython before 3.11.9/3.12.1 does not do safely from two threads at once
-  # (a "SystemError: AST constructor recursion depth mismatch" now and then, a crash of the
+  # strategies, which CPython 3.11.7 (the one here) does not do safely from two threads at
+  # once (a "SystemError: AST constructor recursion depth mismatch" now and then, a crash of the
   # tool rather than a finding about the API).
   (cd "$dir" && schemathesis run "${base}/openapi.json" --checks "$checks" \
     --max-examples "$examples" --max-time "$budget" --phases examples,coverage,fuzzing \
