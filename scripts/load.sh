@@ -28,7 +28,8 @@ if [ "$RUNS" -gt 1 ]; then
   trap 'rm -rf "$TABLES"' EXIT
   for run in $(seq "$RUNS"); do
     echo "run $run of $RUNS"
-    RUNS=1 scripts/load.sh "$DURATION" | tee "$TABLES/$run"
+    # Zero-padded so that the glob below lists the runs in order.
+    RUNS=1 scripts/load.sh "$DURATION" | tee "$TABLES/$(printf %03d "$run")"
     echo
   done
   echo "median over $RUNS runs (each figure separately; the ratios of each run in brackets)"
